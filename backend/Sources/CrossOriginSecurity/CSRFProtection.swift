@@ -1,0 +1,202 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// What a request context must tell the CSRF layer about the request.
+///
+/// Both are facts the application knows better than the middleware: whether the
+/// request arrived over HTTPS (perhaps through a proxy it trusts), and which
+/// secret the request's session is bound to, if the application binds them.
+public protocol CSRFRequestContext: RequestContext {
+    /// The secret the request's logged-in session was issued with, or `nil` when the
+    /// request has no such session and the cookie alone holds the secret.
+    var csrfBoundSecret: String? { get }
+    /// Whether the client reached us over HTTPS; it turns on the strict Referer check.
+    var isSecureRequest: Bool { get }
+}
+
+/// Django's CSRF algorithm as a value: configure it once, then ask it to check a
+/// request, to issue a token, or to rotate the secret.
+public struct CSRFProtection: Sendable {
+    public let cookie: CookiePolicy
+    public let trustedOrigins: TrustedOrigins
+    public let headerName: HTTPField.Name
+
+    /// Django's default cookie lifetime: one year.
+    public static let defaultCookieMaxAge = 31_449_600
+
+    /// - Parameters:
+    ///   - cookie: the secret's cookie; keep it HttpOnly, the page gets its token from the token endpoint.
+    ///   - trustedOrigins: origins allowed to send unsafe requests besides the API's own.
+    public init(cookie: CookiePolicy, trustedOrigins: TrustedOrigins, headerName: HTTPField.Name = .init("X-CSRFToken")!) {
+        self.cookie = cookie
+        self.trustedOrigins = trustedOrigins
+        self.headerName = headerName
+    }
+
+    public static func isSafe(_ method: HTTPRequest.Method) -> Bool {
+        method == .get || method == .head || method == .options || method == .trace
+    }
+
+    // MARK: Checking
+
+    /// The whole check for an unsafe request, in the contract's order; `nil` means it passes.
+    public func check(_ request: Request, isSecure: Bool, boundSecret: String?) -> CSRFFailure? {
+        if let origin = request.headers[.origin] {
+            if !isTrustedOrigin(origin, request: request, isSecure: isSecure) {
+                return .originUntrusted(origin)
+            }
+        } else {
+            if isSecure, let failure = checkReferer(request) {
+                return failure
+            }
+            if request.headers[.secFetchSite]?.lowercased() == "cross-site" {
+                return .crossSite
+            }
+        }
+        return checkToken(request, boundSecret: boundSecret)
+    }
+
+    func isTrustedOrigin(_ origin: String, request: Request, isSecure: Bool) -> Bool {
+        if let host = Self.host(of: request), origin == (isSecure ? "https://" : "http://") + host {
+            return true
+        }
+        return trustedOrigins.allows(origin)
+    }
+
+    /// Django's strict Referer check, used over HTTPS when `Origin` is absent.
+    func checkReferer(_ request: Request) -> CSRFFailure? {
+        guard let referer = request.headers[.referer] else { return .refererMissing }
+        guard let (scheme, netloc) = Self.splitURL(referer) else { return .refererMalformed }
+        guard scheme == "https" else { return .refererInsecure }
+        if let origin = OriginPattern(origin: "https://" + netloc), trustedOrigins.allows(origin) {
+            return nil
+        }
+        if let domain = cookie.domain {
+            if Self.isSameDomain(netloc.lowercased(), domain.lowercased()) { return nil }
+        } else if let host = Self.host(of: request), netloc.lowercased() == host.lowercased() {
+            return nil
+        }
+        return .refererUntrusted(referer)
+    }
+
+    func checkToken(_ request: Request, boundSecret: String?) -> CSRFFailure? {
+        guard let cookieValue = cookie.value(in: request) else { return .cookieMissing }
+        do throws(CSRFToken.FormatError) {
+            try CSRFToken.validateFormat(cookieValue)
+        } catch {
+            return .cookieMalformed(error)
+        }
+        let cookieSecret = CSRFToken.secret(fromToken: cookieValue)
+
+        guard let token = request.headers[headerName] else { return .tokenMissing }
+        do throws(CSRFToken.FormatError) {
+            try CSRFToken.validateFormat(token)
+        } catch {
+            return .tokenMalformed(error)
+        }
+        // A session's own secret wins over the cookie: a cookie planted by someone who
+        // knows its token must not stand in for the secret this session was given.
+        let expected = boundSecret ?? cookieSecret
+        return CSRFToken.token(token, matchesSecret: expected) ? nil : .tokenIncorrect
+    }
+
+    // MARK: Issuing and rotating
+
+    /// The well-formed secret in the request's cookie, if any.
+    public func cookieSecret(in request: Request) -> String? {
+        guard let value = cookie.value(in: request), (try? CSRFToken.validateFormat(value)) != nil else { return nil }
+        return CSRFToken.secret(fromToken: value)
+    }
+
+    /// A freshly masked token for the request, and the cookie to set when the browser
+    /// does not already hold the right secret (missing, malformed, or not the session's).
+    public func issueToken(for request: Request, boundSecret: String?) -> (token: String, cookie: Cookie?) {
+        let current = cookie.value(in: request)
+        let secret = boundSecret ?? cookieSecret(in: request) ?? CSRFToken.makeSecret()
+        let cookieToSet = current == secret ? nil : makeCookie(secret: secret)
+        return (CSRFToken.mask(secret), cookieToSet)
+    }
+
+    /// A new secret and its cookie: used at log-in, sign-up and log-out so that tokens
+    /// fetched before no longer pass.
+    public func rotate() -> (secret: String, cookie: Cookie) {
+        let secret = CSRFToken.makeSecret()
+        return (secret, makeCookie(secret: secret))
+    }
+
+    public func makeCookie(secret: String) -> Cookie {
+        cookie.cookie(value: secret)
+    }
+
+    // MARK: URL helpers
+
+    static func host(of request: Request) -> String? {
+        request.head.authority
+    }
+
+    /// `urlsplit`'s scheme and netloc, or `nil` when either is empty.
+    static func splitURL(_ url: String) -> (scheme: String, netloc: String)? {
+        guard let separator = url.range(of: "://") else { return nil }
+        let scheme = url[..<separator.lowerBound]
+        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) })
+        else { return nil }
+        let rest = url[separator.upperBound...]
+        let netloc = rest.prefix { !"/?#".contains($0) }
+        guard !netloc.isEmpty, !netloc.contains(where: { $0 == " " || $0 == "[" && !netloc.contains("]") }) else { return nil }
+        return (scheme.lowercased(), String(netloc))
+    }
+
+    /// Django's `is_same_domain`: a pattern starting with `.` matches the domain and its subdomains.
+    static func isSameDomain(_ host: String, _ pattern: String) -> Bool {
+        if pattern.hasPrefix(".") {
+            return host.hasSuffix(pattern) || host == pattern.dropFirst()
+        }
+        return host == pattern
+    }
+}
+
+/// Refuses unsafe requests that fail `CSRFProtection.check`, with a 403 JSON payload
+/// naming the reason and a warning log line. Safe methods pass untouched.
+public struct CSRFMiddleware<Context: CSRFRequestContext>: RouterMiddleware {
+    let protection: CSRFProtection
+
+    public init(protection: CSRFProtection) {
+        self.protection = protection
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if !CSRFProtection.isSafe(request.method),
+            let failure = protection.check(request, isSecure: context.isSecureRequest, boundSecret: context.csrfBoundSecret)
+        {
+            context.logger.warning(
+                "CSRF check failed",
+                metadata: ["csrf.reason": .string(failure.reason.rawValue), "http.path": .string(request.uri.path)]
+            )
+            throw failure.jsonError
+        }
+        return try await next(request, context)
+    }
+}
+
+extension HTTPField.Name {
+    static let secFetchSite = Self("Sec-Fetch-Site")!
+}
+
+extension CSRFProtection {
+    /// The token endpoint's answer: `200 {"csrfToken": "<64 characters>"}`, never
+    /// cached, setting the cookie when the browser lacks the right secret.
+    public func tokenResponse(for request: Request, boundSecret: String?) -> Response {
+        let (token, cookie) = issueToken(for: request, boundSecret: boundSecret)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        var response = Response(
+            status: .ok,
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: JSONText.object([("csrfToken", token)])))
+        )
+        if let cookie { response.setCookie(cookie) }
+        return response
+    }
+}

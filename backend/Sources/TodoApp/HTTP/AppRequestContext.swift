@@ -1,0 +1,26 @@
+import CrossOriginSecurity
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The typed state a request carries through the middleware chain to its handler.
+public struct AppRequestContext: RequestContext, CSRFRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The TCP peer: the client, or the proxy in front of us.
+    public let peerAddress: String?
+    /// Filled in by `ClientMiddleware` from the peer and, when the peer is a trusted proxy, its headers.
+    public var clientAddress: String?
+    public var isSecureRequest: Bool = false
+    /// The session named by the request's cookie, loaded by `SessionMiddleware`.
+    public var session: AuthenticatedSession?
+
+    public var csrfBoundSecret: String? { session?.csrfSecret }
+
+    /// The contract's body limit; bodies are collected through `JSONBody`, which enforces it.
+    public var maxUploadSize: Int { JSONBody.maxSize }
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.peerAddress = source.channel.remoteAddress?.ipAddress
+    }
+}

@@ -1,0 +1,60 @@
+import CrossOriginSecurity
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Reads request bodies in the contract's order: size (413), then media type
+/// (415), then JSON syntax (400).
+enum JSONBody {
+    static let maxSize = 64 * 1024
+
+    /// The body as a JSON object; an empty or non-object body is `400 invalid_json`.
+    static func object(from request: Request, context: some RequestContext) async throws -> JSONObject {
+        guard let value = try await value(from: request, context: context) else {
+            throw invalidJSON("The request body must be a JSON object.")
+        }
+        guard case .object(let members) = value else {
+            throw invalidJSON("The request body must be a JSON object.")
+        }
+        return JSONObject(members: members)
+    }
+
+    /// The body as any JSON value, or `nil` when there is no body at all.
+    static func value(from request: Request, context: some RequestContext) async throws -> JSONValue? {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxSize {
+            throw APIErrors.payloadTooLarge
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxSize)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIErrors.payloadTooLarge
+        }
+        if buffer.readableBytes == 0 { return nil }
+        guard isJSON(request.headers[.contentType]) else {
+            throw JSONError(
+                .unsupportedMediaType, code: "unsupported_media_type",
+                detail: "The request body must be sent as application/json.")
+        }
+        do {
+            return try decoder.decode(JSONValue.self, from: Data(buffer: buffer))
+        } catch {
+            throw invalidJSON("The request body is not valid JSON.")
+        }
+    }
+
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+
+    static func invalidJSON(_ detail: String) -> JSONError {
+        JSONError(.badRequest, code: "invalid_json", detail: detail)
+    }
+
+    private static let decoder = JSONDecoder()
+}

@@ -1,0 +1,29 @@
+import CrossOriginSecurity
+import HTTPTypes
+import Hummingbird
+
+/// The endpoints a deployment is checked with: the CSRF token, ping and health.
+struct DiagnosticsController {
+    let csrf: CSRFProtection
+    let database: Database
+
+    func register(in routes: RouteTable) {
+        routes.on("/api/csrf/", .get) { request, context in
+            csrf.tokenResponse(for: request, boundSecret: context.csrfBoundSecret)
+        }
+        routes.on("/api/ping/", .get) { _, _ in try JSONResponse.make(.ok, ["result": "OK"]) }
+        routes.on("/api/ping/", .post) { request, context in
+            // A body is optional here, but one that is sent must still be valid JSON.
+            _ = try await JSONBody.value(from: request, context: context)
+            return try JSONResponse.make(.ok, ["result": "OK"])
+        }
+        routes.on("/api/health/", .get) { _, context in
+            let reachable = await database.isReachable(logger: context.logger)
+            let state = reachable ? "ok" : "unavailable"
+            var response = try JSONResponse.make(
+                reachable ? .ok : .serviceUnavailable, ["status": state, "database": state])
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import CrossOriginSecurity
+import Foundation
+import Logging
+
+/// Every setting of the server, read from the environment once at start-up.
+///
+/// The names are the same in every environment; only the URLs change between them.
+/// A bad value stops the server before it listens, naming the setting.
+public struct AppSettings: Sendable {
+    public var host: String
+    public var port: Int
+    /// Drives both the CORS allowlist and the CSRF trusted origins.
+    public var frontendOrigins: TrustedOrigins
+    public var cookieSecure: Bool
+    public var cookieSameSite: CookiePolicy.SameSite
+    public var cookieDomain: String?
+    public var csrfCookieName: String
+    public var sessionCookieName: String
+    /// Session lifetime in seconds, refreshed on use.
+    public var sessionLifetime: Int
+    public var trustedProxies: TrustedProxies
+    public var logLevel: Logger.Level
+    public var databaseURL: String
+    public var databasePoolSize: Int
+    public var bcryptCost: UInt8
+    public var loginFailuresPerUsername: Int
+    public var loginFailuresPerAddress: Int
+    /// The window over which failed log-ins are counted, in seconds.
+    public var loginThrottleWindow: Int
+
+    /// One row per setting: the environment name, its default and what it does.
+    /// `--help` and the README print this table.
+    public static let documentation: [(name: String, defaultValue: String, meaning: String)] = [
+        ("HOST", "127.0.0.1", "Address to listen on."),
+        ("PORT", "8000", "Port to listen on."),
+        ("FRONTEND_ORIGINS", "http://localhost:3000", "Comma-separated origins of the web app (scheme://host[:port], https://*.example.com for subdomains): the CORS allowlist and the CSRF trusted origins."),
+        ("COOKIE_SECURE", "false", "Mark the session and CSRF cookies Secure (true behind HTTPS)."),
+        ("COOKIE_SAMESITE", "Lax", "SameSite attribute of both cookies: Strict, Lax or None (None needs COOKIE_SECURE=true)."),
+        ("COOKIE_DOMAIN", "(none)", "Domain attribute of both cookies; empty for host-only cookies."),
+        ("CSRF_COOKIE_NAME", "csrftoken", "Name of the CSRF cookie; __Host-csrftoken recommended behind HTTPS."),
+        ("SESSION_COOKIE_NAME", "sessionid", "Name of the session cookie; __Host-sessionid recommended behind HTTPS."),
+        ("SESSION_LIFETIME", "1209600", "Session lifetime in seconds (two weeks), refreshed on use."),
+        ("TRUSTED_PROXIES", "(none)", "Comma-separated peer IP addresses whose X-Forwarded-Proto and X-Forwarded-For are believed."),
+        ("LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical."),
+        ("DATABASE_URL", "sqlite://./data/todolist.sqlite3", "sqlite:///absolute/path, sqlite://./relative/path, or postgres://user:pass@host:port/db."),
+        ("DATABASE_POOL_SIZE", "10", "PostgreSQL connections per server process."),
+        ("BCRYPT_COST", "12", "bcrypt cost factor for new password hashes (4 to 31; at least 10 in production)."),
+        ("LOGIN_FAILURES_PER_USERNAME", "5", "Failed log-ins allowed per username within the window before 429."),
+        ("LOGIN_FAILURES_PER_ADDRESS", "50", "Failed log-ins allowed per client address within the window before 429."),
+        ("LOGIN_THROTTLE_WINDOW", "900", "Window for counting failed log-ins, in seconds."),
+    ]
+
+    public struct InvalidSetting: Error, CustomStringConvertible, Equatable {
+        public let name: String
+        public let message: String
+        public var description: String { "invalid setting \(name): \(message)" }
+    }
+
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(InvalidSetting) -> AppSettings {
+        let reader = Reader(environment: environment)
+        let settings = AppSettings(
+            host: try reader.string("HOST", default: "127.0.0.1"),
+            port: try reader.integer("PORT", default: 8000, in: 0...65535),
+            frontendOrigins: try reader.origins("FRONTEND_ORIGINS", default: "http://localhost:3000"),
+            cookieSecure: try reader.boolean("COOKIE_SECURE", default: false),
+            cookieSameSite: try reader.sameSite("COOKIE_SAMESITE", default: .lax),
+            cookieDomain: try reader.optionalString("COOKIE_DOMAIN"),
+            csrfCookieName: try reader.string("CSRF_COOKIE_NAME", default: "csrftoken"),
+            sessionCookieName: try reader.string("SESSION_COOKIE_NAME", default: "sessionid"),
+            sessionLifetime: try reader.integer("SESSION_LIFETIME", default: 1_209_600, in: 60...31_536_000),
+            trustedProxies: TrustedProxies(try reader.list("TRUSTED_PROXIES")),
+            logLevel: try reader.logLevel("LOG_LEVEL", default: .info),
+            databaseURL: try reader.string("DATABASE_URL", default: "sqlite://./data/todolist.sqlite3"),
+            databasePoolSize: try reader.integer("DATABASE_POOL_SIZE", default: 10, in: 1...1000),
+            bcryptCost: UInt8(try reader.integer("BCRYPT_COST", default: 12, in: 4...31)),
+            loginFailuresPerUsername: try reader.integer("LOGIN_FAILURES_PER_USERNAME", default: 5, in: 1...1_000_000),
+            loginFailuresPerAddress: try reader.integer("LOGIN_FAILURES_PER_ADDRESS", default: 50, in: 1...1_000_000),
+            loginThrottleWindow: try reader.integer("LOGIN_THROTTLE_WINDOW", default: 900, in: 1...86_400 * 30)
+        )
+        try settings.validate()
+        return settings
+    }
+
+    /// Cross-setting rules: checked here so that cookie policies built later cannot fail.
+    public func validate() throws(InvalidSetting) {
+        if let domain = cookieDomain, domain.contains(where: { $0 == " " || $0 == ";" || $0 == "," }) {
+            throw InvalidSetting(name: "COOKIE_DOMAIN", message: "'\(domain)' is not a domain name")
+        }
+        do {
+            _ = try csrfCookiePolicy()
+        } catch {
+            throw InvalidSetting(name: "CSRF_COOKIE_NAME", message: error.description)
+        }
+        do {
+            _ = try sessionCookiePolicy()
+        } catch {
+            throw InvalidSetting(name: "SESSION_COOKIE_NAME", message: error.description)
+        }
+        if csrfCookieName == sessionCookieName {
+            throw InvalidSetting(name: "SESSION_COOKIE_NAME", message: "must differ from CSRF_COOKIE_NAME")
+        }
+        if databaseURL.hasPrefix("sqlite:") == false && databaseURL.hasPrefix("postgres:") == false
+            && databaseURL.hasPrefix("postgresql:") == false
+        {
+            throw InvalidSetting(name: "DATABASE_URL", message: "'\(databaseURL)' must start with sqlite:// or postgres://")
+        }
+    }
+
+    public func csrfCookiePolicy() throws(CookiePolicy.ValidationError) -> CookiePolicy {
+        try CookiePolicy(
+            name: csrfCookieName, secure: cookieSecure, httpOnly: true, sameSite: cookieSameSite,
+            domain: cookieDomain, maxAge: CSRFProtection.defaultCookieMaxAge)
+    }
+
+    public func sessionCookiePolicy() throws(CookiePolicy.ValidationError) -> CookiePolicy {
+        try CookiePolicy(
+            name: sessionCookieName, secure: cookieSecure, httpOnly: true, sameSite: cookieSameSite,
+            domain: cookieDomain, maxAge: sessionLifetime)
+    }
+}
+
+/// Reads typed values, naming the setting in every error.
+private struct Reader {
+    let environment: [String: String]
+
+    func raw(_ name: String) -> String? {
+        guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func string(_ name: String, default defaultValue: String) throws(AppSettings.InvalidSetting) -> String {
+        raw(name) ?? defaultValue
+    }
+
+    func optionalString(_ name: String) throws(AppSettings.InvalidSetting) -> String? {
+        raw(name)
+    }
+
+    func integer(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(AppSettings.InvalidSetting) -> Int {
+        guard let text = raw(name) else { return defaultValue }
+        guard let value = Int(text), range.contains(value) else {
+            throw .init(name: name, message: "'\(text)' is not an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func boolean(_ name: String, default defaultValue: Bool) throws(AppSettings.InvalidSetting) -> Bool {
+        guard let text = raw(name) else { return defaultValue }
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw .init(name: name, message: "'\(text)' is not true or false")
+        }
+    }
+
+    func sameSite(_ name: String, default defaultValue: CookiePolicy.SameSite) throws(AppSettings.InvalidSetting) -> CookiePolicy.SameSite {
+        guard let text = raw(name) else { return defaultValue }
+        guard let value = CookiePolicy.SameSite(setting: text) else {
+            throw .init(name: name, message: "'\(text)' is not Strict, Lax or None")
+        }
+        return value
+    }
+
+    func logLevel(_ name: String, default defaultValue: Logger.Level) throws(AppSettings.InvalidSetting) -> Logger.Level {
+        guard let text = raw(name) else { return defaultValue }
+        guard let value = Logger.Level(rawValue: text.lowercased()) else {
+            throw .init(name: name, message: "'\(text)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        return value
+    }
+
+    func list(_ name: String) throws(AppSettings.InvalidSetting) -> [String] {
+        guard let text = raw(name) else { return [] }
+        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func origins(_ name: String, default defaultValue: String) throws(AppSettings.InvalidSetting) -> TrustedOrigins {
+        let text = raw(name) ?? defaultValue
+        do {
+            let origins = try TrustedOrigins(parsing: text)
+            guard !origins.patterns.isEmpty else { throw AppSettings.InvalidSetting(name: name, message: "lists no origin") }
+            return origins
+        } catch let error as OriginPattern.ParseError {
+            throw .init(name: name, message: error.description)
+        } catch let error as AppSettings.InvalidSetting {
+            throw error
+        } catch {
+            throw .init(name: name, message: "\(error)")
+        }
+    }
+}
