@@ -1,0 +1,54 @@
+# todolist: `make run` to develop, `make test` to check everything.
+SHELL := /bin/bash
+BACKEND := backend
+SERVER := $(BACKEND)/.build/debug/todolist-server
+PYTEST := python3 -m pytest -p no:cacheprovider
+
+.PHONY: run test build deps deps-test backend backend-release backend-test http-test frontend-test e2e-test \
+        migrate bench clean-data help
+
+help:
+	@echo "make run    install what is missing, start the API on :8000 and the web app on :3000"
+	@echo "make test   unit, HTTP (SQLite and PostgreSQL), frontend and browser tests"
+	@echo "make build  release backend binary and frontend/dist"
+	@echo "make bench  benchmarks (see docs/performance.md)"
+
+deps:
+	@scripts/install-deps.sh run
+
+deps-test:
+	@scripts/install-deps.sh test
+
+backend:
+	cd $(BACKEND) && swift build --product todolist-server
+
+backend-release:
+	cd $(BACKEND) && swift build -c release --product todolist-server
+
+run: deps backend
+	@scripts/run-dev.sh
+
+migrate: backend
+	$(SERVER) migrate
+
+build: deps backend-release
+	$(MAKE) -C frontend build
+
+test: deps-test backend-test http-test frontend-test e2e-test
+
+backend-test:
+	cd $(BACKEND) && swift build --build-tests
+	cd $(BACKEND) && swift test --skip-build
+
+http-test:
+	$(PYTEST) $(BACKEND)/Tests/HTTP -q
+
+frontend-test:
+	$(MAKE) -C frontend test
+
+e2e-test:
+	@if [ -d e2e ]; then $(PYTEST) e2e -q; else echo "no e2e tests yet"; fi
+
+bench:
+	@scripts/install-deps.sh bench
+	@bench/run.sh
