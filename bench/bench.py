@@ -1,0 +1,283 @@
+"""todolist benchmarks: each scenario measured with wrk against the real release
+server, beside a ceiling server (a bare Hummingbird route) measured in the same run.
+
+Usage: bench/run.sh [--duration 10] [--connections 32,128] [--databases sqlite,postgres]
+Writes bench/results/<date>-<commit>.json and .md and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "backend" / "Tests" / "HTTP"))
+
+from servers import PostgresCluster, ServerProcess, free_port, sqlite_url  # noqa: E402
+
+ORIGIN = "http://localhost:3000"
+BCRYPT_COST = 10
+# Ratios to the ceiling at 32 connections on SQLite (PostgreSQL where given), from issue 6.
+TARGETS = {
+    "GET /api/ping/": {"sqlite": 0.80},
+    "POST /api/ping/ (CSRF)": {"sqlite": 0.70},
+    "GET /api/todos/ (20 todos)": {"sqlite": 0.40, "postgres": 0.25},
+    "POST /api/todos/": {"sqlite": 0.20, "postgres": 0.15},
+    "PATCH /api/todos/<id>/": {"sqlite": 0.20},
+}
+P99_LIMIT_MS = 5.0
+P99_SCENARIOS = ["GET /api/ping/", "POST /api/ping/ (CSRF)", "OPTIONS preflight", "GET /api/todos/ (20 todos)"]
+RSS_LIMIT_MIB = 80
+
+
+def lua_script(method: str, headers: dict[str, str], body: str | None) -> str:
+    lines = [f'wrk.method = "{method}"']
+    for name, value in headers.items():
+        lines.append(f'wrk.headers["{name}"] = "{value}"')
+    if body is not None:
+        lines.append("wrk.body = " + json.dumps(body))
+    return "\n".join(lines) + "\n"
+
+
+def run_wrk(url: str, script: str, connections: int, duration: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+        path = handle.name
+    try:
+        result = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", path, url],
+            capture_output=True, text=True, timeout=duration + 60)
+    finally:
+        os.unlink(path)
+    return parse_wrk(result.stdout + result.stderr)
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(output: str) -> dict:
+    figures = {"requests_per_s": 0.0, "p50_ms": None, "p99_ms": None, "non_2xx": 0, "errors": 0, "raw": output}
+    if match := re.search(r"Requests/sec:\s+([\d.]+)", output):
+        figures["requests_per_s"] = float(match.group(1))
+    if match := re.search(r"^\s+50%\s+(\S+)", output, re.M):
+        figures["p50_ms"] = to_ms(match.group(1))
+    if match := re.search(r"^\s+99%\s+(\S+)", output, re.M):
+        figures["p99_ms"] = to_ms(match.group(1))
+    if match := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
+        figures["non_2xx"] = int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output):
+        figures["errors"] = sum(int(n) for n in match.groups())
+    return figures
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Account:
+    """A logged-in user with the cookies and token a browser would hold."""
+
+    def __init__(self, base: str, username: str):
+        self.base = base
+        self.http = requests.Session()
+        self.http.headers["Origin"] = ORIGIN
+        self.password = "bench-password-1"
+        self.username = username
+        self.token = self._token()
+        response = self.http.post(base + "/api/auth/signup/", json={"username": username, "password": self.password},
+                                  headers={"X-CSRFToken": self.token})
+        response.raise_for_status()
+        self.token = self._token()
+
+    def _token(self) -> str:
+        return self.http.get(self.base + "/api/csrf/").json()["csrfToken"]
+
+    def post(self, path: str, body: dict) -> dict:
+        response = self.http.post(self.base + path, json=body, headers={"X-CSRFToken": self.token})
+        response.raise_for_status()
+        return response.json()
+
+    def headers(self, with_session: bool = True) -> dict[str, str]:
+        cookies = {k: v for k, v in self.http.cookies.items() if with_session or k == "csrftoken"}
+        return {
+            "Origin": ORIGIN,
+            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+            "X-CSRFToken": self.token,
+            "Content-Type": "application/json",
+        }
+
+
+def scenarios(base: str) -> list[tuple[str, str, str]]:
+    """(name, url, wrk script) in the order they run: reads before the writes that grow tables."""
+    reader = Account(base, "bench-reader")
+    for index in range(20):
+        reader.post("/api/todos/", {"title": f"Todo number {index}"})
+    writer = Account(base, "bench-writer")
+    target = writer.post("/api/todos/", {"title": "patched"})["id"]
+    login_user = Account(base, "bench-login")
+    anonymous = requests.Session()
+    anonymous_token = anonymous.get(base + "/api/csrf/").json()["csrfToken"]
+    anonymous_headers = {"Origin": ORIGIN, "Cookie": f"csrftoken={anonymous.cookies['csrftoken']}",
+                         "X-CSRFToken": anonymous_token, "Content-Type": "application/json"}
+    return [
+        ("GET /api/ping/", base + "/api/ping/", lua_script("GET", {"Origin": ORIGIN}, None)),
+        ("POST /api/ping/ (CSRF)", base + "/api/ping/", lua_script("POST", anonymous_headers, None)),
+        ("OPTIONS preflight", base + "/api/todos/", lua_script("OPTIONS", {
+            "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-csrftoken"}, None)),
+        ("GET /api/todos/ (20 todos)", base + "/api/todos/", lua_script("GET", reader.headers(), None)),
+        ("POST /api/todos/", base + "/api/todos/", lua_script("POST", writer.headers(), '{"title": "bench write"}')),
+        ("PATCH /api/todos/<id>/", f"{base}/api/todos/{target}/",
+         lua_script("PATCH", writer.headers(), '{"completed": true, "title": "patched again"}')),
+        (f"POST /api/auth/login/ (bcrypt cost {BCRYPT_COST})", base + "/api/auth/login/",
+         lua_script("POST", anonymous_headers,
+                    json.dumps({"username": login_user.username, "password": login_user.password}))),
+    ]
+
+
+def measure(name, url, script, connections, duration, warmup) -> dict:
+    run_wrk(url, script, connections, warmup)
+    figures = run_wrk(url, script, connections, duration)
+    figures.update(scenario=name, connections=connections,
+                   ok=figures["non_2xx"] == 0 and figures["errors"] == 0 and figures["requests_per_s"] > 0)
+    return figures
+
+
+def fmt(value, pattern="{:.2f}"):
+    return "—" if value is None else pattern.format(value)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--ceiling", required=True)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--connections", default="32,128")
+    parser.add_argument("--databases", default="sqlite,postgres")
+    args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
+    os.environ["TODOLIST_SERVER_BIN"] = str(Path(args.server).resolve())
+    rows: list[dict] = []
+    ceiling_rps: dict[int, float] = {}
+
+    port = free_port()
+    ceiling = subprocess.Popen([args.ceiling, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        for count in connections:
+            figures = measure("ceiling: GET /api/ping/", f"http://127.0.0.1:{port}/api/ping/",
+                              lua_script("GET", {}, None), count, args.duration, args.warmup)
+            figures.update(database="-", ratio=1.0)
+            ceiling_rps[count] = figures["requests_per_s"]
+            rows.append(figures)
+        ceiling_rss = rss_mib(ceiling.pid)
+    finally:
+        ceiling.terminate()
+        ceiling.wait()
+
+    cluster = None
+    rss: dict[str, float] = {}
+    workdir = Path(tempfile.mkdtemp(prefix="todolist-bench-"))
+    try:
+        for database in args.databases.split(","):
+            if database == "postgres":
+                if not shutil.which("psql") or not Path("/usr/lib/postgresql/15/bin/pg_ctl").exists():
+                    print("PostgreSQL is not installed: skipping its scenarios")
+                    continue
+                cluster = PostgresCluster().start()
+                url = cluster.create_database()
+            else:
+                (workdir / "sqlite").mkdir(exist_ok=True)
+                url = sqlite_url(workdir / "sqlite")
+            server = ServerProcess(url, env={"BCRYPT_COST": str(BCRYPT_COST), "LOG_LEVEL": "info",
+                                             "LOGIN_FAILURES_PER_ADDRESS": "1000000"}).start()
+            try:
+                for name, target, script in scenarios(server.url):
+                    for count in connections:
+                        figures = measure(name, target, script, count, args.duration, args.warmup)
+                        figures.update(database=database,
+                                       ratio=figures["requests_per_s"] / ceiling_rps[count] if ceiling_rps[count] else None)
+                        rows.append(figures)
+                        print(f"  {database:8} {name:42} c={count:<4} {figures['requests_per_s']:>10.0f} req/s"
+                              f"  p99 {fmt(figures['p99_ms'])} ms  {'ok' if figures['ok'] else 'FAILED'}", flush=True)
+                rss[database] = rss_mib(server.process.pid)
+            finally:
+                server.cleanup()
+    finally:
+        if cluster:
+            cluster.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    verdicts = check_targets(rows, rss)
+    write_results(rows, rss, ceiling_rss, verdicts)
+    return 0 if all(v["met"] for v in verdicts) and all(r["ok"] for r in rows) else 1
+
+
+def check_targets(rows, rss) -> list[dict]:
+    verdicts = []
+    for row in rows:
+        if row["connections"] != 32:
+            continue
+        target = TARGETS.get(row["scenario"], {}).get(row["database"])
+        if target is not None:
+            verdicts.append({"target": f"{row['scenario']} on {row['database']}: ratio ≥ {target}",
+                             "value": row["ratio"], "met": row["ok"] and (row["ratio"] or 0) >= target})
+        if row["scenario"] in P99_SCENARIOS and row["database"] == "sqlite":
+            verdicts.append({"target": f"{row['scenario']} on sqlite: p99 ≤ {P99_LIMIT_MS} ms",
+                             "value": row["p99_ms"], "met": row["ok"] and (row["p99_ms"] or 1e9) <= P99_LIMIT_MS})
+    for database, value in rss.items():
+        verdicts.append({"target": f"server RSS after the run on {database} ≤ {RSS_LIMIT_MIB} MiB",
+                         "value": value, "met": value <= RSS_LIMIT_MIB})
+    return verdicts
+
+
+def write_results(rows, rss, ceiling_rss, verdicts) -> None:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO).stdout.strip() or "unknown"
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    lines = [
+        f"Benchmark {stamp}, commit {commit}, wrk -t2, {os.cpu_count()} cores shared by wrk and the server.",
+        "",
+        "| database | scenario | conns | req/s | p50 ms | p99 ms | non-2xx | errors | ratio to ceiling |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        status = "" if row["ok"] else " **FAILED**"
+        lines.append(f"| {row['database']} | {row['scenario']}{status} | {row['connections']} | "
+                     f"{row['requests_per_s']:.0f} | {fmt(row['p50_ms'])} | {fmt(row['p99_ms'])} | "
+                     f"{row['non_2xx']} | {row['errors']} | {fmt(row['ratio'])} |")
+    lines += ["", "| server | RSS after the run (MiB) |", "|---|---:|", f"| ceiling | {ceiling_rss:.1f} |"]
+    lines += [f"| todolist on {db} | {value:.1f} |" for db, value in rss.items()]
+    lines += ["", "| target | value | met |", "|---|---:|---|"]
+    lines += [f"| {v['target']} | {fmt(v['value'])} | {'yes' if v['met'] else '**no**'} |" for v in verdicts]
+    markdown = "\n".join(lines) + "\n"
+    results = REPO / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    base = results / f"{stamp}-{commit}"
+    base.with_suffix(".md").write_text(markdown)
+    payload = {"date": stamp, "commit": commit, "rows": [{k: v for k, v in r.items() if k != "raw"} for r in rows],
+               "rss_mib": rss, "ceiling_rss_mib": ceiling_rss, "targets": verdicts}
+    base.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    print()
+    print(markdown)
+    print(f"written: {base.with_suffix('.json')} and {base.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

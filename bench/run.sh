@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make bench`: release builds, then bench.py measures every scenario against the ceiling.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# A scratch path of its own, so a release build never waits on (or evicts) the debug one.
+(cd backend && swift build -c release --scratch-path .build-release --product todolist-server \
+  && swift build -c release --scratch-path .build-release --product bench-ceiling)
+exec python3 bench/bench.py \
+  --server backend/.build-release/release/todolist-server \
+  --ceiling backend/.build-release/release/bench-ceiling "$@"
