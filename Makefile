@@ -4,7 +4,7 @@ BACKEND := backend
 SERVER := $(BACKEND)/.build/debug/todolist-server
 PYTEST := python3 -m pytest -p no:cacheprovider
 
-.PHONY: run test build deps deps-test backend backend-release backend-test http-test frontend-test e2e-test \
+.PHONY: run test build deps deps-test backend backend-release backend-test http-test frontend-test frontend-build e2e-test \
         migrate bench clean-data help
 
 help:
@@ -46,8 +46,11 @@ http-test:
 frontend-test:
 	$(MAKE) -C frontend test
 
-e2e-test:
-	@if [ -d e2e ]; then $(PYTEST) e2e -q; else echo "no e2e tests yet"; fi
+frontend-build:
+	$(MAKE) -C frontend build
+
+e2e-test: backend frontend-build
+	$(PYTEST) e2e -q
 
 bench:
 	@scripts/install-deps.sh bench

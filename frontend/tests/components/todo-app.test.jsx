@@ -1,0 +1,358 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { TodoApp } from '../../src/components/TodoApp.jsx';
+import {
+  act,
+  allByClass,
+  byTestId,
+  fakeApi,
+  fire,
+  items,
+  networkError,
+  oneByClass,
+  queryByClass,
+  render,
+  serverError,
+  settle,
+  textOf,
+  titles,
+  todo,
+  typeNewTodo,
+} from './helpers.jsx';
+
+const count = (renderer) => textOf(oneByClass(renderer, 'todo-count'));
+const alertText = (renderer) => byTestId(renderer, 'error-message').map(textOf).join(' ');
+const itemByTitle = (renderer, title) =>
+  items(renderer).find((li) => textOf(li.find((n) => n.props['data-testid'] === 'todo-title')) === title);
+
+describe('TodoApp: loading', () => {
+  it('shows a loading state, then the server list', async () => {
+    let release;
+    const api = fakeApi();
+    api.todos.list = () => new Promise((resolve) => (release = resolve));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    assert.equal(byTestId(renderer, 'loading').length, 1);
+    await act(async () => release([todo(1, 'Buy milk')]));
+    await settle();
+    assert.equal(byTestId(renderer, 'loading').length, 0);
+    assert.deepEqual(titles(renderer), ['Buy milk']);
+  });
+
+  it('says when the API cannot be reached, and retries', async () => {
+    const api = fakeApi([todo(1, 'Back again')]);
+    const realList = api.todos.list;
+    api.todos.list = () => Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const problem = byTestId(renderer, 'api-unreachable');
+    assert.equal(problem.length, 1);
+    assert.match(textOf(problem[0]), /Cannot reach the API at http:\/\/api\.test/);
+
+    api.todos.list = realList;
+    await fire(problem[0].findByType('button'), 'onClick');
+    assert.deepEqual(titles(renderer), ['Back again']);
+  });
+
+  it('hides the list, footer and toggle-all when there are no todos', async () => {
+    const renderer = await render(<TodoApp api={fakeApi()} filter="all" />);
+    assert.equal(queryByClass(renderer, 'main'), null);
+    assert.equal(queryByClass(renderer, 'footer'), null);
+    assert.equal(queryByClass(renderer, 'toggle-all'), null);
+  });
+});
+
+describe('TodoApp: adding', () => {
+  it('adds the trimmed title on Enter and clears the input', async () => {
+    const api = fakeApi();
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, '  Walk the dog  ');
+    assert.deepEqual(titles(renderer), ['Walk the dog']);
+    assert.equal(oneByClass(renderer, 'new-todo').props.value, '');
+    assert.deepEqual(
+      api.calls.filter(([name]) => name === 'todos.create'),
+      [['todos.create', { title: 'Walk the dog' }]],
+    );
+  });
+
+  it('ignores an empty or blank title', async () => {
+    const api = fakeApi();
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, '');
+    await typeNewTodo(renderer, '   ');
+    assert.deepEqual(titles(renderer), []);
+    assert.equal(api.calls.filter(([name]) => name === 'todos.create').length, 0);
+  });
+
+  it('shows the todo before the server answers, then takes its id', async () => {
+    let answer;
+    const api = fakeApi();
+    api.todos.create = ({ title }) => new Promise((resolve) => (answer = () => resolve({ id: 42, title, completed: false, order: 1 })));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, 'Optimistic');
+    assert.deepEqual(titles(renderer), ['Optimistic']);
+    assert.match(items(renderer)[0].props.className, /pending/);
+
+    await act(async () => answer());
+    await settle();
+    assert.doesNotMatch(items(renderer)[0].props.className, /pending/);
+    assert.equal(items(renderer)[0].find((n) => n.props.className === 'toggle').props['aria-labelledby'], 'todo-title-42');
+  });
+
+  it('keeps the new-todo input on Enter with an IME composition', async () => {
+    const api = fakeApi();
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const input = oneByClass(renderer, 'new-todo');
+    await act(async () => input.props.onChange({ target: { value: '東京' } }));
+    await fire(input, 'onKeyDown', { key: 'Enter', nativeEvent: { isComposing: true } });
+    assert.deepEqual(titles(renderer), []);
+  });
+});
+
+describe('TodoApp: counter', () => {
+  it('says "items" for zero and many, "item" for one', async () => {
+    const renderer = await render(<TodoApp api={fakeApi([todo(1, 'a'), todo(2, 'b'), todo(3, 'c', true)])} filter="all" />);
+    assert.equal(count(renderer), '2 items left');
+
+    await fire(items(renderer)[0].find((n) => n.props.className === 'toggle'), 'onChange');
+    assert.equal(count(renderer), '1 item left');
+
+    await fire(itemByTitle(renderer, 'b').find((n) => n.props.className === 'toggle'), 'onChange');
+    assert.equal(count(renderer), '0 items left');
+  });
+});
+
+describe('TodoApp: editing', () => {
+  async function startEditing(renderer, title) {
+    const label = itemByTitle(renderer, title).find((n) => n.props['data-testid'] === 'todo-title');
+    await fire(label, 'onDoubleClick');
+    const editing = allByClass(renderer, 'editing');
+    assert.equal(editing.length, 1, 'the item is in editing mode');
+    return oneByClass(renderer, 'edit');
+  }
+
+  async function typeInto(input, value) {
+    await act(async () => input.props.onChange({ target: { value } }));
+  }
+
+  it('opens on double-click with the current title', async () => {
+    const renderer = await render(<TodoApp api={fakeApi([todo(1, 'Read a book')])} filter="all" />);
+    const input = await startEditing(renderer, 'Read a book');
+    assert.equal(input.props.value, 'Read a book');
+  });
+
+  it('saves the trimmed title on Enter', async () => {
+    const api = fakeApi([todo(1, 'Read a book')]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const input = await startEditing(renderer, 'Read a book');
+    await typeInto(input, '  Read two books ');
+    await fire(oneByClass(renderer, 'edit'), 'onKeyDown', { key: 'Enter' });
+
+    assert.deepEqual(titles(renderer), ['Read two books']);
+    assert.equal(allByClass(renderer, 'editing').length, 0);
+    assert.deepEqual(api.calls.filter(([n]) => n === 'todos.patch'), [['todos.patch', 1, { title: 'Read two books' }]]);
+  });
+
+  it('cancels on Escape, keeping the old title and asking nothing of the server', async () => {
+    const api = fakeApi([todo(1, 'Read a book')]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const input = await startEditing(renderer, 'Read a book');
+    await typeInto(input, 'Something else');
+    await fire(oneByClass(renderer, 'edit'), 'onKeyDown', { key: 'Escape' });
+
+    assert.deepEqual(titles(renderer), ['Read a book']);
+    assert.equal(allByClass(renderer, 'editing').length, 0);
+    assert.equal(api.calls.filter(([n]) => n === 'todos.patch').length, 0);
+  });
+
+  it('saves once when Enter is followed by a blur', async () => {
+    const api = fakeApi([todo(1, 'Old')]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const input = await startEditing(renderer, 'Old');
+    await typeInto(input, 'New');
+    const editor = oneByClass(renderer, 'edit');
+    await act(async () => {
+      editor.props.onKeyDown({ key: 'Enter', preventDefault() {} });
+      editor.props.onBlur();
+    });
+    await settle();
+    assert.equal(api.calls.filter(([n]) => n === 'todos.patch').length, 1);
+  });
+
+  it('saves on blur', async () => {
+    const api = fakeApi([todo(1, 'Old')]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const input = await startEditing(renderer, 'Old');
+    await typeInto(input, 'Blurred');
+    await fire(oneByClass(renderer, 'edit'), 'onBlur');
+    assert.deepEqual(titles(renderer), ['Blurred']);
+  });
+
+  it('deletes the todo when the title is emptied', async () => {
+    const api = fakeApi([todo(1, 'Doomed'), todo(2, 'Stays')]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const input = await startEditing(renderer, 'Doomed');
+    await typeInto(input, '   ');
+    await fire(oneByClass(renderer, 'edit'), 'onKeyDown', { key: 'Enter' });
+    assert.deepEqual(titles(renderer), ['Stays']);
+    assert.deepEqual(api.calls.filter(([n]) => n === 'todos.delete'), [['todos.delete', 1]]);
+  });
+
+  it('does not call the server when the title did not change', async () => {
+    const api = fakeApi([todo(1, 'Same')]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await startEditing(renderer, 'Same');
+    await fire(oneByClass(renderer, 'edit'), 'onKeyDown', { key: 'Enter' });
+    assert.equal(api.calls.filter(([n]) => n === 'todos.patch').length, 0);
+  });
+});
+
+describe('TodoApp: filters', () => {
+  const list = () => [todo(1, 'active one'), todo(2, 'done one', true), todo(3, 'active two')];
+  const selected = (renderer) => allByClass(renderer, 'selected').map(textOf);
+
+  it('shows everything under All', async () => {
+    const renderer = await render(<TodoApp api={fakeApi(list())} filter="all" />);
+    assert.deepEqual(titles(renderer), ['active one', 'done one', 'active two']);
+    assert.deepEqual(selected(renderer), ['All']);
+  });
+
+  it('shows only open todos under Active', async () => {
+    const renderer = await render(<TodoApp api={fakeApi(list())} filter="active" />);
+    assert.deepEqual(titles(renderer), ['active one', 'active two']);
+    assert.deepEqual(selected(renderer), ['Active']);
+  });
+
+  it('shows only completed todos under Completed', async () => {
+    const renderer = await render(<TodoApp api={fakeApi(list())} filter="completed" />);
+    assert.deepEqual(titles(renderer), ['done one']);
+    assert.deepEqual(selected(renderer), ['Completed']);
+  });
+
+  it('links to the hash routes, so the filter survives a reload', async () => {
+    const renderer = await render(<TodoApp api={fakeApi(list())} filter="all" />);
+    const hrefs = oneByClass(renderer, 'filters').findAllByType('a').map((a) => a.props.href);
+    assert.deepEqual(hrefs, ['#/', '#/active', '#/completed']);
+  });
+
+  it('takes a todo out of the Active view when it is completed', async () => {
+    const renderer = await render(<TodoApp api={fakeApi(list())} filter="active" />);
+    await fire(itemByTitle(renderer, 'active one').find((n) => n.props.className === 'toggle'), 'onChange');
+    assert.deepEqual(titles(renderer), ['active two']);
+  });
+});
+
+describe('TodoApp: completing and clearing', () => {
+  it('toggles one todo', async () => {
+    const api = fakeApi([todo(1, 'a')]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(oneByClass(renderer, 'toggle'), 'onChange');
+    assert.match(items(renderer)[0].props.className, /completed/);
+    assert.deepEqual(api.calls.filter(([n]) => n === 'todos.patch'), [['todos.patch', 1, { completed: true }]]);
+  });
+
+  it('toggles all, and the toggle-all box follows', async () => {
+    const api = fakeApi([todo(1, 'a'), todo(2, 'b', true)]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const toggleAll = oneByClass(renderer, 'toggle-all');
+    assert.equal(toggleAll.props.checked, false);
+    await fire(toggleAll, 'onChange', { target: { checked: true } });
+    assert.equal(items(renderer).every((li) => /completed/.test(li.props.className)), true);
+    assert.equal(oneByClass(renderer, 'toggle-all').props.checked, true);
+    assert.deepEqual(api.calls.filter(([n]) => n === 'todos.toggleAll'), [['todos.toggleAll', true]]);
+  });
+
+  it('hides "Clear completed" until something is completed, then clears', async () => {
+    const api = fakeApi([todo(1, 'a'), todo(2, 'b')]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    assert.equal(queryByClass(renderer, 'clear-completed'), null);
+
+    await fire(items(renderer)[0].find((n) => n.props.className === 'toggle'), 'onChange');
+    await fire(oneByClass(renderer, 'clear-completed'), 'onClick');
+    assert.deepEqual(titles(renderer), ['b']);
+    assert.equal(queryByClass(renderer, 'clear-completed'), null);
+  });
+
+  it('deletes with the destroy button', async () => {
+    const api = fakeApi([todo(1, 'a'), todo(2, 'b')]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'destroy'), 'onClick');
+    assert.deepEqual(titles(renderer), ['b']);
+  });
+});
+
+describe('TodoApp: rollback when the server refuses', () => {
+  it('removes an added todo again and says why', async () => {
+    const api = fakeApi();
+    api.todos.create = () => Promise.reject(serverError(400, 'invalid_title', 'The title is too long.'));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, 'Too long');
+    assert.deepEqual(titles(renderer), []);
+    assert.match(alertText(renderer), /Could not add “Too long”: The title is too long\./);
+  });
+
+  it('un-toggles a todo', async () => {
+    const api = fakeApi([todo(1, 'a')]);
+    api.todos.patch = () => Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(oneByClass(renderer, 'toggle'), 'onChange');
+    assert.doesNotMatch(items(renderer)[0].props.className || '', /completed/);
+    assert.equal(count(renderer), '1 item left');
+    assert.match(alertText(renderer), /Could not update “a”: The server at http:\/\/api\.test could not be reached\./);
+  });
+
+  it('restores the old title after a refused edit', async () => {
+    const api = fakeApi([todo(1, 'Original')]);
+    api.todos.patch = () => Promise.reject(serverError(400, 'invalid_title', 'Titles cannot contain NUL.'));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(items(renderer)[0].find((n) => n.props['data-testid'] === 'todo-title'), 'onDoubleClick');
+    await act(async () => oneByClass(renderer, 'edit').props.onChange({ target: { value: 'Changed' } }));
+    await fire(oneByClass(renderer, 'edit'), 'onKeyDown', { key: 'Enter' });
+    assert.deepEqual(titles(renderer), ['Original']);
+    assert.match(alertText(renderer), /Could not rename “Original”/);
+  });
+
+  it('puts a deleted todo back in its place', async () => {
+    const api = fakeApi([todo(1, 'first'), todo(2, 'second'), todo(3, 'third')]);
+    api.todos.delete = () => Promise.reject(serverError(500, 'internal_error', 'Something went wrong.'));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(itemByTitle(renderer, 'second').find((n) => n.props.className === 'destroy'), 'onClick');
+    assert.deepEqual(titles(renderer), ['first', 'second', 'third']);
+    assert.match(alertText(renderer), /Could not delete “second”/);
+  });
+
+  it('undoes toggle-all', async () => {
+    const api = fakeApi([todo(1, 'a'), todo(2, 'b', true)]);
+    api.todos.toggleAll = () => Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(oneByClass(renderer, 'toggle-all'), 'onChange', { target: { checked: true } });
+    assert.deepEqual(items(renderer).map((li) => /completed/.test(li.props.className || '')), [false, true]);
+    assert.match(alertText(renderer), /Could not complete all todos/);
+  });
+
+  it('brings cleared todos back', async () => {
+    const api = fakeApi([todo(1, 'a', true), todo(2, 'b'), todo(3, 'c', true)]);
+    api.todos.clearCompleted = () => Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(oneByClass(renderer, 'clear-completed'), 'onClick');
+    assert.deepEqual(titles(renderer), ['a', 'b', 'c']);
+    assert.match(alertText(renderer), /Could not clear completed todos/);
+  });
+
+  it('lets the message be dismissed', async () => {
+    const api = fakeApi();
+    api.todos.create = () => Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, 'x');
+    await fire(oneByClass(renderer, 'notice-dismiss'), 'onClick');
+    assert.equal(alertText(renderer), '');
+  });
+
+  it('leaves a 401 to the app instead of showing a message', async () => {
+    const api = fakeApi();
+    api.todos.create = () => Promise.reject(serverError(401, 'not_authenticated', 'Log in first.'));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, 'x');
+    assert.deepEqual(titles(renderer), []);
+    assert.equal(alertText(renderer), '');
+  });
+});
