@@ -6,33 +6,74 @@ import Logging
 /// Builds the todolist server from its settings: middleware in the contract's
 /// order, then the routes.
 public enum TodoApplication {
+    /// How often expired sessions and stale login failures are deleted.
+    static let purgeInterval: Duration = .seconds(600)
+
+    /// Opens and migrates the database, then assembles the server and the services it
+    /// runs beside (PostgreSQL's pool, the purge of expired rows).
     public static func build(settings: AppSettings, logger: Logger) async throws -> some ApplicationProtocol {
-        let database = Database()
-        let router = try buildRouter(settings: settings, database: database)
+        let database = try await Database.open(url: settings.databaseURL, poolSize: settings.databasePoolSize, logger: logger)
+        let router: Router<AppRequestContext>
+        do {
+            try await database.migrate()
+            router = try buildRouter(settings: settings, database: database)
+        } catch {
+            await database.close()
+            throw error
+        }
+        let purge = PurgeService(
+            sessions: SessionStore(database: database, lifetime: settings.sessionLifetime),
+            loginFailures: LoginThrottleStore(database: database),
+            throttleWindow: settings.loginThrottleWindow,
+            interval: purgeInterval,
+            logger: logger)
         return Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+            services: database.services + [purge],
             logger: logger
         )
     }
 
     /// The router with every middleware and route; separate so tests can drive it without a socket.
     public static func buildRouter(settings: AppSettings, database: Database) throws -> Router<AppRequestContext> {
+        try assemble(settings: settings, database: database).router
+    }
+
+    /// The router and the table of its routes (which tests compare with `docs/openapi.yaml`).
+    static func assemble(settings: AppSettings, database: Database) throws -> (router: Router<AppRequestContext>, routes: RouteTable) {
         let csrf = CSRFProtection(cookie: try settings.csrfCookiePolicy(), trustedOrigins: settings.frontendOrigins)
+        let sessionCookie = try settings.sessionCookiePolicy()
+        let sessions = SessionStore(database: database, lifetime: settings.sessionLifetime)
         let router = Router(context: AppRequestContext.self, options: [.autoGenerateHeadEndpoints])
 
         // Order matters: each layer wraps those added after it. CORS sits outside the
         // error layer so error answers are readable cross-origin; CSRF runs before
-        // routing, so an unsafe request to any path is checked before 404 or 405.
+        // routing, so an unsafe request to any path is checked before 404 or 405; the
+        // session is loaded just before CSRF, which checks against the session's secret.
         router.add(middleware: RequestLoggingMiddleware())
         router.add(middleware: CORSMiddleware(policy: CORSPolicy(allowedOrigins: settings.frontendOrigins)))
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: ClientMiddleware(proxies: settings.trustedProxies))
+        router.add(middleware: SessionMiddleware(sessions: sessions, cookie: sessionCookie))
         router.add(middleware: CSRFMiddleware(protection: csrf))
+
+        let accounts = AccountService(
+            database: database,
+            users: UserStore(database: database),
+            sessions: sessions,
+            hasher: PasswordHasher(cost: settings.bcryptCost),
+            throttle: LoginThrottle(
+                store: LoginThrottleStore(database: database),
+                failuresPerUsername: settings.loginFailuresPerUsername,
+                failuresPerAddress: settings.loginFailuresPerAddress,
+                window: settings.loginThrottleWindow))
 
         let routes = RouteTable(router: router)
         DiagnosticsController(csrf: csrf, database: database).register(in: routes)
+        AuthController(accounts: accounts, csrf: csrf, sessionCookie: sessionCookie).register(in: routes)
+        TodoController(todos: TodoStore(database: database)).register(in: routes)
         routes.finish()
-        return router
+        return (router, routes)
     }
 }

@@ -1,8 +1,183 @@
+import Foundation
 import Logging
+import NIOCore
+import PostgresNIO
+import SQLKit
+import SQLiteNIO
+import ServiceLifecycle
+import _ConnectionPoolModule
 
-/// Placeholder until the storage layer lands: reports the database as reachable.
+/// The application's database: SQLite (one file, the default) or PostgreSQL (a pool),
+/// chosen by `DATABASE_URL`.
+///
+/// Stores write every query once, against SQLKit's `SQLDatabase`, and run it here
+/// through `read` or `transaction`; only the connection handling differs between the
+/// two engines. Connection failures come out as `DatabaseUnavailable` (answered 503),
+/// any other failure unchanged.
 public final class Database: Sendable {
-    public init() {}
+    public enum Kind: String, Sendable {
+        case sqlite, postgres
+    }
 
-    func isReachable(logger: Logger) async -> Bool { true }
+    public let kind: Kind
+    let engine: any DatabaseEngine
+    let logger: Logger
+
+    init(kind: Kind, engine: any DatabaseEngine, logger: Logger) {
+        self.kind = kind
+        self.engine = engine
+        self.logger = logger
+    }
+
+    /// Opens the database named by `url`. SQLite's folder is created if missing;
+    /// PostgreSQL connections are made lazily by the pool, which must then run as one of
+    /// `services`.
+    public static func open(url: String, poolSize: Int, logger: Logger) async throws -> Database {
+        switch try DatabaseLocation(url: url) {
+        case .sqlite(let path):
+            let engine = try await SQLiteEngine.open(path: path, logger: logger)
+            return Database(kind: .sqlite, engine: engine, logger: logger)
+        case .postgres(let location):
+            let engine = PostgresEngine(location: location, poolSize: poolSize, logger: logger)
+            return Database(kind: .postgres, engine: engine, logger: logger)
+        }
+    }
+
+    /// What the application must run alongside the HTTP server for queries to be answered
+    /// (PostgreSQL's connection pool; nothing for SQLite).
+    public var services: [any Service] { engine.services }
+
+    /// Runs `body` on one connection, outside a transaction.
+    func read<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await Self.mappingFailures { try await self.engine.withConnection(body) }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await Self.mappingFailures { try await self.engine.withTransaction(body) }
+    }
+
+    /// Brings the schema up to date; returns the versions it applied (none when current).
+    @discardableResult
+    public func migrate() async throws -> [Migration] {
+        try await Self.mappingFailures {
+            try await self.engine.withMigrationConnection { sql in
+                try await Migrator(kind: self.kind, logger: self.logger).run(on: sql)
+            }
+        }
+    }
+
+    /// `SELECT 1` answered within the engine's deadline.
+    func isReachable(logger: Logger) async -> Bool {
+        do {
+            try await read { sql in try await sql.raw("SELECT 1").run() }
+            return true
+        } catch {
+            logger.warning("database unreachable", metadata: ["error": .string(String(describing: error))])
+            return false
+        }
+    }
+
+    /// Closes SQLite's connection; PostgreSQL's pool closes when its service ends.
+    public func close() async {
+        await engine.close()
+    }
+
+    static func mappingFailures<Result>(_ operation: () async throws -> Result) async throws -> Result {
+        do {
+            return try await operation()
+        } catch let error as DatabaseUnavailable {
+            throw error
+        } catch where isUnavailability(error) {
+            throw DatabaseUnavailable(underlying: error)
+        }
+    }
+
+    /// Whether `error` means "the database cannot be reached or is overloaded right now"
+    /// (a 503 worth retrying) rather than a bug or a constraint (a 500 or a 4xx).
+    static func isUnavailability(_ error: any Error) -> Bool {
+        switch error {
+        case is ConnectionLeaseTimeout, is ConnectionPoolError, is ChannelError, is IOError:
+            return true
+        case let error as PSQLError:
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
+                .sslUnsupported, .failedToAddSSLHandler, .queryCancelled:
+                return true
+            case .server:
+                // Classes 08 (connection), 53 (insufficient resources), 57 (operator
+                // intervention, e.g. the server shutting down).
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57")
+            default:
+                return false
+            }
+        case let error as SQLiteError:
+            switch error.reason {
+            case .busy, .locked, .busyTimeout, .busyInRecovery, .busyInSnapshot, .cantOpen, .ioError, .full:
+                return true
+            default:
+                return false
+            }
+        default:
+            return false
+        }
+    }
+
+    /// Whether `error` is a UNIQUE constraint violation, on either engine.
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        switch error {
+        case let error as PSQLError:
+            return error.code == .server && error.serverInfo?[.sqlState] == "23505"
+        case let error as SQLiteError:
+            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
+                || (error.reason == .constraint && error.message.contains("UNIQUE"))
+        default:
+            return false
+        }
+    }
+}
+
+/// How one engine hands out connections.
+protocol DatabaseEngine: Sendable {
+    func withConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
+    func withTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
+    /// A connection for schema changes, usable before the pool's service runs.
+    func withMigrationConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
+    var services: [any Service] { get }
+    func close() async
+}
+
+/// `BEGIN`/`COMMIT`, or `ROLLBACK` when the body throws, on a connection held for the whole of it.
+enum SQLTransaction {
+    static func run<Result>(
+        on sql: any SQLDatabase, begin: String = "BEGIN", _ body: (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await sql.raw("\(unsafeRaw: begin)").run()
+        do {
+            let result = try await body(sql)
+            try await sql.raw("COMMIT").run()
+            return result
+        } catch {
+            do {
+                try await sql.raw("ROLLBACK").run()
+            } catch {
+                sql.logger.warning("rollback failed", metadata: ["error": .string(String(describing: error))])
+            }
+            throw error
+        }
+    }
+}
+
+/// No PostgreSQL connection could be leased in time: the server is down or saturated.
+struct ConnectionLeaseTimeout: Error, CustomStringConvertible {
+    let waited: Duration
+    var description: String { "no database connection became available within \(waited)" }
 }

@@ -1,0 +1,49 @@
+import CrossOriginSecurity
+import HTTPTypes
+import Hummingbird
+
+/// Loads the session named by the session cookie (with its user, in one query) into
+/// `context.session`, before the CSRF check so that a logged-in session's own secret
+/// is the one its requests must match.
+///
+/// A cookie that names no live session is simply ignored: the request is anonymous,
+/// and the id it carried is never adopted by a later log-in.
+struct SessionMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let sessions: SessionStore
+    let cookie: CookiePolicy
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token = cookie.value(in: request), SessionStore.isWellFormed(token) else {
+            return try await next(request, context)
+        }
+        var context = context
+        let loaded: SessionStore.Loaded?
+        do {
+            loaded = try await sessions.load(token: token)
+        } catch let error as DatabaseUnavailable where Self.answersWithoutSession(request.uri.path) {
+            // Health and ping must keep answering (health reports the outage itself).
+            context.logger.warning(
+                "session not loaded: database unavailable",
+                metadata: ["error": .string(String(describing: error.underlying))])
+            loaded = nil
+        }
+        context.session = loaded?.session
+        var response = try await next(request, context)
+        if let loaded, loaded.wasRefreshed, !Self.setsCookie(named: cookie.name, in: response) {
+            // The server-side expiry moved; the browser's copy follows it.
+            response.setCookie(cookie.cookie(value: token))
+        }
+        return response
+    }
+
+    static func answersWithoutSession(_ path: String) -> Bool {
+        var path = Substring(path)
+        while path.hasSuffix("/") { path = path.dropLast() }
+        return path == "/api/health" || path == "/api/ping"
+    }
+
+    static func setsCookie(named name: String, in response: Response) -> Bool {
+        response.headers[values: .setCookie].contains { $0.hasPrefix(name + "=") }
+    }
+}

@@ -1,0 +1,88 @@
+import CrossOriginSecurity
+import HTTPTypes
+import Hummingbird
+
+/// `/api/auth/`: sign-up, log-in, log-out and the current user.
+///
+/// Each of sign-up, log-in and log-out rotates the CSRF secret: the new session is
+/// bound to the new secret, the response sets its cookie, and tokens fetched before
+/// stop passing.
+struct AuthController {
+    let accounts: AccountService
+    let csrf: CSRFProtection
+    let sessionCookie: CookiePolicy
+
+    struct PublicUser: Encodable, Sendable {
+        let id: Int64
+        let username: String
+    }
+
+    /// `{"user": {...}}` or `{"user": null}`.
+    struct UserEnvelope: Encodable, Sendable {
+        let user: PublicUser?
+
+        enum CodingKeys: String, CodingKey { case user }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(user, forKey: .user)
+        }
+    }
+
+    func register(in routes: RouteTable) {
+        routes.on("/api/auth/signup/", .post, use: signUp)
+        routes.on("/api/auth/login/", .post, use: logIn)
+        routes.on("/api/auth/logout/", .post, use: logOut)
+        routes.on("/api/auth/me/", .get, use: me)
+    }
+
+    @Sendable func signUp(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await JSONBody.object(from: request, context: context)
+        let username = try body.string("username") ?? ""
+        let password = try body.string("password")
+        try CredentialRules.validateUsername(username)
+        try CredentialRules.validatePassword(password ?? "", username: username)
+        let rotated = csrf.rotate()
+        let issued = try await accounts.signUp(
+            username: username, password: password ?? "", csrfSecret: rotated.secret, replacing: context.session)
+        return try loggedIn(issued, status: .created, csrfCookie: rotated.cookie)
+    }
+
+    @Sendable func logIn(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await JSONBody.object(from: request, context: context)
+        let username = try body.string("username")
+        let password = try body.string("password")
+        guard let username, let password, !username.isEmpty, !password.isEmpty else {
+            throw AccountService.invalidCredentials
+        }
+        let rotated = csrf.rotate()
+        let issued = try await accounts.logIn(
+            username: username, password: password, clientAddress: context.clientAddress,
+            csrfSecret: rotated.secret, replacing: context.session)
+        return try loggedIn(issued, status: .ok, csrfCookie: rotated.cookie)
+    }
+
+    @Sendable func logOut(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await accounts.logOut(sessionIDHash: context.session?.id)
+        var response = JSONResponse.noContent()
+        response.setCookie(sessionCookie.expiredCookie())
+        response.setCookie(csrf.rotate().cookie)
+        return response
+    }
+
+    @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var response = try JSONResponse.make(
+            .ok, UserEnvelope(user: context.session.map { PublicUser(id: $0.userID, username: $0.username) }))
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    private func loggedIn(_ issued: SessionStore.Issued, status: HTTPResponse.Status, csrfCookie: Cookie) throws -> Response {
+        let user = PublicUser(id: issued.session.userID, username: issued.session.username)
+        var response = try JSONResponse.make(status, UserEnvelope(user: user))
+        response.headers[.cacheControl] = "no-store"
+        response.setCookie(sessionCookie.cookie(value: issued.token))
+        response.setCookie(csrfCookie)
+        return response
+    }
+}

@@ -1,0 +1,145 @@
+import CrossOriginSecurity
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/api/todos/`: the logged-in user's todos.
+///
+/// Every handler checks the session first (401), then the id in the path (404), then
+/// the body (400), and only then touches the database, so a bad request changes nothing.
+struct TodoController {
+    let todos: TodoStore
+
+    static let maxTitleLength = 500
+
+    func register(in routes: RouteTable) {
+        routes.on("/api/todos/", .get, use: list)
+        routes.on("/api/todos/", .post, use: create)
+        routes.on("/api/todos/", .patch, use: setAllCompleted)
+        routes.on("/api/todos/", .delete, use: deleteCompleted)
+        routes.on("/api/todos/:id/", .get, use: show)
+        routes.on("/api/todos/:id/", .patch, use: update)
+        routes.on("/api/todos/:id/", .delete, use: delete)
+    }
+
+    struct TodoList: Encodable { let todos: [Todo] }
+    struct UpdatedCount: Encodable { let updated: Int }
+    struct DeletedCount: Encodable { let deleted: Int }
+
+    // MARK: Handlers
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let userID = try Self.requireUser(context)
+        let completed = try Self.completedFilter(request, allowed: ["true": true, "false": false])
+        return try JSONResponse.make(.ok, TodoList(todos: try await todos.list(userID: userID, completed: completed)))
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let userID = try Self.requireUser(context)
+        let body = try await JSONBody.object(from: request, context: context)
+        let title = try body.string("title")
+        let completed = try body.bool("completed") ?? false
+        let order = try body.integer("order")
+        let validTitle = try Self.validTitle(title)
+        let todo = try await todos.create(userID: userID, title: validTitle, completed: completed, order: order.map(Int64.init))
+        return try JSONResponse.make(.created, todo)
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let userID = try Self.requireUser(context)
+        let id = try Self.todoID(context)
+        guard let todo = try await todos.find(userID: userID, id: id) else { throw Self.notFound }
+        return try JSONResponse.make(.ok, todo)
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let userID = try Self.requireUser(context)
+        let id = try Self.todoID(context)
+        let body = try await JSONBody.object(from: request, context: context)
+        let title = try body.string("title")
+        var changes = TodoChanges()
+        changes.completed = try body.bool("completed")
+        changes.order = try body.integer("order").map(Int64.init)
+        if body.has("title") {
+            changes.title = try Self.validTitle(title)
+        }
+        guard let todo = try await todos.update(userID: userID, id: id, changes: changes) else { throw Self.notFound }
+        return try JSONResponse.make(.ok, todo)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let userID = try Self.requireUser(context)
+        let id = try Self.todoID(context)
+        guard try await todos.delete(userID: userID, id: id) else { throw Self.notFound }
+        return JSONResponse.noContent()
+    }
+
+    /// Toggle all: `{"completed": true|false}`.
+    @Sendable func setAllCompleted(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let userID = try Self.requireUser(context)
+        let body = try await JSONBody.object(from: request, context: context)
+        guard let completed = try body.bool("completed") else {
+            throw JSONError(
+                .badRequest, code: "invalid_field", detail: "The field 'completed' is required: true or false.",
+                extra: ["field": "completed"])
+        }
+        return try JSONResponse.make(.ok, UpdatedCount(updated: try await todos.setAllCompleted(userID: userID, completed: completed)))
+    }
+
+    /// Clear completed: only with `?completed=true`, so a bare DELETE cannot empty the list.
+    @Sendable func deleteCompleted(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let userID = try Self.requireUser(context)
+        guard try Self.completedFilter(request, allowed: ["true": true]) == true else {
+            throw Self.invalidFilter("Clearing needs ?completed=true; nothing was deleted.")
+        }
+        return try JSONResponse.make(.ok, DeletedCount(deleted: try await todos.deleteCompleted(userID: userID)))
+    }
+
+    // MARK: Checks
+
+    static let notFound = JSONError(.notFound, code: "not_found", detail: "No such todo.")
+
+    static func requireUser(_ context: AppRequestContext) throws(JSONError) -> Int64 {
+        guard let session = context.session else {
+            throw JSONError(.unauthorized, code: "not_authenticated", detail: "Log in to see and change todos.")
+        }
+        return session.userID
+    }
+
+    /// The id in the path: decimal digits that fit a 64-bit id, else no todo has it.
+    static func todoID(_ context: AppRequestContext) throws(JSONError) -> Int64 {
+        guard let text = context.parameters.get("id"), !text.isEmpty, text.utf8.count <= 19,
+            text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let id = Int64(text)
+        else { throw notFound }
+        return id
+    }
+
+    /// Trimmed at both ends, then 1–500 code points without NUL.
+    static func validTitle(_ title: String?) throws(JSONError) -> String {
+        let trimmed = (title ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let scalars = trimmed.unicodeScalars
+        guard !scalars.isEmpty, scalars.count <= maxTitleLength, !scalars.contains("\0") else {
+            throw JSONError(
+                .badRequest, code: "invalid_title",
+                detail: "A title is 1 to 500 characters after trimming white space, without NUL characters.",
+                extra: ["field": "title"])
+        }
+        return trimmed
+    }
+
+    /// The `completed` query parameter: absent is `nil`; present, it must be one of `allowed`.
+    static func completedFilter(_ request: Request, allowed: [String: Bool]) throws(JSONError) -> Bool? {
+        let values = request.uri.queryParameters.getAll("completed")
+        guard let value = values.first else { return nil }
+        guard values.count == 1, let filter = allowed[String(value)] else {
+            let accepted = allowed.keys.sorted().joined(separator: " or ")
+            throw invalidFilter("The 'completed' filter must be \(accepted).")
+        }
+        return filter
+    }
+
+    static func invalidFilter(_ detail: String) -> JSONError {
+        JSONError(.badRequest, code: "invalid_filter", detail: detail)
+    }
+}

@@ -1,0 +1,146 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOSSL
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import ServiceLifecycle
+
+/// PostgreSQL through `PostgresClient`'s pool, sized by `DATABASE_POOL_SIZE`.
+///
+/// While the server is down the pool keeps retrying connections in the background
+/// but parks callers until one succeeds, so each lease waits at most `leaseTimeout`
+/// and then fails as unavailable: requests answer 503 promptly, and the pool serves
+/// again as soon as the server is back, without a restart. After a lease has timed
+/// out, later ones wait only `outageLeaseTimeout` until one succeeds again, so an
+/// outage costs clients a fraction of a second per request, not seconds.
+final class PostgresEngine: DatabaseEngine {
+    let client: PostgresClient
+    private let location: DatabaseLocation.PostgresLocation
+    private let logger: Logger
+    let leaseTimeout: Duration
+    let outageLeaseTimeout: Duration
+    private let inOutage = NIOLockedValueBox(false)
+
+    init(
+        location: DatabaseLocation.PostgresLocation, poolSize: Int, logger: Logger,
+        leaseTimeout: Duration = .seconds(3), outageLeaseTimeout: Duration = .milliseconds(500)
+    ) {
+        self.location = location
+        self.logger = logger
+        self.leaseTimeout = leaseTimeout
+        self.outageLeaseTimeout = outageLeaseTimeout
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.username,
+            password: location.password, database: location.database, tls: Self.clientTLS(location.tls))
+        configuration.options.maximumConnections = poolSize
+        configuration.options.minimumConnections = 0
+        configuration.options.connectTimeout = leaseTimeout
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    func withConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await withLeaseDeadline { leased in
+            try await self.client.withConnection { connection in
+                leased.mark()
+                self.inOutage.withLockedValue { $0 = false }
+                return try await body(connection.sql(queryLogLevel: .trace))
+            }
+        }
+    }
+
+    func withTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection { sql in
+            try await SQLTransaction.run(on: sql, body)
+        }
+    }
+
+    /// Migrations run before the pool's service starts (at start-up, or from the
+    /// `migrate` command, where there is no pool at all), so they use a connection of their own.
+    func withMigrationConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        let configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username,
+            password: location.password, database: location.database, tls: try Self.connectionTLS(location.tls))
+        let connection = try await PostgresConnection.connect(
+            configuration: configuration, id: 0, logger: logger)
+        do {
+            let result = try await body(connection.sql(queryLogLevel: .trace))
+            try await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    var services: [any Service] { [client] }
+
+    func close() async {}
+
+    /// Races the operation against `leaseTimeout`, but only until a connection is
+    /// leased: a query that has started is left to finish, so a client is never told
+    /// "unavailable" about a write that then commits.
+    private func withLeaseDeadline<Result: Sendable>(
+        _ operation: @escaping @Sendable (LeaseFlag) async throws -> Result
+    ) async throws -> Result {
+        let leased = LeaseFlag()
+        let timeout = inOutage.withLockedValue { $0 } ? outageLeaseTimeout : leaseTimeout
+        let inOutage = self.inOutage
+        return try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask {
+                try await operation(leased)
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                if leased.isMarked { return nil }
+                inOutage.withLockedValue { $0 = true }
+                throw ConnectionLeaseTimeout(waited: timeout)
+            }
+            while let outcome = try await group.next() {
+                if let result = outcome {
+                    group.cancelAll()
+                    return result
+                }
+            }
+            throw ConnectionLeaseTimeout(waited: timeout)
+        }
+    }
+
+    /// libpq's `sslmode` meanings: `prefer` and `require` encrypt without verifying the
+    /// server's certificate (the URL parser folds `verify-*` into `require`).
+    private static func clientTLS(_ mode: DatabaseLocation.PostgresLocation.TLSMode) -> PostgresClient.Configuration.TLS {
+        switch mode {
+        case .disable: .disable
+        case .prefer: .prefer(unverifiedTLS())
+        case .require: .require(unverifiedTLS())
+        }
+    }
+
+    private static func connectionTLS(_ mode: DatabaseLocation.PostgresLocation.TLSMode) throws -> PostgresConnection.Configuration.TLS {
+        switch mode {
+        case .disable: .disable
+        case .prefer: .prefer(try NIOSSLContext(configuration: unverifiedTLS()))
+        case .require: .require(try NIOSSLContext(configuration: unverifiedTLS()))
+        }
+    }
+
+    private static func unverifiedTLS() -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .none
+        return configuration
+    }
+}
+
+/// Set once a connection has been leased; read by the deadline.
+final class LeaseFlag: Sendable {
+    private let marked = NIOLockedValueBox(false)
+    func mark() { marked.withLockedValue { $0 = true } }
+    var isMarked: Bool { marked.withLockedValue { $0 } }
+}

@@ -1,0 +1,136 @@
+import Crypto
+import Foundation
+import SQLKit
+
+/// Server-side sessions.
+///
+/// The cookie carries 256 random bits from the system's CSPRNG; the table keeps only
+/// their SHA-256. Someone who reads the table (a backup, a replica, an SQL injection
+/// elsewhere) therefore cannot log in as anyone, while a lookup stays one indexed
+/// equality, since a hash of 256 random bits needs no salt or slow hashing.
+struct SessionStore: Sendable {
+    let database: Database
+    /// Seconds a session lives after its last refresh.
+    let lifetime: Int
+
+    /// A session is written back (expiry pushed out) at most this often, so that
+    /// reads do not each cost a write.
+    static let refreshInterval: Int64 = 60_000
+
+    /// 32 random bytes as unpadded base64url: 43 characters.
+    static let tokenLength = 43
+
+    struct Issued: Sendable {
+        /// The cookie value; never stored.
+        let token: String
+        let session: AuthenticatedSession
+    }
+
+    struct Loaded: Sendable {
+        let session: AuthenticatedSession
+        /// Whether the expiry was pushed out now, so the cookie's lifetime should be too.
+        let wasRefreshed: Bool
+    }
+
+    // MARK: Tokens
+
+    static func makeToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Whether a cookie value could be one of our tokens; others are not looked up.
+    static func isWellFormed(_ token: String) -> Bool {
+        token.utf8.count == tokenLength
+            && token.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            }
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: Queries
+
+    /// Writes a new session for `user` inside the caller's transaction.
+    static func issue(
+        on sql: any SQLDatabase, user: UserRecord, csrfSecret: String, lifetime: Int
+    ) async throws -> Issued {
+        let token = makeToken()
+        let idHash = hash(token)
+        let now = Clock.milliseconds()
+        try await sql.insert(into: "sessions")
+            .columns("id_hash", "user_id", "csrf_secret", "created_at", "expires_at")
+            .values(
+                SQLBind(idHash), SQLBind(user.id), SQLBind(csrfSecret), SQLBind(now),
+                SQLBind(now + Int64(lifetime) * 1000))
+            .run()
+        return Issued(
+            token: token,
+            session: AuthenticatedSession(id: idHash, userID: user.id, username: user.username, csrfSecret: csrfSecret))
+    }
+
+    /// The live session and its user for a cookie value, in one query; its expiry is
+    /// pushed out when the last refresh is more than `refreshInterval` old.
+    func load(token: String) async throws -> Loaded? {
+        guard Self.isWellFormed(token) else { return nil }
+        let idHash = Self.hash(token)
+        let lifetimeMilliseconds = Int64(lifetime) * 1000
+        return try await database.read { sql in
+            let now = Clock.milliseconds()
+            let row = try await sql.select()
+                .column(SQLColumn("user_id", table: "sessions"))
+                .column(SQLColumn("csrf_secret", table: "sessions"))
+                .column(SQLColumn("expires_at", table: "sessions"))
+                .column(SQLColumn("username", table: "users"))
+                .from("sessions")
+                .join("users", on: SQLColumn("id", table: "users"), .equal, SQLColumn("user_id", table: "sessions"))
+                .where(SQLColumn("id_hash", table: "sessions"), .equal, SQLBind(idHash))
+                .where(SQLColumn("expires_at", table: "sessions"), .greaterThan, SQLBind(now))
+                .first()
+            guard let row else { return nil }
+            let session = AuthenticatedSession(
+                id: idHash,
+                userID: try row.decode(column: "user_id", as: Int64.self),
+                username: try row.decode(column: "username", as: String.self),
+                csrfSecret: try row.decode(column: "csrf_secret", as: String.self))
+            let expiresAt = try row.decode(column: "expires_at", as: Int64.self)
+            let refreshedExpiry = now + lifetimeMilliseconds
+            guard refreshedExpiry - expiresAt >= Self.refreshInterval else {
+                return Loaded(session: session, wasRefreshed: false)
+            }
+            try await sql.update("sessions")
+                .set("expires_at", to: refreshedExpiry)
+                .where("id_hash", .equal, idHash)
+                .run()
+            return Loaded(session: session, wasRefreshed: true)
+        }
+    }
+
+    func delete(idHash: String) async throws {
+        try await database.read { sql in
+            try await Self.delete(on: sql, idHash: idHash)
+        }
+    }
+
+    static func delete(on sql: any SQLDatabase, idHash: String) async throws {
+        try await sql.delete(from: "sessions").where("id_hash", .equal, idHash).run()
+    }
+
+    /// Removes every expired session; returns how many.
+    func purgeExpired() async throws -> Int {
+        try await database.read { sql in
+            try await sql.delete(from: "sessions")
+                .where("expires_at", .lessThanOrEqual, Clock.milliseconds())
+                .returning("id_hash")
+                .all()
+                .count
+        }
+    }
+}
