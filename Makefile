@@ -38,7 +38,7 @@ test: deps-test backend-test http-test frontend-test e2e-test
 
 backend-test:
 	cd $(BACKEND) && swift build --build-tests
-	cd $(BACKEND) && swift test --skip-build
+	cd $(BACKEND) && python3 Tests/with_postgres.py swift test --skip-build
 
 http-test:
 	$(PYTEST) $(BACKEND)/Tests/HTTP -q

@@ -1,0 +1,220 @@
+"""Sessions with CSRF: new ids at log-in, fixation, rotation, the session bound to its
+secret, several servers sharing one PostgreSQL, and PostgreSQL going away and back."""
+import time
+
+import pytest
+import requests
+
+from accounts import PASSWORD, signed_up, unique_name
+from api import ApiClient, assert_error
+from servers import PostgresCluster, ServerProcess
+
+
+
+def session_id(client: ApiClient) -> str | None:
+    return client.cookie("sessionid")
+
+
+# New ids, fixation ----------------------------------------------------------------------
+
+def test_login_never_adopts_a_planted_session_id(client):
+    name = unique_name()
+    assert ApiClient(client.base_url).signup(name, PASSWORD).status_code == 201
+    planted = "A" * 43  # well-formed, chosen by an attacker
+    client.set_cookie("sessionid", planted)
+    assert client.get("/api/auth/me/").json() == {"user": None}
+    assert client.login(name, PASSWORD).status_code == 200
+    issued = session_id(client)
+    assert issued and issued != planted
+    attacker = ApiClient(client.base_url)
+    attacker.set_cookie("sessionid", planted)
+    assert attacker.get("/api/auth/me/").json() == {"user": None}
+    assert client.get("/api/auth/me/").json()["user"]["username"] == name
+
+
+def test_login_while_logged_in_replaces_the_old_session(client):
+    first_name, second_name = unique_name(), unique_name()
+    assert ApiClient(client.base_url).signup(second_name, PASSWORD).status_code == 201
+    assert client.signup(first_name, PASSWORD).status_code == 201
+    old = session_id(client)
+    assert client.login(second_name, PASSWORD).status_code == 200
+    assert session_id(client) != old
+    assert client.get("/api/auth/me/").json()["user"]["username"] == second_name
+    replay = ApiClient(client.base_url)
+    replay.set_cookie("sessionid", old)
+    assert replay.get("/api/auth/me/").json() == {"user": None}
+
+
+def test_each_login_issues_a_distinct_session(client):
+    name = unique_name()
+    assert client.signup(name, PASSWORD).status_code == 201
+    ids = {session_id(client)}
+    for _ in range(3):
+        other = ApiClient(client.base_url)
+        assert other.login(name, PASSWORD).status_code == 200
+        ids.add(session_id(other))
+    assert len(ids) == 4
+    assert client.get("/api/auth/me/").json()["user"]["username"] == name  # sessions coexist
+
+
+def test_malformed_session_cookies_are_anonymous(client):
+    for value in ["", "x", "A" * 42, "A" * 44, "!" * 43]:
+        other = ApiClient(client.base_url)
+        other.set_cookie("sessionid", value)
+        assert other.get("/api/auth/me/").json() == {"user": None}
+
+
+# CSRF rotation --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("step", ["signup", "login", "logout"])
+def test_tokens_fetched_before_a_rotation_fail_after_it(client, step):
+    name = unique_name()
+    if step != "signup":
+        assert ApiClient(client.base_url).signup(name, PASSWORD).status_code == 201
+    if step == "logout":
+        assert client.login(name, PASSWORD).status_code == 200
+    before = client.fetch_token()
+    secret_before = client.cookie("csrftoken")
+    response = {"signup": lambda: client.signup(name, PASSWORD), "login": lambda: client.login(name, PASSWORD),
+                "logout": client.logout}[step]()
+    assert response.status_code in (200, 201, 204), response.text
+    assert client.cookie("csrftoken") != secret_before
+    stale = client.post("/api/ping/", headers={"X-CSRFToken": before}, csrf=False)
+    assert_error(stale, 403, "csrf_failed", reason="token_incorrect")
+    fresh = client.post("/api/ping/")
+    assert fresh.status_code == 200, fresh.text
+
+
+def test_session_is_bound_to_its_csrf_secret_and_csrf_endpoint_heals(client):
+    victim = signed_up(client.base_url)
+    victim.fetch_token()
+    own_secret = victim.cookie("csrftoken")
+    # Another browser's secret and a valid token for it, planted in the victim's browser.
+    attacker = ApiClient(client.base_url)
+    attacker_token = attacker.fetch_token()
+    victim.set_cookie("csrftoken", attacker.cookie("csrftoken"))
+    planted = victim.post("/api/todos/", json={"title": "forged"}, headers={"X-CSRFToken": attacker_token}, csrf=False)
+    assert_error(planted, 403, "csrf_failed", reason="token_incorrect")
+    # The client's refresh-and-retry: GET /api/csrf/ puts the session's own secret back.
+    refreshed = victim.http.get(victim.url("/api/csrf/"), headers={"Origin": victim.origin})
+    assert refreshed.cookies.get("csrftoken") == own_secret
+    victim.token = refreshed.json()["csrfToken"]
+    retried = victim.post("/api/todos/", json={"title": "real"})
+    assert retried.status_code == 201, retried.text
+    assert [todo["title"] for todo in victim.get("/api/todos/").json()["todos"]] == ["real"]
+
+
+def test_logged_out_requests_use_the_cookie_secret(client):
+    token = client.fetch_token()
+    assert client.post("/api/ping/", headers={"X-CSRFToken": token}, csrf=False).status_code == 200
+    assert_error(client.post("/api/auth/login/", json={"username": "x", "password": "y" * 9}, csrf=False),
+                 403, "csrf_failed", reason="token_missing")
+
+
+def test_session_cookie_is_refreshed_on_use_only_occasionally(client):
+    user = signed_up(client.base_url)
+    response = user.get("/api/auth/me/")
+    # Just issued: no write-back or new cookie on every request.
+    assert not any(c.startswith("sessionid=") for c in response.raw.headers.getlist("Set-Cookie"))
+
+
+def test_session_cookie_attributes_follow_the_settings(servers):
+    server = servers.start("sqlite", SESSION_COOKIE_NAME="todo_session", SESSION_LIFETIME="3600",
+                           COOKIE_SAMESITE="Strict")
+    client = ApiClient(server.url)
+    response = client.signup(unique_name(), PASSWORD)
+    cookie = next(c for c in response.raw.headers.getlist("Set-Cookie") if c.startswith("todo_session="))
+    assert "Max-Age=3600" in cookie and "SameSite=Strict" in cookie and "HttpOnly" in cookie
+    assert client.get("/api/auth/me/").json()["user"] is not None
+
+
+# Several servers, one PostgreSQL ---------------------------------------------------------
+
+@pytest.fixture
+def shared_postgres_pair(servers):
+    if "postgres" not in __import__("conftest").DATABASES:
+        pytest.skip("PostgreSQL tests are disabled")
+    url = servers.database_url("postgres")
+    return servers.start("postgres", database_url=url), servers.start("postgres", database_url=url)
+
+
+def test_a_session_created_on_one_server_works_on_another(shared_postgres_pair):
+    first, second = shared_postgres_pair
+    client = signed_up(first.url)
+    name = client.get("/api/auth/me/").json()["user"]["username"]
+    todo = client.post("/api/todos/", json={"title": "from the first"}).json()
+    client.base_url = second.url
+    assert client.get("/api/auth/me/").json()["user"]["username"] == name
+    assert client.get(f"/api/todos/{todo['id']}/").json()["title"] == "from the first"
+    assert client.post("/api/todos/", json={"title": "from the second"}).status_code == 201
+    client.base_url = first.url
+    assert [t["title"] for t in client.get("/api/todos/").json()["todos"]] == ["from the first", "from the second"]
+
+
+def test_logout_on_one_server_ends_the_session_on_both(shared_postgres_pair):
+    first, second = shared_postgres_pair
+    client = signed_up(first.url)
+    on_second = ApiClient(second.url)
+    on_second.set_cookie("sessionid", client.cookie("sessionid"))
+    assert on_second.get("/api/auth/me/").json()["user"] is not None
+    assert client.logout().status_code == 204
+    assert on_second.get("/api/auth/me/").json() == {"user": None}
+    assert_error(on_second.get("/api/todos/"), 401, "not_authenticated")
+
+
+def test_throttling_is_shared_between_servers(servers):
+    if "postgres" not in __import__("conftest").DATABASES:
+        pytest.skip("PostgreSQL tests are disabled")
+    url = servers.database_url("postgres")
+    env = {"LOGIN_FAILURES_PER_USERNAME": "4"}
+    first = servers.start("postgres", database_url=url, **env)
+    second = servers.start("postgres", database_url=url, **env)
+    name = unique_name()
+    signed_up(first.url, name)
+    for server in (first, second, first, second):
+        assert_error(ApiClient(server.url).login(name, "wrong password"), 400, "invalid_credentials")
+    assert_error(ApiClient(first.url).login(name, PASSWORD), 429, "throttled")
+    assert_error(ApiClient(second.url).login(name, PASSWORD), 429, "throttled")
+
+
+# PostgreSQL going away --------------------------------------------------------------------
+
+def test_postgres_outage_answers_503_and_recovers_without_restart(servers):
+    if "postgres" not in __import__("conftest").DATABASES:
+        pytest.skip("PostgreSQL tests are disabled")
+    cluster = PostgresCluster().start()  # its own, so stopping it affects no other test
+    try:
+        server = servers.start("postgres", database_url=cluster.create_database())
+        client = signed_up(server.url)
+        assert client.post("/api/todos/", json={"title": "before"}).status_code == 201
+        client.fetch_token()
+
+        cluster.stop()
+        for request in (lambda: client.get("/api/todos/"), lambda: client.post("/api/todos/", json={"title": "x"}),
+                        lambda: client.get("/api/auth/me/"),
+                        lambda: ApiClient(server.url).login("someone", PASSWORD)):
+            started = time.monotonic()
+            response = request()
+            assert time.monotonic() - started < 10
+            assert_error(response, 503, "database_unavailable")
+        health = requests.get(server.url + "/api/health/")
+        assert health.status_code == 503
+        assert health.json() == {"status": "unavailable", "database": "unavailable"}
+        assert requests.get(server.url + "/api/ping/").status_code == 200
+        assert "database unavailable" in server.logs()
+
+        cluster.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if requests.get(server.url + "/api/health/").status_code == 200:
+                break
+            time.sleep(0.25)
+        else:
+            pytest.fail("the server did not recover within 60 seconds")
+        assert server.process.poll() is None  # the same process, no restart
+        listed = client.get("/api/todos/")
+        assert listed.status_code == 200, listed.text
+        assert [todo["title"] for todo in listed.json()["todos"]] == ["before"]
+        assert client.post("/api/todos/", json={"title": "after"}).status_code == 201
+    finally:
+        cluster.cleanup()
