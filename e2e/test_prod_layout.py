@@ -65,6 +65,9 @@ def test_referer_rules_apply_to_https_requests_without_origin(prod):
     """Through nginx, X-Forwarded-Proto makes the API see HTTPS and check the Referer strictly."""
     stack, _ = prod
     http = requests.Session()
+    # REQUESTS_CA_BUNDLE in the environment would override verify=False; the certificate is
+    # the stack's own self-signed one, and nothing here should go through a proxy.
+    http.trust_env = False
     http.verify = False
     api = f"https://127.0.0.1:{stack.port}"
     host = {"Host": f"{stack.api_host}:{stack.port}"}
