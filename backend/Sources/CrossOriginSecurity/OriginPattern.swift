@@ -108,9 +108,13 @@ public struct OriginPattern: Sendable, Hashable, CustomStringConvertible {
 /// An allowlist of origins, parsed once at start-up.
 public struct TrustedOrigins: Sendable, Hashable {
     public let patterns: [OriginPattern]
+    /// The exact entries as browsers serialise them, so the usual `Origin` header is
+    /// recognised by one lookup instead of a parse on every request.
+    private let exactOrigins: Set<String>
 
     public init(_ patterns: [OriginPattern]) {
         self.patterns = patterns
+        self.exactOrigins = Set(patterns.filter { !$0.matchesSubdomains }.map(\.description))
     }
 
     /// Parses a comma-separated list such as `FRONTEND_ORIGINS`; empty entries are skipped.
@@ -126,6 +130,7 @@ public struct TrustedOrigins: Sendable, Hashable {
 
     /// Whether the raw value of an `Origin` header names an allowed origin.
     public func allows(_ origin: some StringProtocol) -> Bool {
+        if exactOrigins.contains(String(origin)) { return true }
         guard let parsed = OriginPattern(origin: origin) else { return false }
         return allows(parsed)
     }

@@ -19,17 +19,25 @@ struct RequestLoggingMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         response.headers[.xRequestID] = requestID
         let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         context.logger.info(
             "\(request.method.rawValue) \(request.uri.path) \(response.status.code)",
             metadata: [
                 "http.method": .string(request.method.rawValue),
                 "http.path": .string(request.uri.path),
                 "http.status": .stringConvertible(response.status.code),
-                "duration_ms": .string(String(format: "%.2f", milliseconds)),
+                "duration_ms": .string(Self.milliseconds(elapsed)),
             ]
         )
         return response
+    }
+
+    /// `1.25` for 1 250 µs: two decimals, without `String(format:)`, which goes through
+    /// Foundation's locale-aware formatting on every request.
+    static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let hundredths = seconds * 100_000 + attoseconds / 10_000_000_000_000
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }
 

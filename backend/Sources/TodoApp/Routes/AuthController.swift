@@ -12,20 +12,29 @@ struct AuthController {
     let csrf: CSRFProtection
     let sessionCookie: CookiePolicy
 
-    struct PublicUser: Encodable, Sendable {
+    struct PublicUser: JSONRepresentable {
         let id: Int64
         let username: String
+
+        func write(to json: inout JSONOutput) {
+            json.beginObject()
+            json.key("id")
+            json.integer(id)
+            json.key("username")
+            json.string(username)
+            json.endObject()
+        }
     }
 
     /// `{"user": {...}}` or `{"user": null}`.
-    struct UserEnvelope: Encodable, Sendable {
+    struct UserEnvelope: JSONRepresentable {
         let user: PublicUser?
 
-        enum CodingKeys: String, CodingKey { case user }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(user, forKey: .user)
+        func write(to json: inout JSONOutput) {
+            json.beginObject()
+            json.key("user")
+            json.value(user)
+            json.endObject()
         }
     }
 
@@ -71,7 +80,7 @@ struct AuthController {
     }
 
     @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> Response {
-        var response = try JSONResponse.make(
+        var response = JSONResponse.make(
             .ok, UserEnvelope(user: context.session.map { PublicUser(id: $0.userID, username: $0.username) }))
         response.headers[.cacheControl] = "no-store"
         return response
@@ -79,7 +88,7 @@ struct AuthController {
 
     private func loggedIn(_ issued: SessionStore.Issued, status: HTTPResponse.Status, csrfCookie: Cookie) throws -> Response {
         let user = PublicUser(id: issued.session.userID, username: issued.session.username)
-        var response = try JSONResponse.make(status, UserEnvelope(user: user))
+        var response = JSONResponse.make(status, UserEnvelope(user: user))
         response.headers[.cacheControl] = "no-store"
         response.setCookie(sessionCookie.cookie(value: issued.token))
         response.setCookie(csrfCookie)

@@ -11,19 +11,23 @@ struct DiagnosticsController {
         routes.on("/api/csrf/", .get) { request, context in
             csrf.tokenResponse(for: request, boundSecret: context.csrfBoundSecret)
         }
-        routes.on("/api/ping/", .get) { _, _ in try JSONResponse.make(.ok, ["result": "OK"]) }
+        routes.on("/api/ping/", .get) { _, _ in JSONResponse.make(.ok, body: Self.pong) }
         routes.on("/api/ping/", .post) { request, context in
             // A body is optional here, but one that is sent must still be valid JSON.
             _ = try await JSONBody.value(from: request, context: context)
-            return try JSONResponse.make(.ok, ["result": "OK"])
+            return JSONResponse.make(.ok, body: Self.pong)
         }
         routes.on("/api/health/", .get) { _, context in
             let reachable = await database.isReachable(logger: context.logger)
             let state = reachable ? "ok" : "unavailable"
-            var response = try JSONResponse.make(
-                reachable ? .ok : .serviceUnavailable, ["status": state, "database": state])
+            var response = JSONResponse.make(
+                reachable ? .ok : .serviceUnavailable,
+                body: ByteBuffer(string: JSONText.object([("status", state), ("database", state)])))
             response.headers[.cacheControl] = "no-store"
             return response
         }
     }
+
+    /// Ping's answer never changes: built once, shared by every response.
+    static let pong = ByteBuffer(string: #"{"result":"OK"}"#)
 }

@@ -22,16 +22,38 @@ struct TodoController {
         routes.on("/api/todos/:id/", .delete, use: delete)
     }
 
-    struct TodoList: Encodable { let todos: [Todo] }
-    struct UpdatedCount: Encodable { let updated: Int }
-    struct DeletedCount: Encodable { let deleted: Int }
+    struct TodoList: JSONRepresentable {
+        let todos: [Todo]
+
+        func write(to json: inout JSONOutput) {
+            json.beginObject()
+            json.key("todos")
+            json.beginArray()
+            for todo in todos { todo.write(to: &json) }
+            json.endArray()
+            json.endObject()
+        }
+    }
+
+    /// `{"updated": n}` or `{"deleted": n}`.
+    struct Count: JSONRepresentable {
+        let key: StaticString
+        let count: Int
+
+        func write(to json: inout JSONOutput) {
+            json.beginObject()
+            json.key(key)
+            json.integer(count)
+            json.endObject()
+        }
+    }
 
     // MARK: Handlers
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let userID = try Self.requireUser(context)
         let completed = try Self.completedFilter(request, allowed: ["true": true, "false": false])
-        return try JSONResponse.make(.ok, TodoList(todos: try await todos.list(userID: userID, completed: completed)))
+        return JSONResponse.make(.ok, TodoList(todos: try await todos.list(userID: userID, completed: completed)))
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -42,14 +64,14 @@ struct TodoController {
         let order = try body.integer("order")
         let validTitle = try Self.validTitle(title)
         let todo = try await todos.create(userID: userID, title: validTitle, completed: completed, order: order.map(Int64.init))
-        return try JSONResponse.make(.created, todo)
+        return JSONResponse.make(.created, todo)
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
         let userID = try Self.requireUser(context)
         let id = try Self.todoID(context)
         guard let todo = try await todos.find(userID: userID, id: id) else { throw Self.notFound }
-        return try JSONResponse.make(.ok, todo)
+        return JSONResponse.make(.ok, todo)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -64,7 +86,7 @@ struct TodoController {
             changes.title = try Self.validTitle(title)
         }
         guard let todo = try await todos.update(userID: userID, id: id, changes: changes) else { throw Self.notFound }
-        return try JSONResponse.make(.ok, todo)
+        return JSONResponse.make(.ok, todo)
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -83,7 +105,7 @@ struct TodoController {
                 .badRequest, code: "invalid_field", detail: "The field 'completed' is required: true or false.",
                 extra: ["field": "completed"])
         }
-        return try JSONResponse.make(.ok, UpdatedCount(updated: try await todos.setAllCompleted(userID: userID, completed: completed)))
+        return JSONResponse.make(.ok, Count(key: "updated", count: try await todos.setAllCompleted(userID: userID, completed: completed)))
     }
 
     /// Clear completed: only with `?completed=true`, so a bare DELETE cannot empty the list.
@@ -92,7 +114,7 @@ struct TodoController {
         guard try Self.completedFilter(request, allowed: ["true": true]) == true else {
             throw Self.invalidFilter("Clearing needs ?completed=true; nothing was deleted.")
         }
-        return try JSONResponse.make(.ok, DeletedCount(deleted: try await todos.deleteCompleted(userID: userID)))
+        return JSONResponse.make(.ok, Count(key: "deleted", count: try await todos.deleteCompleted(userID: userID)))
     }
 
     // MARK: Checks

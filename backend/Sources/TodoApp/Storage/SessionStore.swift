@@ -52,8 +52,20 @@ struct SessionStore: Sendable {
             }
     }
 
+    /// Lower-case hex SHA-256 of the token: the key the table stores. Runs on every
+    /// request that carries a session cookie, hence no `String(format:)`.
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: Array(token.utf8))
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { buffer in
+            var index = 0
+            for byte in digest {
+                buffer[index] = digits[Int(byte >> 4)]
+                buffer[index + 1] = digits[Int(byte & 0x0F)]
+                index += 2
+            }
+            return index
+        }
     }
 
     // MARK: Queries
@@ -84,16 +96,13 @@ struct SessionStore: Sendable {
         let lifetimeMilliseconds = Int64(lifetime) * 1000
         return try await database.read { sql in
             let now = Clock.milliseconds()
-            let row = try await sql.select()
-                .column(SQLColumn("user_id", table: "sessions"))
-                .column(SQLColumn("csrf_secret", table: "sessions"))
-                .column(SQLColumn("expires_at", table: "sessions"))
-                .column(SQLColumn("username", table: "users"))
-                .from("sessions")
-                .join("users", on: SQLColumn("id", table: "users"), .equal, SQLColumn("user_id", table: "sessions"))
-                .where(SQLColumn("id_hash", table: "sessions"), .equal, SQLBind(idHash))
-                .where(SQLColumn("expires_at", table: "sessions"), .greaterThan, SQLBind(now))
-                .first()
+            let row = try await sql.raw(
+                """
+                SELECT sessions.user_id, sessions.csrf_secret, sessions.expires_at, users.username \
+                FROM sessions JOIN users ON users.id = sessions.user_id \
+                WHERE sessions.id_hash = \(bind: idHash) AND sessions.expires_at > \(bind: now)
+                """
+            ).first()
             guard let row else { return nil }
             let session = AuthenticatedSession(
                 id: idHash,
@@ -105,10 +114,7 @@ struct SessionStore: Sendable {
             guard refreshedExpiry - expiresAt >= Self.refreshInterval else {
                 return Loaded(session: session, wasRefreshed: false)
             }
-            try await sql.update("sessions")
-                .set("expires_at", to: refreshedExpiry)
-                .where("id_hash", .equal, idHash)
-                .run()
+            try await sql.raw("UPDATE sessions SET expires_at = \(bind: refreshedExpiry) WHERE id_hash = \(bind: idHash)").run()
             return Loaded(session: session, wasRefreshed: true)
         }
     }

@@ -2,13 +2,33 @@ import Foundation
 import SQLKit
 
 /// A todo as the API shows it.
-struct Todo: Sendable, Equatable, Encodable {
+struct Todo: Sendable, Equatable {
     let id: Int64
     let title: String
     let completed: Bool
     let order: Int64
-    let createdAt: Date
-    let updatedAt: Date
+    /// Milliseconds since 1970, as stored.
+    let createdAt: Int64
+    let updatedAt: Int64
+}
+
+extension Todo: JSONRepresentable {
+    func write(to json: inout JSONOutput) {
+        json.beginObject()
+        json.key("id")
+        json.integer(id)
+        json.key("title")
+        json.string(title)
+        json.key("completed")
+        json.bool(completed)
+        json.key("order")
+        json.integer(order)
+        json.key("createdAt")
+        json.timestamp(milliseconds: createdAt)
+        json.key("updatedAt")
+        json.timestamp(milliseconds: updatedAt)
+        json.endObject()
+    }
 }
 
 /// What a PATCH changes; `nil` leaves a field as it is.
@@ -22,35 +42,30 @@ struct TodoChanges: Sendable, Equatable {
 
 /// Each user's todos. Every query is scoped by `user_id`, so another user's todo is
 /// indistinguishable from a missing one.
+///
+/// The queries are written as SQL text with binds rather than with SQLKit's builders:
+/// the text is the same on both engines (only the placeholders differ, and SQLKit
+/// renders those), and it is not rebuilt from an expression tree on every request.
 struct TodoStore: Sendable {
     let database: Database
 
-    static let columns = ["id", "title", "completed", "sort_order", "created_at", "updated_at"]
+    static let columns: SQLQueryString = "id, title, completed, sort_order, created_at, updated_at"
 
     func list(userID: Int64, completed: Bool? = nil) async throws -> [Todo] {
         try await database.read { sql in
-            let query = sql.select()
-                .columns(Self.columns)
-                .from("todos")
-                .where("user_id", .equal, userID)
-            if let completed {
-                query.where("completed", .equal, completed)
-            }
-            return try await query
-                .orderBy("sort_order")
-                .orderBy("id")
-                .all()
-                .map(Self.decode)
+            let query: SQLQueryString =
+                if let completed {
+                    "SELECT \(Self.columns) FROM todos WHERE user_id = \(bind: userID) AND completed = \(bind: completed) ORDER BY sort_order, id"
+                } else {
+                    "SELECT \(Self.columns) FROM todos WHERE user_id = \(bind: userID) ORDER BY sort_order, id"
+                }
+            return try await sql.raw(query).all().map(Self.decode)
         }
     }
 
     func find(userID: Int64, id: Int64) async throws -> Todo? {
         try await database.read { sql in
-            try await sql.select()
-                .columns(Self.columns)
-                .from("todos")
-                .where("id", .equal, id)
-                .where("user_id", .equal, userID)
+            try await sql.raw("SELECT \(Self.columns) FROM todos WHERE id = \(bind: id) AND user_id = \(bind: userID)")
                 .first()
                 .map(Self.decode)
         }
@@ -62,29 +77,28 @@ struct TodoStore: Sendable {
     /// locked (PostgreSQL) or the database's write lock held (SQLite), so concurrent
     /// creates for one user queue up and never compute the same order.
     func create(userID: Int64, title: String, completed: Bool, order: Int64?) async throws -> Todo {
-        try await database.transaction { sql in
+        let locksRows = database.kind == .postgres
+        return try await database.transaction { sql in
             let sortOrder: Int64
             if let order {
                 sortOrder = order
             } else {
-                _ = try await sql.select()
-                    .column("id")
-                    .from("users")
-                    .where("id", .equal, userID)
-                    .for(.update)
-                    .first()
+                if locksRows {
+                    try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) FOR UPDATE").run()
+                }
                 let row = try await sql.raw(
                     "SELECT COALESCE(MAX(sort_order), 0) AS largest FROM todos WHERE user_id = \(bind: userID)"
                 ).first()
                 sortOrder = (try row?.decode(column: "largest", as: Int64.self) ?? 0) + 1
             }
             let now = Clock.milliseconds()
-            let row = try await sql.insert(into: "todos")
-                .columns("user_id", "title", "completed", "sort_order", "created_at", "updated_at")
-                .values(
-                    SQLBind(userID), SQLBind(title), SQLBind(completed), SQLBind(sortOrder), SQLBind(now), SQLBind(now))
-                .returning(Self.columns.map { SQLColumn($0) as any SQLExpression })
-                .first()
+            let row = try await sql.raw(
+                """
+                INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) \
+                VALUES (\(bind: userID), \(bind: title), \(bind: completed), \(bind: sortOrder), \(bind: now), \(bind: now)) \
+                RETURNING \(Self.columns)
+                """
+            ).first()
             guard let row else { throw MissingRow(table: "todos") }
             return try Self.decode(row)
         }
@@ -95,28 +109,25 @@ struct TodoStore: Sendable {
         if changes.isEmpty {
             return try await find(userID: userID, id: id)
         }
+        var assignments: [any SQLExpression] = []
+        if let title = changes.title { assignments.append("title = \(bind: title)" as SQLQueryString) }
+        if let completed = changes.completed { assignments.append("completed = \(bind: completed)" as SQLQueryString) }
+        if let order = changes.order { assignments.append("sort_order = \(bind: order)" as SQLQueryString) }
+        assignments.append("updated_at = \(bind: Clock.milliseconds())" as SQLQueryString)
+        let set = SQLList(assignments)
         return try await database.read { sql in
-            let query = sql.update("todos")
-            if let title = changes.title { query.set("title", to: title) }
-            if let completed = changes.completed { query.set("completed", to: completed) }
-            if let order = changes.order { query.set("sort_order", to: order) }
-            return try await query
-                .set("updated_at", to: Clock.milliseconds())
-                .where("id", .equal, id)
-                .where("user_id", .equal, userID)
-                .returning(Self.columns.map { SQLColumn($0) as any SQLExpression })
-                .first()
-                .map(Self.decode)
+            try await sql.raw(
+                "UPDATE todos SET \(set) WHERE id = \(bind: id) AND user_id = \(bind: userID) RETURNING \(Self.columns)"
+            )
+            .first()
+            .map(Self.decode)
         }
     }
 
     /// Whether a todo was deleted.
     func delete(userID: Int64, id: Int64) async throws -> Bool {
         try await database.read { sql in
-            try await sql.delete(from: "todos")
-                .where("id", .equal, id)
-                .where("user_id", .equal, userID)
-                .returning("id")
+            try await sql.raw("DELETE FROM todos WHERE id = \(bind: id) AND user_id = \(bind: userID) RETURNING id")
                 .first() != nil
         }
     }
@@ -124,24 +135,21 @@ struct TodoStore: Sendable {
     /// Marks every todo of the user `completed`; returns how many changed state.
     func setAllCompleted(userID: Int64, completed: Bool) async throws -> Int {
         try await database.read { sql in
-            try await sql.update("todos")
-                .set("completed", to: completed)
-                .set("updated_at", to: Clock.milliseconds())
-                .where("user_id", .equal, userID)
-                .where("completed", .notEqual, completed)
-                .returning("id")
-                .all()
-                .count
+            try await sql.raw(
+                """
+                UPDATE todos SET completed = \(bind: completed), updated_at = \(bind: Clock.milliseconds()) \
+                WHERE user_id = \(bind: userID) AND completed <> \(bind: completed) RETURNING id
+                """
+            )
+            .all()
+            .count
         }
     }
 
     /// Deletes the user's completed todos; returns how many.
     func deleteCompleted(userID: Int64) async throws -> Int {
         try await database.read { sql in
-            try await sql.delete(from: "todos")
-                .where("user_id", .equal, userID)
-                .where("completed", .equal, true)
-                .returning("id")
+            try await sql.raw("DELETE FROM todos WHERE user_id = \(bind: userID) AND completed = \(bind: true) RETURNING id")
                 .all()
                 .count
         }
@@ -153,7 +161,7 @@ struct TodoStore: Sendable {
             title: try row.decode(column: "title", as: String.self),
             completed: try row.decode(column: "completed", as: Bool.self),
             order: try row.decode(column: "sort_order", as: Int64.self),
-            createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)),
-            updatedAt: Clock.date(milliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
+            updatedAt: try row.decode(column: "updated_at", as: Int64.self))
     }
 }
