@@ -4,7 +4,7 @@
 set -euo pipefail
 
 mode="${1:-run}"
-apt_packages=(esbuild node-react node-react-dom)
+apt_packages=(esbuild node-react node-react-dom libsqlite3-dev)
 if [ "$mode" = "test" ] || [ "$mode" = "bench" ]; then
   apt_packages+=(node-react-test-renderer eslint node-eslint-plugin-react-hooks postgresql-15 postgresql-client-15
                  chromium chromium-driver nginx openssl)

@@ -1,9 +1,10 @@
 import Foundation
+import struct GRDB.DatabaseError
+import struct GRDB.ResultCode
 import Logging
 import NIOCore
 import PostgresNIO
 import SQLKit
-import SQLiteNIO
 import ServiceLifecycle
 import _ConnectionPoolModule
 
@@ -47,7 +48,9 @@ public final class Database: Sendable {
     /// (PostgreSQL's connection pool; nothing for SQLite).
     public var services: [any Service] { engine.services }
 
-    /// Runs `body` on one connection, outside a transaction.
+    /// Runs `body` outside a transaction, each statement committed on its own: on one
+    /// PostgreSQL connection, or statement by statement on SQLite's WAL readers (plain
+    /// `SELECT`s) and its writer (everything else).
     func read<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
@@ -82,7 +85,7 @@ public final class Database: Sendable {
         }
     }
 
-    /// Closes SQLite's connection; PostgreSQL's pool closes when its service ends.
+    /// Closes SQLite's connections; PostgreSQL's pool closes when its service ends.
     public func close() async {
         await engine.close()
     }
@@ -116,9 +119,10 @@ public final class Database: Sendable {
             default:
                 return false
             }
-        case let error as SQLiteError:
-            switch error.reason {
-            case .busy, .locked, .busyTimeout, .busyInRecovery, .busyInSnapshot, .cantOpen, .ioError, .full:
+        case let error as DatabaseError:
+            // SQLite's primary code, whichever extended code refines it.
+            switch error.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_FULL:
                 return true
             default:
                 return false
@@ -133,9 +137,9 @@ public final class Database: Sendable {
         switch error {
         case let error as PSQLError:
             return error.code == .server && error.serverInfo?[.sqlState] == "23505"
-        case let error as SQLiteError:
-            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
-                || (error.reason == .constraint && error.message.contains("UNIQUE"))
+        case let error as DatabaseError:
+            return error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+                || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
         default:
             return false
         }

@@ -1,80 +1,140 @@
 import Foundation
+import GRDB
 import Logging
 import NIOConcurrencyHelpers
 import SQLKit
-import SQLiteKit
-import SQLiteNIO
 import ServiceLifecycle
 
-/// SQLite through one connection, used by one operation at a time.
+/// SQLite through GRDB: a WAL `DatabasePool` of one writer and a few readers.
 ///
-/// A connection interleaves the statements of concurrent callers, transactions
-/// included, so every operation holds `gate` for its whole length. SQLite allows one
-/// writer at a time anyway; WAL lets other processes read meanwhile, and the busy
-/// timeout makes a second process sharing the file wait for the lock instead of failing.
+/// Statements run synchronously on the calling task's thread (see `GRDBSQLDatabase`),
+/// with GRDB's cached prepared statements. Reads outside a transaction go to a reader,
+/// concurrently with each other and with the writer. Everything that writes, and every
+/// statement of a transaction, runs on the writer, which one operation holds at a time
+/// through `gate`: a transaction spans several statements with awaits between them, so
+/// the writer is held for the whole of it. SQLite allows one writer at a time anyway; the
+/// busy timeout makes a second process sharing the file wait for the lock instead of
+/// failing.
 final class SQLiteEngine: DatabaseEngine {
-    let connection: SQLiteConnection
-    private let sql: any SQLDatabase
-    private let gate = SerialGate()
+    let pool: DatabasePool
+    let logger: Logger
+    /// Held by whoever uses the writer: one autocommit write, or a transaction or
+    /// migration from start to end.
+    let gate = SerialGate()
+    private let isClosed = NIOLockedValueBox(false)
 
-    static let busyTimeoutMilliseconds = 5000
+    static let busyTimeoutSeconds: TimeInterval = 5
+    /// Readers are held only while a statement runs, synchronously, so no more are busy
+    /// at once than threads run tasks (one per core); with at least that many, a read
+    /// never waits for a reader.
+    static let maximumReaderCount = max(4, ProcessInfo.processInfo.activeProcessorCount)
 
-    private init(connection: SQLiteConnection) {
-        self.connection = connection
-        self.sql = connection.sql(queryLogLevel: .trace)
+    private init(pool: DatabasePool, logger: Logger) {
+        self.pool = pool
+        self.logger = logger
     }
 
     static func open(path: String, logger: Logger) async throws -> SQLiteEngine {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let engine = SQLiteEngine(connection: connection)
-        do {
-            // journal_mode answers with a row; the others with none.
-            try await engine.sql.raw("PRAGMA journal_mode = WAL").run()
-            try await engine.sql.raw("PRAGMA foreign_keys = ON").run()
-            try await engine.sql.raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeoutMilliseconds))").run()
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeoutSeconds)
+        configuration.foreignKeysEnabled = true
+        configuration.maximumReaderCount = maximumReaderCount
+        // A transaction's statements are separate accesses to the writer, with awaits
+        // between them; `gate` keeps every other caller off the writer meanwhile.
+        configuration.allowsUnsafeTransactions = true
+        configuration.prepareDatabase { db in
             // Durable across process crashes; WAL makes NORMAL lose at most the last
             // transactions on power loss, the usual trade-off for a web app.
-            try await engine.sql.raw("PRAGMA synchronous = NORMAL").run()
-        } catch {
-            try? await connection.close()
-            throw error
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        return engine
+        configuration.label = "todolist"
+        // DatabasePool puts the file in WAL mode.
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        return SQLiteEngine(pool: pool, logger: logger)
     }
 
     func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        await gate.acquire()
-        defer { gate.release() }
-        return try await body(sql)
+        try await body(GRDBSQLDatabase(engine: self, route: .autocommit))
     }
 
     func withTransaction<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        await gate.acquire()
-        defer { gate.release() }
-        // IMMEDIATE takes the write lock at once, so two processes on one file cannot
-        // both read and then fail to upgrade to writing.
-        return try await SQLTransaction.run(on: sql, begin: "BEGIN IMMEDIATE", body)
+        try await holdingWriter { sql in
+            // IMMEDIATE takes the write lock at once, so two processes on one file cannot
+            // both read and then fail to upgrade to writing.
+            try await SQLTransaction.run(on: sql, begin: "BEGIN IMMEDIATE", body)
+        }
     }
 
+    /// The writer, with no transaction begun: the migrator begins its own.
     func withMigrationConnection<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        try await withConnection(body)
+        try await holdingWriter(body)
     }
 
-    /// Closes the connection once the HTTP server has drained (services stop in reverse
+    /// Runs `body` with the writer to itself. A transaction `body` leaves open is rolled
+    /// back, so that it cannot swallow other callers' writes: after a failure (its
+    /// ROLLBACK failed too) quietly, after a success as an error, since its writes are lost.
+    private func holdingWriter<Result: Sendable>(
+        _ body: (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        await gate.acquire()
+        defer { gate.release() }
+        try checkOpen()
+        let result: Result
+        do {
+            result = try await body(GRDBSQLDatabase(engine: self, route: .writer))
+        } catch {
+            _ = try? rollBackLeftoverTransaction()
+            throw error
+        }
+        if try rollBackLeftoverTransaction() {
+            throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "a transaction was left open, and rolled back")
+        }
+        return result
+    }
+
+    /// Whether there was a transaction to roll back.
+    private func rollBackLeftoverTransaction() throws -> Bool {
+        try onWriter { db in
+            guard db.isInsideTransaction else { return false }
+            logger.warning("rolling back a transaction left open")
+            try db.rollback()
+            return true
+        }
+    }
+
+    // MARK: Access, synchronous (non-async, so that GRDB's blocking overloads are chosen)
+
+    /// Runs `work` on the writer; the caller holds `gate`.
+    func onWriter<T>(_ work: (GRDB.Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction(work)
+    }
+
+    /// Runs `work` on a reader, outside any transaction: fine for a single statement,
+    /// which SQLite runs in a read transaction of its own.
+    func onReader<T>(_ work: (GRDB.Database) throws -> T) throws -> T {
+        try pool.unsafeRead(work)
+    }
+
+    /// Throws once the pool is closed; the caller holds `gate`, which `close` takes.
+    func checkOpen() throws {
+        if isClosed.withLockedValue({ $0 }) {
+            throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "the database is closed")
+        }
+    }
+
+    /// Closes the pool once the HTTP server has drained (services stop in reverse
     /// order, the server first).
     var services: [any Service] { [Closer(engine: self)] }
 
-    private let isClosed = NIOLockedValueBox(false)
-
-    /// Idempotent; later operations fail as the connection is closed.
+    /// Idempotent; later operations fail as the database is closed.
     func close() async {
         await gate.acquire()
         defer { gate.release() }
@@ -83,7 +143,11 @@ final class SQLiteEngine: DatabaseEngine {
             return closed
         }
         if !wasClosed {
-            try? await connection.close()
+            do {
+                try pool.close()
+            } catch {
+                logger.warning("closing the database failed", metadata: ["error": .string(String(describing: error))])
+            }
         }
     }
 
