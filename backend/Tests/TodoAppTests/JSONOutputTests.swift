@@ -46,6 +46,14 @@ import Testing
         #expect(decoded?.count == 4)
     }
 
+    @Test func integersAtTheEdges() {
+        var json = JSONOutput()
+        json.beginArray()
+        for value in [Int64.min, -1, 0, 7, 10, 9_007_199_254_740_991, Int64.max] { json.integer(value) }
+        json.endArray()
+        #expect(String(buffer: json.buffer) == "[-9223372036854775808,-1,0,7,10,9007199254740991,9223372036854775807]")
+    }
+
     @Test func objectsPlaceTheirCommas() {
         let todo = Todo(id: 7, title: "Write \"docs\"", completed: true, order: 3, createdAt: 0, updatedAt: 1)
         var json = JSONOutput()

@@ -10,51 +10,57 @@ protocol JSONRepresentable: Sendable {
     func write(to json: inout JSONOutput)
 }
 
-/// Appends JSON tokens to a buffer, placing the commas itself: after a value, the
+/// Appends JSON tokens to a byte array, placing the commas itself: after a value, the
 /// next key or array element is preceded by one. Keys are `StaticString`s written as
 /// they are, so they must not need escaping; string values are escaped as RFC 8259 requires.
+///
+/// Bytes go to a plain `[UInt8]` (each append is a bounds check and a store) and into
+/// a `ByteBuffer` once, at the end.
 struct JSONOutput {
-    private(set) var buffer: ByteBuffer
+    private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    init(capacity: Int = 256) {
-        buffer = ByteBufferAllocator().buffer(capacity: capacity)
+    init(capacity: Int = 512) {
+        bytes.reserveCapacity(capacity)
     }
+
+    var buffer: ByteBuffer { ByteBuffer(bytes: bytes) }
 
     // MARK: Structure
 
     mutating func beginObject() {
         separate()
-        buffer.writeInteger(UInt8(ascii: "{"))
+        bytes.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
     mutating func endObject() {
-        buffer.writeInteger(UInt8(ascii: "}"))
+        bytes.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
     mutating func beginArray() {
         separate()
-        buffer.writeInteger(UInt8(ascii: "["))
+        bytes.append(UInt8(ascii: "["))
         needsComma = false
     }
 
     mutating func endArray() {
-        buffer.writeInteger(UInt8(ascii: "]"))
+        bytes.append(UInt8(ascii: "]"))
         needsComma = true
     }
 
     mutating func key(_ key: StaticString) {
         separate()
-        buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeStaticString(key)
-        buffer.writeStaticString("\":")
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
     private mutating func separate() {
-        if needsComma { buffer.writeInteger(UInt8(ascii: ",")) }
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
         needsComma = true
     }
 
@@ -62,71 +68,107 @@ struct JSONOutput {
 
     mutating func null() {
         separate()
-        buffer.writeStaticString("null")
+        append("null")
     }
 
     mutating func bool(_ value: Bool) {
         separate()
-        buffer.writeStaticString(value ? "true" : "false")
+        append(value ? "true" : "false")
     }
 
-    mutating func integer(_ value: some BinaryInteger) {
+    mutating func integer(_ value: Int64) {
         separate()
-        buffer.writeString(String(value))
+        appendDigits(of: value)
+    }
+
+    mutating func integer(_ value: Int) {
+        integer(Int64(value))
     }
 
     mutating func value(_ value: (some JSONRepresentable)?) {
         if let value { value.write(to: &self) } else { null() }
     }
 
-    /// A string, escaping `"`, `\` and control characters; everything else is written as UTF-8.
+    /// A string, escaping `"`, `\\` and control characters; everything else is written as UTF-8.
     mutating func string(_ value: String) {
         separate()
-        buffer.writeInteger(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: "\""))
         var value = value
-        value.withUTF8 { bytes in
-            if !bytes.contains(where: Self.needsEscape) {
-                buffer.writeBytes(bytes)
+        value.withUTF8 { utf8 in
+            if !utf8.contains(where: Self.needsEscape) {
+                bytes.append(contentsOf: utf8)
                 return
             }
-            for byte in bytes {
+            for byte in utf8 {
                 guard Self.needsEscape(byte) else {
-                    buffer.writeInteger(byte)
+                    bytes.append(byte)
                     continue
                 }
+                bytes.append(UInt8(ascii: "\\"))
                 switch byte {
-                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-                case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-                case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-                case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+                case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "r"))
+                case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "t"))
                 default:
-                    buffer.writeStaticString("\\u00")
-                    buffer.writeInteger(Self.hexDigits[Int(byte >> 4)])
-                    buffer.writeInteger(Self.hexDigits[Int(byte & 0x0F)])
+                    append("u00")
+                    bytes.append(Self.hexDigits[Int(byte >> 4)])
+                    bytes.append(Self.hexDigits[Int(byte & 0x0F)])
                 }
             }
         }
-        buffer.writeInteger(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// An RFC 3339 timestamp in UTC with milliseconds, e.g. `"2026-11-25T21:41:52.123Z"`,
     /// from milliseconds since 1970.
     mutating func timestamp(milliseconds: Int64) {
-        string(RFC3339.string(milliseconds: milliseconds))
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.write(milliseconds: milliseconds, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    private mutating func appendDigits(of value: Int64) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        // The magnitude as unsigned, so Int64.min has one too.
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            repeat {
+                scratch[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: scratch[(20 - count)...])
+        }
     }
 
     private static func needsEscape(_ byte: UInt8) -> Bool {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 /// RFC 3339 timestamps in UTC with millisecond precision, computed with integer
 /// arithmetic (Howard Hinnant's days-to-civil) rather than through a calendar.
 enum RFC3339 {
     static func string(milliseconds: Int64) -> String {
+        var text: [UInt8] = []
+        write(milliseconds: milliseconds, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends the 24 bytes of `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    static func write(milliseconds: Int64, to text: inout [UInt8]) {
         let millisecondsPerDay: Int64 = 86_400_000
         var days = milliseconds / millisecondsPerDay
         var rest = milliseconds % millisecondsPerDay
@@ -135,20 +177,11 @@ enum RFC3339 {
             days -= 1
         }
         let (year, month, day) = civil(daysSince1970: days)
-        let hour = rest / 3_600_000
-        let minute = rest / 60_000 % 60
-        let second = rest / 1000 % 60
-        let millisecond = rest % 1000
-
-        var text = [UInt8]()
-        text.reserveCapacity(24)
         func digits(_ value: Int64, _ count: Int) {
             var divisor: Int64 = 1
             for _ in 1..<count { divisor *= 10 }
-            var value = value
             while divisor > 0 {
                 text.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-                value %= divisor
                 divisor /= 10
             }
         }
@@ -158,15 +191,14 @@ enum RFC3339 {
         text.append(UInt8(ascii: "-"))
         digits(day, 2)
         text.append(UInt8(ascii: "T"))
-        digits(hour, 2)
+        digits(rest / 3_600_000, 2)
         text.append(UInt8(ascii: ":"))
-        digits(minute, 2)
+        digits(rest / 60_000 % 60, 2)
         text.append(UInt8(ascii: ":"))
-        digits(second, 2)
+        digits(rest / 1000 % 60, 2)
         text.append(UInt8(ascii: "."))
-        digits(millisecond, 3)
+        digits(rest % 1000, 3)
         text.append(UInt8(ascii: "Z"))
-        return String(decoding: text, as: UTF8.self)
     }
 
     /// (year, month, day) of the proleptic Gregorian calendar for a day count from 1970-01-01.
