@@ -111,9 +111,43 @@ public struct CookiePolicy: Sendable, Equatable {
         )
     }
 
-    /// This cookie's value in the request, if the browser sent it.
+    /// This cookie's value in the request, if the browser sent it (the first one, when
+    /// it came twice). An empty value is `""`, not `nil`: as in Django, a cookie that is
+    /// there but empty is malformed rather than missing.
+    ///
+    /// Scans the `Cookie` header for this one name instead of `request.cookies`, which
+    /// splits every cookie of the header into strings on each lookup; this runs for both
+    /// cookies on every request.
     public func value(in request: Request) -> String? {
-        request.cookies[name]?.value
+        for header in request.headers[values: .cookie] {
+            if let value = Self.value(named: name, inCookieHeader: header) { return value }
+        }
+        return nil
+    }
+
+    /// The value of the first `name=value` pair of a `Cookie` header whose name is
+    /// `name`, pairs being separated by `;` and optional white space.
+    static func value(named name: String, inCookieHeader header: String) -> String? {
+        var name = name
+        return name.withUTF8 { name in
+            let bytes = Array(header.utf8)
+            var index = 0
+            while index < bytes.count {
+                while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
+                    index += 1
+                }
+                var end = index
+                while end < bytes.count, bytes[end] != UInt8(ascii: ";") { end += 1 }
+                let nameEnd = index + name.count
+                if nameEnd < end, bytes[nameEnd] == UInt8(ascii: "="),
+                    bytes[index..<nameEnd].elementsEqual(name)
+                {
+                    return String(decoding: bytes[(nameEnd + 1)..<end], as: UTF8.self)
+                }
+                index = end + 1
+            }
+            return nil
+        }
     }
 
     /// RFC 6265 `token`: visible ASCII except separators.

@@ -1,3 +1,4 @@
+import Hummingbird
 import Testing
 
 @testable import CrossOriginSecurity
@@ -39,5 +40,20 @@ struct CookiePolicyTests {
         #expect(CookiePolicy.SameSite(setting: "lax") == .lax)
         #expect(CookiePolicy.SameSite(setting: "STRICT") == .strict)
         #expect(CookiePolicy.SameSite(setting: "sometimes") == nil)
+    }
+}
+
+@Suite struct CookieLookupTests {
+    static let headers = [
+        "csrftoken=abc", "a=1; csrftoken=abc; b=2", "a=1;csrftoken=abc", "csrftoken=", "csrftoken", "xcsrftoken=1; csrftoken=2",
+        "csrftoken=1; csrftoken=2", "csrftokenx=1", "  csrftoken=a=b", "a=1; \tcsrftoken=v ", "", ";;", "csrftoken=é",
+    ]
+
+    /// The scan answers what Hummingbird's `Cookies` answers, without splitting the whole header.
+    @Test(arguments: headers)
+    func agreesWithHummingbird(header: String) {
+        let expected = Cookies(from: [header])["csrftoken"]?.value
+        let found = CookiePolicy.value(named: "csrftoken", inCookieHeader: header)
+        #expect(found == (header == "csrftoken=" ? "" : expected))
     }
 }

@@ -104,6 +104,7 @@ def test_cookie_missing(sqlite_server, secret_and_token):
 
 
 @pytest.mark.parametrize("cookie,sentence", [
+    ("", "CSRF cookie has incorrect length."),  # present but empty: malformed, as in Django
     ("abc", "CSRF cookie has incorrect length."),
     ("a" * 31 + "!", "CSRF cookie has invalid characters."),
     ("a" * 63 + "-", "CSRF cookie has invalid characters."),
