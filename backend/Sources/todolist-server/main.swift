@@ -141,7 +141,9 @@ func loadSettings() throws -> AppSettings {
     }
 }
 
+/// Called once per process, by whichever command runs.
 func makeLogger(level: Logger.Level) -> Logger {
+    LoggingSystem.bootstrap { label in LogLineHandler(label: label) }
     var logger = Logger(label: "todolist")
     logger.logLevel = level
     return logger
