@@ -95,11 +95,14 @@ def test_the_client_refreshes_a_rotated_token_and_retries_once(dev):
     log_in(other_tab, username)
     other_tab.close()
 
-    posts = []
-    page.on("response", lambda r: posts.append((r.status, r.text())) if r.request.method == "POST"
+    responses = []
+    # Bodies are read afterwards: reading one inside the handler lets the next response's
+    # event run first, and the list would come out of order.
+    page.on("response", lambda r: responses.append(r) if r.request.method == "POST"
             and r.url.endswith("/api/todos/") else None)
     add_todo(page, "After rotation")
     page.wait_for_timeout(200)
+    posts = [(r.status, r.text()) for r in responses]
     statuses = [status for status, _ in posts]
     assert statuses == [403, 201], posts
     assert '"reason":"token_incorrect"' in posts[0][1].replace(" ", ""), posts[0]
