@@ -54,6 +54,8 @@ let package = Package(
                 // Only for `SQLiteDialect`: SQLite's statements run through GRDB.
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The SQLite C API, for reading a live statement's column names.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // The pool's lease-timeout and pool errors, mapped to 503.

@@ -1,19 +1,20 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import NIOCore
 import NIOPosix
 import SQLKit
 import struct SQLiteKit.SQLiteDialect
 
-/// SQLKit's `SQLDatabase` over a GRDB `DatabasePool`, so that the stores' queries run
+/// SQLKit's `SQLDatabase` over the engine's GRDB connections, so that the stores' queries run
 /// unchanged on SQLite.
 ///
 /// Statements run synchronously on the calling thread (they take microseconds) through
 /// GRDB's cached prepared statements: no thread pool, no event-loop hop per row. Where
 /// a statement runs depends on `route`:
-/// - `.autocommit` (outside a transaction): a plain `SELECT` runs on one of the pool's
-///   WAL readers, concurrently with other reads; any other statement (writes, with or
+/// - `.autocommit` (outside a transaction): a plain `SELECT` runs on one of the engine's
+///   read-only WAL connections, concurrently with other reads; any other statement (writes, with or
 ///   without `RETURNING`, DDL, PRAGMAs) waits for the engine's gate and runs on the
 ///   writer, committed on its own.
 /// - `.writer`: every statement runs on the writer, whose gate the caller already holds
@@ -74,27 +75,35 @@ struct GRDBSQLDatabase: SQLDatabase {
 
     /// Prepares `sql` (or reuses its prepared statement), binds `arguments`, steps through
     /// every row and hands each to `onRow` as a copy (GRDB reuses its row).
+    ///
+    /// Column names are read from the statement once it has run, not from GRDB's cache of
+    /// them: SQLite re-prepares a cached statement after a schema change (by any
+    /// connection), and a `SELECT *` may then have other columns.
     static func run(
         _ sql: String, _ arguments: StatementArguments, on db: GRDB.Database,
         _ onRow: (any SQLRow) -> Void
     ) throws {
         let statement = try db.cachedStatement(sql: sql)
         try statement.setArguments(arguments)
-        let columnCount = statement.columnCount
-        guard columnCount > 0 else {
+        guard statement.columnCount > 0 else {
             try statement.execute()
             return
         }
-        let columns = statement.columnNames
         let sqliteStatement = statement.sqliteStatement
         let rows = try Row.fetchCursor(statement)
+        var columns: [String]?
+        var columnCount = 0
         while try rows.next() != nil {
+            if columns == nil {
+                columnCount = Int(sqlite3_column_count(sqliteStatement))
+                columns = (0..<CInt(columnCount)).map { String(cString: sqlite3_column_name(sqliteStatement, $0)) }
+            }
             var values: [DatabaseValue] = []
             values.reserveCapacity(columnCount)
             for index in 0..<CInt(columnCount) {
                 values.append(DatabaseValue(sqliteStatement: sqliteStatement, index: index))
             }
-            onRow(GRDBSQLRow(columns: columns, values: values))
+            onRow(GRDBSQLRow(columns: columns!, values: values))
         }
     }
 

@@ -5,7 +5,8 @@ import NIOConcurrencyHelpers
 import SQLKit
 import ServiceLifecycle
 
-/// SQLite through GRDB: a WAL `DatabasePool` of one writer and a few readers.
+/// SQLite through GRDB: one writer connection and a few read-only ones on the same WAL
+/// file.
 ///
 /// Statements run synchronously on the calling task's thread (see `GRDBSQLDatabase`),
 /// with GRDB's cached prepared statements. Reads outside a transaction go to a reader,
@@ -15,8 +16,17 @@ import ServiceLifecycle
 /// the writer is held for the whole of it. SQLite allows one writer at a time anyway; the
 /// busy timeout makes a second process sharing the file wait for the lock instead of
 /// failing.
+///
+/// The readers are plain `DatabaseQueue`s in a free list of our own (`ReaderList`), not
+/// a GRDB `DatabasePool`: the pool hands out readers through libdispatch (a concurrent
+/// queue, barrier syncs on a second one, a semaphore and a group per read), and with
+/// two threads reading at once those take libdispatch's slow paths, which park and wake
+/// threads: about one context switch per read, several times the cost of the statement.
+/// A reader taken from the list is used by one thread at a time, so GRDB's serial queue
+/// around it is always free and its `sync` runs inline.
 final class SQLiteEngine: DatabaseEngine {
-    let pool: DatabasePool
+    let writer: DatabaseQueue
+    let readers: ReaderList
     let logger: Logger
     /// Held by whoever uses the writer: one autocommit write, or a transaction or
     /// migration from start to end.
@@ -29,8 +39,9 @@ final class SQLiteEngine: DatabaseEngine {
     /// never waits for a reader.
     static let maximumReaderCount = max(4, ProcessInfo.processInfo.activeProcessorCount)
 
-    private init(pool: DatabasePool, logger: Logger) {
-        self.pool = pool
+    private init(writer: DatabaseQueue, readers: ReaderList, logger: Logger) {
+        self.writer = writer
+        self.readers = readers
         self.logger = logger
     }
 
@@ -40,19 +51,28 @@ final class SQLiteEngine: DatabaseEngine {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeoutSeconds)
         configuration.foreignKeysEnabled = true
-        configuration.maximumReaderCount = maximumReaderCount
+        configuration.label = "todolist"
+
+        var writerConfiguration = configuration
+        // Puts the file in WAL mode, with synchronous = NORMAL, and makes sure a
+        // non-empty WAL file exists for the read-only connections to open.
+        writerConfiguration.journalMode = .wal
         // A transaction's statements are separate accesses to the writer, with awaits
         // between them; `gate` keeps every other caller off the writer meanwhile.
-        configuration.allowsUnsafeTransactions = true
-        configuration.prepareDatabase { db in
+        writerConfiguration.allowsUnsafeTransactions = true
+        writerConfiguration.prepareDatabase { db in
             // Durable across process crashes; WAL makes NORMAL lose at most the last
             // transactions on power loss, the usual trade-off for a web app.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        configuration.label = "todolist"
-        // DatabasePool puts the file in WAL mode.
-        let pool = try DatabasePool(path: path, configuration: configuration)
-        return SQLiteEngine(pool: pool, logger: logger)
+        let writer = try DatabaseQueue(path: path, configuration: writerConfiguration)
+
+        var readerConfiguration = configuration
+        readerConfiguration.readonly = true
+        let readers = ReaderList(maximumCount: maximumReaderCount) { [readerConfiguration] in
+            try DatabaseQueue(path: path, configuration: readerConfiguration)
+        }
+        return SQLiteEngine(writer: writer, readers: readers, logger: logger)
     }
 
     func withConnection<Result: Sendable>(
@@ -114,23 +134,23 @@ final class SQLiteEngine: DatabaseEngine {
 
     /// Runs `work` on the writer; the caller holds `gate`.
     func onWriter<T>(_ work: (GRDB.Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction(work)
+        try writer.writeWithoutTransaction(work)
     }
 
     /// Runs `work` on a reader, outside any transaction: fine for a single statement,
-    /// which SQLite runs in a read transaction of its own.
+    /// which SQLite runs in a read transaction of its own. Throws once closed.
     func onReader<T>(_ work: (GRDB.Database) throws -> T) throws -> T {
-        try pool.unsafeRead(work)
+        try readers.withReader { reader in try reader.inDatabase(work) }
     }
 
-    /// Throws once the pool is closed; the caller holds `gate`, which `close` takes.
+    /// Throws once the database is closed; the caller holds `gate`, which `close` takes.
     func checkOpen() throws {
         if isClosed.withLockedValue({ $0 }) {
             throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "the database is closed")
         }
     }
 
-    /// Closes the pool once the HTTP server has drained (services stop in reverse
+    /// Closes the connections once the HTTP server has drained (services stop in reverse
     /// order, the server first).
     var services: [any Service] { [Closer(engine: self)] }
 
@@ -143,11 +163,20 @@ final class SQLiteEngine: DatabaseEngine {
             return closed
         }
         if !wasClosed {
-            do {
-                try pool.close()
-            } catch {
-                logger.warning("closing the database failed", metadata: ["error": .string(String(describing: error))])
+            // Readers first (waiting for those in use), so that the writer closes last
+            // and checkpoints the WAL.
+            for reader in readers.close() {
+                closeLogging(reader)
             }
+            closeLogging(writer)
+        }
+    }
+
+    private func closeLogging(_ connection: DatabaseQueue) {
+        do {
+            try connection.close()
+        } catch {
+            logger.warning("closing the database failed", metadata: ["error": .string(String(describing: error))])
         }
     }
 
@@ -200,5 +229,87 @@ final class SerialGate: Sendable {
             return state.waiters.removeFirst()
         }
         next?.resume()
+    }
+}
+
+/// The read-only connections: a free list, guarded by a lock, of at most `maximumCount`
+/// readers, opened on demand. `withReader` takes one for the length of a synchronous
+/// body, so a reader is never used by two threads at once; when all are taken it waits
+/// (briefly: holders never suspend) for one to come back.
+final class ReaderList: @unchecked Sendable {
+    // @unchecked: every stored var is guarded by `condition`.
+    private let condition = NSCondition()
+    private var idle: [DatabaseQueue] = []
+    /// Readers opened (or being opened) and not closed, idle or in use.
+    private var openCount = 0
+    private var waiterCount = 0
+    private var isClosed = false
+    let maximumCount: Int
+    private let openReader: @Sendable () throws -> DatabaseQueue
+
+    init(maximumCount: Int, open: @escaping @Sendable () throws -> DatabaseQueue) {
+        precondition(maximumCount > 0)
+        self.maximumCount = maximumCount
+        self.openReader = open
+    }
+
+    func withReader<T>(_ body: (DatabaseQueue) throws -> T) throws -> T {
+        let reader = try take()
+        defer { put(reader) }
+        return try body(reader)
+    }
+
+    private func take() throws -> DatabaseQueue {
+        condition.lock()
+        while true {
+            if isClosed {
+                condition.unlock()
+                throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "the database is closed")
+            }
+            if let reader = idle.popLast() {
+                condition.unlock()
+                return reader
+            }
+            if openCount < maximumCount {
+                openCount += 1
+                condition.unlock()
+                do {
+                    return try openReader()
+                } catch {
+                    condition.lock()
+                    openCount -= 1
+                    if waiterCount > 0 { condition.broadcast() }
+                    condition.unlock()
+                    throw error
+                }
+            }
+            waiterCount += 1
+            condition.wait()
+            waiterCount -= 1
+        }
+    }
+
+    private func put(_ reader: DatabaseQueue) {
+        condition.lock()
+        idle.append(reader)
+        if waiterCount > 0 { condition.broadcast() }
+        condition.unlock()
+    }
+
+    /// Refuses readers from now on, waits for those in use to come back, and returns
+    /// them all for the caller to close. Later calls return none.
+    func close() -> [DatabaseQueue] {
+        condition.lock()
+        defer { condition.unlock() }
+        isClosed = true
+        while idle.count < openCount {
+            waiterCount += 1
+            condition.wait()
+            waiterCount -= 1
+        }
+        let readers = idle
+        idle = []
+        openCount = 0
+        return readers
     }
 }
