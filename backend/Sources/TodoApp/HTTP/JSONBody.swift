@@ -46,6 +46,8 @@ enum JSONBody {
 
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
+        // What clients nearly always send, recognised without splitting or lower-casing.
+        if contentType == "application/json" || contentType == "application/json; charset=utf-8" { return true }
         let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         } ?? ""
