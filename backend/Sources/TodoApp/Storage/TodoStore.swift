@@ -73,34 +73,39 @@ struct TodoStore: Sendable {
 
     /// Adds a todo; without an `order`, one more than the user's largest (1 for the first).
     ///
-    /// The largest order is read inside the inserting transaction with the user's row
-    /// locked (PostgreSQL) or the database's write lock held (SQLite), so concurrent
-    /// creates for one user queue up and never compute the same order.
+    /// The largest order is read by the inserting statement itself. On SQLite a single
+    /// statement that writes holds the database's write lock from its start, so it is
+    /// atomic on its own. On PostgreSQL the user's row is locked first, in the same
+    /// transaction: the insert, a later statement, then takes its snapshot after any
+    /// concurrent create for that user has committed. Either way concurrent creates
+    /// queue up and never compute the same order.
     func create(userID: Int64, title: String, completed: Bool, order: Int64?) async throws -> Todo {
-        let locksRows = database.kind == .postgres
-        return try await database.transaction { sql in
-            let sortOrder: Int64
+        let now = Clock.milliseconds()
+        let insert: SQLQueryString =
             if let order {
-                sortOrder = order
-            } else {
-                if locksRows {
-                    try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) FOR UPDATE").run()
-                }
-                let row = try await sql.raw(
-                    "SELECT COALESCE(MAX(sort_order), 0) AS largest FROM todos WHERE user_id = \(bind: userID)"
-                ).first()
-                sortOrder = (try row?.decode(column: "largest", as: Int64.self) ?? 0) + 1
-            }
-            let now = Clock.milliseconds()
-            let row = try await sql.raw(
                 """
                 INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) \
-                VALUES (\(bind: userID), \(bind: title), \(bind: completed), \(bind: sortOrder), \(bind: now), \(bind: now)) \
+                VALUES (\(bind: userID), \(bind: title), \(bind: completed), \(bind: order), \(bind: now), \(bind: now)) \
                 RETURNING \(Self.columns)
                 """
-            ).first()
-            guard let row else { throw MissingRow(table: "todos") }
+            } else {
+                """
+                INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) \
+                SELECT \(bind: userID), \(bind: title), \(bind: completed), COALESCE(MAX(sort_order), 0) + 1, \(bind: now), \(bind: now) \
+                FROM todos WHERE user_id = \(bind: userID) \
+                RETURNING \(Self.columns)
+                """
+            }
+        let run: @Sendable (any SQLDatabase) async throws -> Todo = { sql in
+            guard let row = try await sql.raw(insert).first() else { throw MissingRow(table: "todos") }
             return try Self.decode(row)
+        }
+        guard order == nil, database.kind == .postgres else {
+            return try await database.read(run)
+        }
+        return try await database.transaction { sql in
+            try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) FOR UPDATE").run()
+            return try await run(sql)
         }
     }
 
