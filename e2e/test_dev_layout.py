@@ -95,14 +95,14 @@ def test_the_client_refreshes_a_rotated_token_and_retries_once(dev):
     log_in(other_tab, username)
     other_tab.close()
 
-    responses = []
-    # Bodies are read afterwards: reading one inside the handler lets the next response's
-    # event run first, and the list would come out of order.
-    page.on("response", lambda r: responses.append(r) if r.request.method == "POST"
-            and r.url.endswith("/api/todos/") else None)
+    requests = []
+    # Requests, not responses: the retry is sent only after the 403 arrived, so their order
+    # is the order of events. (Response events can be delivered out of order when another
+    # handler, such as the failure log's, reads a body while handling one.)
+    page.on("request", lambda r: requests.append(r) if r.method == "POST" and r.url.endswith("/api/todos/") else None)
     add_todo(page, "After rotation")
     page.wait_for_timeout(200)
-    posts = [(r.status, r.text()) for r in responses]
+    posts = [(r.response().status, r.response().text()) for r in requests]
     statuses = [status for status, _ in posts]
     assert statuses == [403, 201], posts
     assert '"reason":"token_incorrect"' in posts[0][1].replace(" ", ""), posts[0]
