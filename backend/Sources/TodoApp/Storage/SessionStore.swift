@@ -55,17 +55,7 @@ struct SessionStore: Sendable {
     /// Lower-case hex SHA-256 of the token: the key the table stores. Runs on every
     /// request that carries a session cookie, hence no `String(format:)`.
     static func hash(_ token: String) -> String {
-        let digest = SHA256.hash(data: Array(token.utf8))
-        let digits = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { buffer in
-            var index = 0
-            for byte in digest {
-                buffer[index] = digits[Int(byte >> 4)]
-                buffer[index + 1] = digits[Int(byte & 0x0F)]
-                index += 2
-            }
-            return index
-        }
+        Hex.lowercase(SHA256.hash(data: Array(token.utf8)))
     }
 
     // MARK: Queries
