@@ -46,20 +46,13 @@ public struct LogLineHandler: LogHandler {
 
         let provided = metadataProvider?.get() ?? [:]
         let extra = event.metadata ?? [:]
-        if provided.isEmpty && extra.isEmpty {
-            if !renderedMetadata.isEmpty {
-                line.append(UInt8(ascii: " "))
-                line.append(contentsOf: renderedMetadata.utf8)
-            }
-        } else {
-            var all = metadata
-            all.merge(provided) { _, new in new }
-            all.merge(extra) { _, new in new }
-            let rendered = Self.render(all)
-            if !rendered.isEmpty {
-                line.append(UInt8(ascii: " "))
-                line.append(contentsOf: rendered.utf8)
-            }
+        let rendered =
+            provided.isEmpty && extra.isEmpty
+            ? renderedMetadata
+            : Self.render(metadata.merging(provided) { _, new in new }.merging(extra) { _, new in new })
+        if !rendered.isEmpty {
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: rendered.utf8)
         }
         line.append(contentsOf: " [".utf8)
         line.append(contentsOf: event.source.utf8)
