@@ -14,7 +14,7 @@ struct SessionMiddleware: RouterMiddleware {
     let cookie: CookiePolicy
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = cookie.value(in: request), SessionStore.isWellFormed(token) else {
+        guard let token = cookie.value(in: request) else {
             return try await next(request, context)
         }
         var context = context
