@@ -5,6 +5,16 @@ import Testing
 
 /// The store layer against real databases: SQLite always, PostgreSQL when configured.
 @Suite struct StoreTests {
+    /// A session written the way sign-up and log-in write one, with a recognisable secret.
+    static func issueSession(
+        in database: Database, for user: UserRecord, secretLetter: Character, lifetime: Int
+    ) async throws -> SessionStore.Issued {
+        try await database.transaction { sql in
+            try await SessionStore.issue(
+                on: sql, user: user, csrfSecret: String(repeating: secretLetter, count: 32), lifetime: lifetime)
+        }
+    }
+
     @Test(arguments: TestDatabases.kinds)
     func migrationsAreRecordedAndRunningThemAgainChangesNothing(kind: Database.Kind) async throws {
         try await TestDatabases.with(kind) { database in
@@ -37,9 +47,7 @@ import Testing
         try await TestDatabases.with(kind) { database in
             let user = try await UserStore(database: database).create(username: "carol", passwordHash: "hash")
             let sessions = SessionStore(database: database, lifetime: 3600)
-            let issued = try await database.transaction { sql in
-                try await SessionStore.issue(on: sql, user: user, csrfSecret: String(repeating: "a", count: 32), lifetime: 3600)
-            }
+            let issued = try await Self.issueSession(in: database, for: user, secretLetter: "a", lifetime: 3600)
             #expect(issued.token.count == 43)
             #expect(SessionStore.isWellFormed(issued.token))
             let stored = try await database.read { sql in
@@ -64,12 +72,8 @@ import Testing
         try await TestDatabases.with(kind) { database in
             let user = try await UserStore(database: database).create(username: "dave", passwordHash: "hash")
             let sessions = SessionStore(database: database, lifetime: 3600)
-            let expired = try await database.transaction { sql in
-                try await SessionStore.issue(on: sql, user: user, csrfSecret: String(repeating: "b", count: 32), lifetime: -1)
-            }
-            let live = try await database.transaction { sql in
-                try await SessionStore.issue(on: sql, user: user, csrfSecret: String(repeating: "c", count: 32), lifetime: 3600)
-            }
+            let expired = try await Self.issueSession(in: database, for: user, secretLetter: "b", lifetime: -1)
+            let live = try await Self.issueSession(in: database, for: user, secretLetter: "c", lifetime: 3600)
             #expect(try await sessions.load(token: expired.token) == nil)
             #expect(try await sessions.purgeExpired() == 1)
             #expect(try await sessions.load(token: live.token) != nil)
@@ -82,9 +86,7 @@ import Testing
             let user = try await UserStore(database: database).create(username: "erin", passwordHash: "hash")
             let sessions = SessionStore(database: database, lifetime: 3600)
             // Issued with a shorter lifetime than the store's: the first use extends it.
-            let issued = try await database.transaction { sql in
-                try await SessionStore.issue(on: sql, user: user, csrfSecret: String(repeating: "d", count: 32), lifetime: 600)
-            }
+            let issued = try await Self.issueSession(in: database, for: user, secretLetter: "d", lifetime: 600)
             #expect(try await sessions.load(token: issued.token)?.wasRefreshed == true)
             #expect(try await sessions.load(token: issued.token)?.wasRefreshed == false)
             let expiresAt = try await database.read { sql in
