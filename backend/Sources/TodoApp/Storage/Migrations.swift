@@ -119,8 +119,4 @@ enum Clock {
     static func milliseconds(_ date: Date = Date()) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
     }
-
-    static func date(milliseconds: Int64) -> Date {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-    }
 }
