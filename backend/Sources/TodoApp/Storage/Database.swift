@@ -64,6 +64,16 @@ public final class Database: Sendable {
         try await Self.mappingFailures { try await self.engine.withTransaction(body) }
     }
 
+    /// Runs one `StoreQuery` outside any transaction; its rows, decoded.
+    func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row] {
+        try await Self.mappingFailures { try await self.engine.fetch(query) }
+    }
+
+    /// The query's first row, if any.
+    func fetchFirst<Query: StoreQuery>(_ query: Query) async throws -> Query.Row? {
+        try await fetch(query).first
+    }
+
     /// Brings the schema up to date; returns the versions it applied (none when current).
     @discardableResult
     public func migrate() async throws -> [Migration] {
@@ -152,6 +162,7 @@ protocol DatabaseEngine: Sendable {
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
     func withTransaction<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
+    func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row]
     /// A connection for schema changes, usable before the pool's service runs.
     func withMigrationConnection<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result

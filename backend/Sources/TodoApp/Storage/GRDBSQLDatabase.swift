@@ -15,9 +15,9 @@ import struct SQLiteKit.SQLiteDialect
 /// a statement runs depends on `route`:
 /// - `.autocommit` (outside a transaction): a plain `SELECT` runs on one of the engine's
 ///   read-only WAL connections, concurrently with other reads; any other statement (writes, with or
-///   without `RETURNING`, DDL, PRAGMAs) waits for the engine's gate and runs on the
+///   without `RETURNING`, DDL, PRAGMAs) waits for the writer (`SQLiteEngine.access`) and runs on the
 ///   writer, committed on its own.
-/// - `.writer`: every statement runs on the writer, whose gate the caller already holds
+/// - `.writer`: every statement runs on the writer, which the caller already holds
 ///   (a transaction, or the migration connection).
 struct GRDBSQLDatabase: SQLDatabase {
     enum Route: Sendable {
@@ -46,18 +46,18 @@ struct GRDBSQLDatabase: SQLDatabase {
         case .autocommit where Self.isPlainSelect(sql):
             try engine.onReader { db in try Self.run(sql, arguments, on: db, onRow) }
         case .autocommit:
-            await engine.gate.acquire()
-            defer { engine.gate.release() }
-            try engine.checkOpen()
-            try engine.onWriter { db in
-                try Self.run(sql, arguments, on: db, onRow)
-                if db.isInsideTransaction {
-                    // A BEGIN outside `Database.transaction`: undo it rather than let later
-                    // statements of other callers join it.
-                    try? db.rollback()
-                    throw DatabaseError(
-                        resultCode: .SQLITE_MISUSE,
-                        message: "a statement run outside a transaction left one open", sql: sql)
+            try await engine.access.withStatement {
+                try engine.checkOpen()
+                try engine.onWriter { db in
+                    try Self.run(sql, arguments, on: db, onRow)
+                    if db.isInsideTransaction {
+                        // A BEGIN outside `Database.transaction`: undo it rather than let later
+                        // statements of other callers join it.
+                        try? db.rollback()
+                        throw DatabaseError(
+                            resultCode: .SQLITE_MISUSE,
+                            message: "a statement run outside a transaction left one open", sql: sql)
+                    }
                 }
             }
         }

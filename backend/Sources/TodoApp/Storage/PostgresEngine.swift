@@ -43,11 +43,30 @@ final class PostgresEngine: DatabaseEngine {
     func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
+        try await withLeasedConnection { connection in
+            try await body(connection.sql(queryLogLevel: .trace))
+        }
+    }
+
+    /// Runs the query as a named prepared statement, parsed and planned once per connection.
+    func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row] {
+        try await withLeasedConnection { connection in
+            var rows: [Query.Row] = []
+            for try await row in try await connection.execute(PreparedStoreQuery(query: query), logger: self.logger) {
+                rows.append(row)
+            }
+            return rows
+        }
+    }
+
+    private func withLeasedConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         try await withLeaseDeadline { leased in
             try await self.client.withConnection { connection in
                 leased.mark()
                 self.inOutage.withLockedValue { $0 = false }
-                return try await body(connection.sql(queryLogLevel: .trace))
+                return try await body(connection)
             }
         }
     }
@@ -143,4 +162,61 @@ final class LeaseFlag: Sendable {
     private let marked = NIOLockedValueBox(false)
     func mark() { marked.withLockedValue { $0 = true } }
     var isMarked: Bool { marked.withLockedValue { $0 } }
+}
+
+/// A `StoreQuery` as PostgresNIO's prepared statement: prepared under the query's name
+/// the first time a connection runs it, then only bound and executed.
+struct PreparedStoreQuery<Query: StoreQuery>: PostgresPreparedStatement {
+    typealias Row = Query.Row
+    static var name: String { Query.name }
+    static var sql: String { Query.postgresSQL }
+
+    let query: Query
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: query.binds.count)
+        for bind in query.binds {
+            switch bind {
+            case .integer(let integer): bindings.append(integer)
+            case .text(let text): bindings.append(text)
+            case .bool(let bool): bindings.append(bool)
+            // Typed by PostgreSQL from the statement, when it is prepared.
+            case .null: bindings.appendNull()
+            }
+        }
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        var columns = PostgresColumns(cells: row.makeIterator(), query: Query.name)
+        return try Query.decode(&columns)
+    }
+}
+
+/// A PostgreSQL row, read cell by cell with PostgresNIO's typed decoding.
+struct PostgresColumns: ColumnReader {
+    var cells: PostgresRow.Iterator
+    let query: String
+    private var index = 0
+
+    init(cells: PostgresRow.Iterator, query: String) {
+        self.cells = cells
+        self.query = query
+    }
+
+    mutating func integer() throws -> Int64 { try next(Int64.self, "bigint") }
+    mutating func text() throws -> String { try next(String.self, "text") }
+    mutating func bool() throws -> Bool { try next(Bool.self, "boolean") }
+
+    private mutating func next<Value: PostgresDecodable>(_ type: Value.Type, _ name: String) throws -> Value {
+        defer { index += 1 }
+        guard let cell = cells.next() else {
+            throw UnexpectedColumn(query: query, index: index, expected: name, found: "missing")
+        }
+        do {
+            return try cell.decode(Value.self)
+        } catch {
+            throw UnexpectedColumn(query: query, index: index, expected: name, found: "\(cell.dataType)")
+        }
+    }
 }

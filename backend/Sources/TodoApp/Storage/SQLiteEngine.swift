@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import NIOConcurrencyHelpers
 import SQLKit
@@ -12,7 +13,7 @@ import ServiceLifecycle
 /// with GRDB's cached prepared statements. Reads outside a transaction go to a reader,
 /// concurrently with each other and with the writer. Everything that writes, and every
 /// statement of a transaction, runs on the writer, which one operation holds at a time
-/// through `gate`: a transaction spans several statements with awaits between them, so
+/// through `access`: a transaction spans several statements with awaits between them, so
 /// the writer is held for the whole of it. SQLite allows one writer at a time anyway; the
 /// busy timeout makes a second process sharing the file wait for the lock instead of
 /// failing.
@@ -28,9 +29,9 @@ final class SQLiteEngine: DatabaseEngine {
     let writer: DatabaseQueue
     let readers: ReaderList
     let logger: Logger
-    /// Held by whoever uses the writer: one autocommit write, or a transaction or
-    /// migration from start to end.
-    let gate = SerialGate()
+    /// Keeps autocommit writes and transactions (or migrations) off the writer while
+    /// another uses it.
+    let access = WriterAccess()
     private let isClosed = NIOLockedValueBox(false)
 
     static let busyTimeoutSeconds: TimeInterval = 5
@@ -58,7 +59,7 @@ final class SQLiteEngine: DatabaseEngine {
         // non-empty WAL file exists for the read-only connections to open.
         writerConfiguration.journalMode = .wal
         // A transaction's statements are separate accesses to the writer, with awaits
-        // between them; `gate` keeps every other caller off the writer meanwhile.
+        // between them; `access` keeps every other caller off the writer meanwhile.
         writerConfiguration.allowsUnsafeTransactions = true
         writerConfiguration.prepareDatabase { db in
             // Durable across process crashes; WAL makes NORMAL lose at most the last
@@ -104,8 +105,8 @@ final class SQLiteEngine: DatabaseEngine {
     private func holdingWriter<Result: Sendable>(
         _ body: (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        await gate.acquire()
-        defer { gate.release() }
+        await access.acquireExclusive()
+        defer { access.releaseExclusive() }
         try checkOpen()
         let result: Result
         do {
@@ -130,9 +131,51 @@ final class SQLiteEngine: DatabaseEngine {
         }
     }
 
+    /// Runs one `StoreQuery` on its own: on a reader when it only reads, otherwise on the
+    /// writer once no transaction holds it.
+    func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row] {
+        if Query.isReadOnly {
+            return try onReader { db in try Self.run(query, on: db) }
+        }
+        return try await access.withStatement {
+            try checkOpen()
+            return try onWriter { db in try Self.run(query, on: db) }
+        }
+    }
+
+    /// Steps through the query's rows with GRDB's cursor (which turns SQLite's failures
+    /// into `DatabaseError`s) and reads each row's columns straight off the statement.
+    static func run<Query: StoreQuery>(_ query: Query, on db: GRDB.Database) throws -> [Query.Row] {
+        let statement = try db.cachedStatement(sql: sqliteText(Query.sql))
+        var values: [(any DatabaseValueConvertible)?] = []
+        values.reserveCapacity(query.binds.count)
+        for bind in query.binds {
+            switch bind {
+            case .integer(let integer): values.append(integer)
+            case .text(let text): values.append(text)
+            case .bool(let bool): values.append(bool)
+            case .null: values.append(nil)
+            }
+        }
+        try statement.setArguments(StatementArguments(values))
+        var rows: [Query.Row] = []
+        let cursor = try Row.fetchCursor(statement)
+        while try cursor.next() != nil {
+            var columns = SQLiteColumns(statement: statement.sqliteStatement, query: Query.name)
+            rows.append(try Query.decode(&columns))
+        }
+        return rows
+    }
+
+    /// PostgreSQL's `$1` placeholders as SQLite's numbered `?1`: SQLite would read `$1` as
+    /// a name, numbered by its first appearance rather than by its digits.
+    static func sqliteText(_ sql: String) -> String {
+        String(decoding: sql.utf8.map { $0 == UInt8(ascii: "$") ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+    }
+
     // MARK: Access, synchronous (non-async, so that GRDB's blocking overloads are chosen)
 
-    /// Runs `work` on the writer; the caller holds `gate`.
+    /// Runs `work` on the writer; the caller holds `access`.
     func onWriter<T>(_ work: (GRDB.Database) throws -> T) throws -> T {
         try writer.writeWithoutTransaction(work)
     }
@@ -143,7 +186,7 @@ final class SQLiteEngine: DatabaseEngine {
         try readers.withReader { reader in try reader.inDatabase(work) }
     }
 
-    /// Throws once the database is closed; the caller holds `gate`, which `close` takes.
+    /// Throws once the database is closed; the caller holds `access`, which `close` takes exclusively.
     func checkOpen() throws {
         if isClosed.withLockedValue({ $0 }) {
             throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "the database is closed")
@@ -156,8 +199,8 @@ final class SQLiteEngine: DatabaseEngine {
 
     /// Idempotent; later operations fail as the database is closed.
     func close() async {
-        await gate.acquire()
-        defer { gate.release() }
+        await access.acquireExclusive()
+        defer { access.releaseExclusive() }
         let wasClosed = isClosed.withLockedValue { closed in
             defer { closed = true }
             return closed
@@ -190,45 +233,111 @@ final class SQLiteEngine: DatabaseEngine {
     }
 }
 
-/// A first-come first-served async mutex: callers wait in line without blocking a thread.
-final class SerialGate: Sendable {
+/// The current row of an SQLite statement, read column by column.
+struct SQLiteColumns: ColumnReader {
+    let statement: SQLiteStatement
+    let query: String
+    private var index: CInt = 0
+
+    init(statement: SQLiteStatement, query: String) {
+        self.statement = statement
+        self.query = query
+    }
+
+    mutating func integer() throws -> Int64 {
+        try expect(SQLITE_INTEGER, "INTEGER")
+        defer { index += 1 }
+        return sqlite3_column_int64(statement, index)
+    }
+
+    mutating func text() throws -> String {
+        try expect(SQLITE_TEXT, "TEXT")
+        defer { index += 1 }
+        let count = Int(sqlite3_column_bytes(statement, index))
+        guard let bytes = sqlite3_column_text(statement, index) else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    /// SQLite has no boolean type: 0 and 1 in an INTEGER column.
+    mutating func bool() throws -> Bool {
+        try integer() != 0
+    }
+
+    private func expect(_ type: CInt, _ name: String) throws {
+        guard index < sqlite3_column_count(statement) else {
+            throw UnexpectedColumn(query: query, index: Int(index), expected: name, found: "missing")
+        }
+        let found = sqlite3_column_type(statement, index)
+        guard found == type else {
+            let foundName = [SQLITE_INTEGER: "INTEGER", SQLITE_FLOAT: "REAL", SQLITE_TEXT: "TEXT", SQLITE_BLOB: "BLOB"][found] ?? "NULL"
+            throw UnexpectedColumn(query: query, index: Int(index), expected: name, found: foundName)
+        }
+    }
+}
+
+/// Who may use the writer connection.
+///
+/// A statement committed on its own runs synchronously and takes microseconds, so it
+/// holds a plain lock while it runs: another one arriving meanwhile waits on the lock
+/// for those microseconds. A transaction (or a migration, or `close`) holds the writer
+/// across awaits instead, exclusively: statements arriving then wait for it without
+/// blocking a thread, and later transactions queue up in order. (An async mutex for
+/// every write instead costs a suspension whenever two writes meet, and hands the
+/// writer to a waiter that may sit in an event loop's queue behind other work while
+/// the writer idles.)
+final class WriterAccess: Sendable {
     private struct State {
-        var isHeld = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var isExclusive = false
+        var exclusiveWaiters: [CheckedContinuation<Void, Never>] = []
+        var statementWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = NIOLockedValueBox(State())
 
-    func acquire() async {
-        let acquired = state.withLockedValue { state in
-            if state.isHeld { return false }
-            state.isHeld = true
-            return true
-        }
-        if acquired { return }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquiredMeanwhile = state.withLockedValue { state in
-                if state.isHeld {
-                    state.waiters.append(continuation)
-                    return false
-                }
-                state.isHeld = true
-                return true
+    /// Runs `body` once no transaction holds the writer, with other statements kept out.
+    func withStatement<T>(_ body: () throws -> T) async throws -> T {
+        while true {
+            let result: T? = try state.withLockedValue { state in
+                state.isExclusive ? nil : try body()
             }
-            if acquiredMeanwhile { continuation.resume() }
+            if let result { return result }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let mayRetry = state.withLockedValue { state in
+                    if state.isExclusive { state.statementWaiters.append(continuation) }
+                    return !state.isExclusive
+                }
+                if mayRetry { continuation.resume() }
+            }
         }
     }
 
-    /// Hands the gate to the next waiter, or opens it.
-    func release() {
-        let next = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty {
-                state.isHeld = false
-                return nil
+    /// Waits until the writer is free and keeps it until `releaseExclusive`.
+    func acquireExclusive() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let granted = state.withLockedValue { state in
+                if state.isExclusive {
+                    state.exclusiveWaiters.append(continuation)
+                    return false
+                }
+                state.isExclusive = true
+                return true
             }
-            return state.waiters.removeFirst()
+            if granted { continuation.resume() }
         }
-        next?.resume()
+    }
+
+    /// Hands the writer to the next transaction in line, or frees it for the statements waiting.
+    func releaseExclusive() {
+        let (nextTransaction, statements) = state.withLockedValue { state in
+            if !state.exclusiveWaiters.isEmpty {
+                return (Optional(state.exclusiveWaiters.removeFirst()), [CheckedContinuation<Void, Never>]())
+            }
+            state.isExclusive = false
+            defer { state.statementWaiters = [] }
+            return (nil, state.statementWaiters)
+        }
+        nextTransaction?.resume()
+        for statement in statements { statement.resume() }
     }
 }
 

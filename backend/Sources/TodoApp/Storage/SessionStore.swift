@@ -83,30 +83,16 @@ struct SessionStore: Sendable {
     func load(token: String) async throws -> Loaded? {
         guard Self.isWellFormed(token) else { return nil }
         let idHash = Self.hash(token)
-        let lifetimeMilliseconds = Int64(lifetime) * 1000
-        return try await database.read { sql in
-            let now = Clock.milliseconds()
-            let row = try await sql.raw(
-                """
-                SELECT sessions.user_id, sessions.csrf_secret, sessions.expires_at, users.username \
-                FROM sessions JOIN users ON users.id = sessions.user_id \
-                WHERE sessions.id_hash = \(bind: idHash) AND sessions.expires_at > \(bind: now)
-                """
-            ).first()
-            guard let row else { return nil }
-            let session = AuthenticatedSession(
-                id: idHash,
-                userID: try row.decode(column: "user_id", as: Int64.self),
-                username: try row.decode(column: "username", as: String.self),
-                csrfSecret: try row.decode(column: "csrf_secret", as: String.self))
-            let expiresAt = try row.decode(column: "expires_at", as: Int64.self)
-            let refreshedExpiry = now + lifetimeMilliseconds
-            guard refreshedExpiry - expiresAt >= Self.refreshInterval else {
-                return Loaded(session: session, wasRefreshed: false)
-            }
-            try await sql.raw("UPDATE sessions SET expires_at = \(bind: refreshedExpiry) WHERE id_hash = \(bind: idHash)").run()
-            return Loaded(session: session, wasRefreshed: true)
+        let now = Clock.milliseconds()
+        guard let found = try await database.fetchFirst(LoadSession(idHash: idHash, now: now)) else { return nil }
+        let session = AuthenticatedSession(
+            id: idHash, userID: found.userID, username: found.username, csrfSecret: found.csrfSecret)
+        let refreshedExpiry = now + Int64(lifetime) * 1000
+        guard refreshedExpiry - found.expiresAt >= Self.refreshInterval else {
+            return Loaded(session: session, wasRefreshed: false)
         }
+        _ = try await database.fetch(RefreshSession(idHash: idHash, expiresAt: refreshedExpiry))
+        return Loaded(session: session, wasRefreshed: true)
     }
 
     func delete(idHash: String) async throws {
@@ -129,4 +115,39 @@ struct SessionStore: Sendable {
                 .count
         }
     }
+}
+
+// MARK: Queries (run on every request with a session cookie)
+
+struct LoadSession: StoreQuery {
+    struct Row: Sendable {
+        let userID: Int64
+        let csrfSecret: String
+        let expiresAt: Int64
+        let username: String
+    }
+
+    static let name = "todolist_load_session"
+    static let sql = """
+        SELECT sessions.user_id, sessions.csrf_secret, sessions.expires_at, users.username \
+        FROM sessions JOIN users ON users.id = sessions.user_id \
+        WHERE sessions.id_hash = $1 AND sessions.expires_at > $2
+        """
+    static let isReadOnly = true
+    let idHash: String
+    let now: Int64
+    var binds: [QueryValue] { [.text(idHash), .integer(now)] }
+
+    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> Row {
+        Row(userID: try columns.integer(), csrfSecret: try columns.text(), expiresAt: try columns.integer(),
+            username: try columns.text())
+    }
+}
+
+struct RefreshSession: StoreCommand {
+    static let name = "todolist_refresh_session"
+    static let sql = "UPDATE sessions SET expires_at = $2 WHERE id_hash = $1"
+    let idHash: String
+    let expiresAt: Int64
+    var binds: [QueryValue] { [.text(idHash), .integer(expiresAt)] }
 }
