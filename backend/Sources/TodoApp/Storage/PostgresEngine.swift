@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import NIOSSL
 import PostgresKit
 import PostgresNIO
@@ -64,7 +65,8 @@ final class PostgresEngine: DatabaseEngine {
     ) async throws -> Result {
         try await withLeaseDeadline { leased in
             try await self.client.withConnection { connection in
-                leased.mark()
+                // Too late: the deadline has already answered for this request.
+                guard leased.mark() else { throw CancellationError() }
                 self.inOutage.withLockedValue { $0 = false }
                 return try await body(connection)
             }
@@ -106,29 +108,32 @@ final class PostgresEngine: DatabaseEngine {
     /// Races the operation against `leaseTimeout`, but only until a connection is
     /// leased: a query that has started is left to finish, so a client is never told
     /// "unavailable" about a write that then commits.
+    ///
+    /// The deadline is a timer on an event loop that cancels the operation's task: a
+    /// task group with a sleeping child per query cost a second task and a libdispatch
+    /// timer (Swift's sleeps run on dispatch's threads) on every request.
     private func withLeaseDeadline<Result: Sendable>(
         _ operation: @escaping @Sendable (LeaseFlag) async throws -> Result
     ) async throws -> Result {
         let leased = LeaseFlag()
         let timeout = inOutage.withLockedValue { $0 } ? outageLeaseTimeout : leaseTimeout
         let inOutage = self.inOutage
-        return try await withThrowingTaskGroup(of: Result?.self) { group in
-            group.addTask {
-                try await operation(leased)
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                if leased.isMarked { return nil }
+        let task = Task { try await operation(leased) }
+        let deadline = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(timeout)) {
+            if leased.expireUnlessMarked() {
                 inOutage.withLockedValue { $0 = true }
+                task.cancel()
+            }
+        }
+        defer { deadline.cancel() }
+        return try await withTaskCancellationHandler {
+            do {
+                return try await task.value
+            } catch where leased.hasExpired {
                 throw ConnectionLeaseTimeout(waited: timeout)
             }
-            while let outcome = try await group.next() {
-                if let result = outcome {
-                    group.cancelAll()
-                    return result
-                }
-            }
-            throw ConnectionLeaseTimeout(waited: timeout)
+        } onCancel: {
+            task.cancel()
         }
     }
 
@@ -157,11 +162,30 @@ final class PostgresEngine: DatabaseEngine {
     }
 }
 
-/// Set once a connection has been leased; read by the deadline.
+/// Whether the connection was leased or the deadline passed first: whichever happens
+/// first wins, under a lock, so a leased connection's query is never cancelled.
 final class LeaseFlag: Sendable {
-    private let marked = NIOLockedValueBox(false)
-    func mark() { marked.withLockedValue { $0 = true } }
-    var isMarked: Bool { marked.withLockedValue { $0 } }
+    private enum State { case waiting, leased, expired }
+    private let state = NIOLockedValueBox(State.waiting)
+
+    /// Whether the lease is in time (the deadline has not passed).
+    func mark() -> Bool {
+        state.withLockedValue { state in
+            if state == .waiting { state = .leased }
+            return state == .leased
+        }
+    }
+
+    /// Whether the lease expired now (it was still waiting).
+    func expireUnlessMarked() -> Bool {
+        state.withLockedValue { state in
+            guard state == .waiting else { return false }
+            state = .expired
+            return true
+        }
+    }
+
+    var hasExpired: Bool { state.withLockedValue { $0 == .expired } }
 }
 
 /// A `StoreQuery` as PostgresNIO's prepared statement: prepared under the query's name
