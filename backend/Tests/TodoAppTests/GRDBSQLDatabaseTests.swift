@@ -318,6 +318,37 @@ import Testing
         }
     }
 
+    /// A write outside the transaction waits for it: it must neither join it (and be
+    /// rolled back with it) nor fail.
+    @Test(.timeLimit(.minutes(1)))
+    func aWriteWaitsForAnOpenTransactionAndOutlivesItsRollback() async throws {
+        struct Abandon: Error {}
+        try await Self.withDatabase { database in
+            try await Self.createScratchTable(database)
+            let (inserted, insertedSignal) = AsyncStream<Void>.makeStream()
+            let (release, releaseSignal) = AsyncStream<Void>.makeStream()
+            async let transaction: Void = {
+                do {
+                    try await database.transaction { sql in
+                        try await Self.insert(1, on: sql)
+                        insertedSignal.yield()
+                        for await _ in release { break }
+                        throw Abandon()
+                    }
+                } catch is Abandon {}
+            }()
+            for await _ in inserted { break }
+            let write = Task { try await database.read { sql in try await Self.insert(2, on: sql) } }
+            try await Task.sleep(for: .milliseconds(200))
+            // Still open, and the write has not slipped into it.
+            #expect(try await Self.count(database) == 0)
+            releaseSignal.yield()
+            try await transaction
+            try await write.value
+            #expect(try await Self.count(database) == 1)
+        }
+    }
+
     // MARK: Constraint errors
 
     @Test func uniqueViolationsFromGRDBAreRecognised() async throws {
