@@ -159,7 +159,8 @@ enum RFC3339 {
         return String(decoding: text, as: UTF8.self)
     }
 
-    /// Appends the 24 bytes of `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    /// Appends the 24 bytes of `YYYY-MM-DDTHH:MM:SS.mmmZ`, formatted in a scratch buffer
+    /// and appended at once (a list of 20 todos writes 40 of them).
     static func write(milliseconds: Int64, to text: inout [UInt8]) {
         let millisecondsPerDay: Int64 = 86_400_000
         var days = milliseconds / millisecondsPerDay
@@ -169,28 +170,34 @@ enum RFC3339 {
             days -= 1
         }
         let (year, month, day) = civil(daysSince1970: days)
-        func digits(_ value: Int64, _ count: Int) {
-            var divisor: Int64 = 1
-            for _ in 1..<count { divisor *= 10 }
-            while divisor > 0 {
-                text.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-                divisor /= 10
+        let time = Int(rest)
+        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &scratch) { out in
+            func put(_ value: Int, at offset: Int, width: Int) {
+                var value = value
+                var index = offset + width - 1
+                while index >= offset {
+                    out[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                    index -= 1
+                }
             }
+            put(Int(year), at: 0, width: 4)
+            out[4] = UInt8(ascii: "-")
+            put(Int(month), at: 5, width: 2)
+            out[7] = UInt8(ascii: "-")
+            put(Int(day), at: 8, width: 2)
+            out[10] = UInt8(ascii: "T")
+            put(time / 3_600_000, at: 11, width: 2)
+            out[13] = UInt8(ascii: ":")
+            put(time / 60_000 % 60, at: 14, width: 2)
+            out[16] = UInt8(ascii: ":")
+            put(time / 1000 % 60, at: 17, width: 2)
+            out[19] = UInt8(ascii: ".")
+            put(time % 1000, at: 20, width: 3)
+            out[23] = UInt8(ascii: "Z")
+            text.append(contentsOf: out)
         }
-        digits(year, 4)
-        text.append(UInt8(ascii: "-"))
-        digits(month, 2)
-        text.append(UInt8(ascii: "-"))
-        digits(day, 2)
-        text.append(UInt8(ascii: "T"))
-        digits(rest / 3_600_000, 2)
-        text.append(UInt8(ascii: ":"))
-        digits(rest / 60_000 % 60, 2)
-        text.append(UInt8(ascii: ":"))
-        digits(rest / 1000 % 60, 2)
-        text.append(UInt8(ascii: "."))
-        digits(rest % 1000, 3)
-        text.append(UInt8(ascii: "Z"))
     }
 
     /// (year, month, day) of the proleptic Gregorian calendar for a day count from 1970-01-01.
