@@ -46,13 +46,17 @@ public struct LogLineHandler: LogHandler {
 
         let provided = metadataProvider?.get() ?? [:]
         let extra = event.metadata ?? [:]
-        let rendered =
-            provided.isEmpty && extra.isEmpty
-            ? renderedMetadata
-            : Self.render(metadata.merging(provided) { _, new in new }.merging(extra) { _, new in new })
-        if !rendered.isEmpty {
-            line.append(UInt8(ascii: " "))
-            line.append(contentsOf: rendered.utf8)
+        if provided.isEmpty && extra.isEmpty {
+            if !renderedMetadata.isEmpty {
+                line.append(UInt8(ascii: " "))
+                line.append(contentsOf: renderedMetadata.utf8)
+            }
+        } else {
+            // Later sources win, as in `StreamLogHandler`.
+            var merged = metadata
+            for (key, value) in provided { merged[key] = value }
+            for (key, value) in extra { merged[key] = value }
+            Self.render(merged, into: &line)
         }
         line.append(contentsOf: " [".utf8)
         line.append(contentsOf: event.source.utf8)
@@ -75,6 +79,24 @@ public struct LogLineHandler: LogHandler {
     }
 
     static func render(_ metadata: Logger.Metadata) -> String {
-        metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        var bytes: [UInt8] = []
+        render(metadata, into: &bytes)
+        return String(decoding: bytes.dropFirst(), as: UTF8.self)
+    }
+
+    /// Appends ` key=value` for each entry, keys sorted, straight into the line: the
+    /// request log line has five entries, and building a string for each pair and
+    /// joining them was a third of the logging's cost.
+    static func render(_ metadata: Logger.Metadata, into line: inout [UInt8]) {
+        for key in metadata.keys.sorted() {
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: key.utf8)
+            line.append(UInt8(ascii: "="))
+            switch metadata[key]! {
+            case .string(let text): line.append(contentsOf: text.utf8)
+            case .stringConvertible(let value): line.append(contentsOf: value.description.utf8)
+            case let value: line.append(contentsOf: value.description.utf8)
+            }
+        }
     }
 }
