@@ -193,7 +193,7 @@ final class LeaseFlag: Sendable {
 struct PreparedStoreQuery<Query: StoreQuery>: PostgresPreparedStatement {
     typealias Row = Query.Row
     static var name: String { Query.name }
-    static var sql: String { Query.postgresSQL }
+    static var sql: String { Query.text.postgres }
 
     let query: Query
 

@@ -146,7 +146,7 @@ final class SQLiteEngine: DatabaseEngine {
     /// Steps through the query's rows with GRDB's cursor (which turns SQLite's failures
     /// into `DatabaseError`s) and reads each row's columns straight off the statement.
     static func run<Query: StoreQuery>(_ query: Query, on db: GRDB.Database) throws -> [Query.Row] {
-        let statement = try db.cachedStatement(sql: sqliteText(Query.sql))
+        let statement = try db.cachedStatement(sql: Query.text.sqlite)
         var values: [(any DatabaseValueConvertible)?] = []
         values.reserveCapacity(query.binds.count)
         for bind in query.binds {
@@ -165,12 +165,6 @@ final class SQLiteEngine: DatabaseEngine {
             rows.append(try Query.decode(&columns))
         }
         return rows
-    }
-
-    /// PostgreSQL's `$1` placeholders as SQLite's numbered `?1`: SQLite would read `$1` as
-    /// a name, numbered by its first appearance rather than by its digits.
-    static func sqliteText(_ sql: String) -> String {
-        String(decoding: sql.utf8.map { $0 == UInt8(ascii: "$") ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
     }
 
     // MARK: Access, synchronous (non-async, so that GRDB's blocking overloads are chosen)

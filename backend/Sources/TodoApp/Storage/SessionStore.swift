@@ -128,11 +128,12 @@ struct LoadSession: StoreQuery {
     }
 
     static let name = "todolist_load_session"
-    static let sql = """
+    static let text = QueryText(
+        """
         SELECT sessions.user_id, sessions.csrf_secret, sessions.expires_at, users.username \
         FROM sessions JOIN users ON users.id = sessions.user_id \
         WHERE sessions.id_hash = $1 AND sessions.expires_at > $2
-        """
+        """)
     static let isReadOnly = true
     let idHash: String
     let now: Int64
@@ -146,7 +147,7 @@ struct LoadSession: StoreQuery {
 
 struct RefreshSession: StoreCommand {
     static let name = "todolist_refresh_session"
-    static let sql = "UPDATE sessions SET expires_at = $2 WHERE id_hash = $1"
+    static let text = QueryText("UPDATE sessions SET expires_at = $2 WHERE id_hash = $1")
     let idHash: String
     let expiresAt: Int64
     var binds: [QueryValue] { [.text(idHash), .integer(expiresAt)] }

@@ -13,11 +13,7 @@ protocol StoreQuery: Sendable {
 
     /// The statement's name on PostgreSQL, unique among queries.
     static var name: String { get }
-    /// `$1`, `$2`… number the values in `binds`, as PostgreSQL writes them (SQLite reads
-    /// them as `?1`, `?2`…). No `$` may appear elsewhere.
-    static var sql: String { get }
-    /// PostgreSQL's text when it differs from `sql`.
-    static var postgresSQL: String { get }
+    static var text: QueryText { get }
     /// Whether the statement only reads: SQLite then runs it on a WAL reader.
     static var isReadOnly: Bool { get }
 
@@ -28,8 +24,23 @@ protocol StoreQuery: Sendable {
 }
 
 extension StoreQuery {
-    static var postgresSQL: String { sql }
     static var isReadOnly: Bool { false }
+}
+
+/// A statement's text for each engine, derived once, when the query type is first used.
+///
+/// `$1`, `$2`… number the values in `binds`, as PostgreSQL writes them; SQLite gets them
+/// as `?1`, `?2`…, since it would read `$1` as a name and number names by their first
+/// appearance rather than by their digits. No `$` may appear elsewhere in the text.
+struct QueryText: Sendable {
+    let postgres: String
+    let sqlite: String
+
+    /// `sql` on both engines, or `postgres` on PostgreSQL when given.
+    init(_ sql: String, postgres: String? = nil) {
+        self.postgres = postgres ?? sql
+        self.sqlite = String(decoding: sql.utf8.map { $0 == UInt8(ascii: "$") ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+    }
 }
 
 /// A statement with no result rows.

@@ -138,7 +138,7 @@ extension TodoIDsQuery {
 
 struct ListTodos: TodoRowsQuery {
     static let name = "todolist_list_todos"
-    static let sql = "SELECT \(columns) FROM todos WHERE user_id = $1 ORDER BY sort_order, id"
+    static let text = QueryText("SELECT \(columns) FROM todos WHERE user_id = $1 ORDER BY sort_order, id")
     static let isReadOnly = true
     let userID: Int64
     var binds: [QueryValue] { [.integer(userID)] }
@@ -146,7 +146,7 @@ struct ListTodos: TodoRowsQuery {
 
 struct ListTodosInState: TodoRowsQuery {
     static let name = "todolist_list_todos_in_state"
-    static let sql = "SELECT \(columns) FROM todos WHERE user_id = $1 AND completed = $2 ORDER BY sort_order, id"
+    static let text = QueryText("SELECT \(columns) FROM todos WHERE user_id = $1 AND completed = $2 ORDER BY sort_order, id")
     static let isReadOnly = true
     let userID: Int64
     let completed: Bool
@@ -155,7 +155,7 @@ struct ListTodosInState: TodoRowsQuery {
 
 struct FindTodo: TodoRowsQuery {
     static let name = "todolist_find_todo"
-    static let sql = "SELECT \(columns) FROM todos WHERE id = $2 AND user_id = $1"
+    static let text = QueryText("SELECT \(columns) FROM todos WHERE id = $2 AND user_id = $1")
     static let isReadOnly = true
     let userID: Int64
     let id: Int64
@@ -164,10 +164,11 @@ struct FindTodo: TodoRowsQuery {
 
 struct InsertTodo: TodoRowsQuery {
     static let name = "todolist_insert_todo"
-    static let sql = """
+    static let text = QueryText(
+        """
         INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) \
         VALUES ($1, $2, $3, $4, $5, $5) RETURNING \(columns)
-        """
+        """)
     let userID: Int64
     let title: String
     let completed: Bool
@@ -179,12 +180,13 @@ struct InsertTodo: TodoRowsQuery {
 /// An insert at the end of the user's list (see `TodoStore.create`).
 struct AppendTodo: TodoRowsQuery {
     static let name = "todolist_append_todo"
-    static let sql = """
+    static let text = QueryText(
+        """
         INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) \
         SELECT $1, $2, $3, COALESCE(MAX(sort_order), 0) + 1, $4, $4 FROM todos WHERE user_id = $1 \
         RETURNING \(columns)
-        """
-    static let postgresSQL = "SELECT \(columns) FROM todolist_append_todo($1, $2, $3, $4)"
+        """,
+        postgres: "SELECT \(columns) FROM todolist_append_todo($1, $2, $3, $4)")
     let userID: Int64
     let title: String
     let completed: Bool
@@ -195,11 +197,12 @@ struct AppendTodo: TodoRowsQuery {
 /// One statement whatever the PATCH names: a field sent as NULL keeps its value.
 struct UpdateTodo: TodoRowsQuery {
     static let name = "todolist_update_todo"
-    static let sql = """
+    static let text = QueryText(
+        """
         UPDATE todos SET title = COALESCE($3, title), completed = COALESCE($4, completed), \
         sort_order = COALESCE($5, sort_order), updated_at = $6 \
         WHERE id = $2 AND user_id = $1 RETURNING \(columns)
-        """
+        """)
     let userID: Int64
     let id: Int64
     let changes: TodoChanges
@@ -212,7 +215,7 @@ struct UpdateTodo: TodoRowsQuery {
 
 struct DeleteTodo: TodoIDsQuery {
     static let name = "todolist_delete_todo"
-    static let sql = "DELETE FROM todos WHERE id = $2 AND user_id = $1 RETURNING id"
+    static let text = QueryText("DELETE FROM todos WHERE id = $2 AND user_id = $1 RETURNING id")
     let userID: Int64
     let id: Int64
     var binds: [QueryValue] { [.integer(userID), .integer(id)] }
@@ -220,9 +223,10 @@ struct DeleteTodo: TodoIDsQuery {
 
 struct SetAllCompleted: TodoIDsQuery {
     static let name = "todolist_set_all_completed"
-    static let sql = """
-        UPDATE todos SET completed = $2, updated_at = $3 WHERE user_id = $1 AND completed <> $2 RETURNING id
+    static let text = QueryText(
         """
+        UPDATE todos SET completed = $2, updated_at = $3 WHERE user_id = $1 AND completed <> $2 RETURNING id
+        """)
     let userID: Int64
     let completed: Bool
     let now: Int64
@@ -231,7 +235,7 @@ struct SetAllCompleted: TodoIDsQuery {
 
 struct DeleteCompleted: TodoIDsQuery {
     static let name = "todolist_delete_completed"
-    static let sql = "DELETE FROM todos WHERE user_id = $1 AND completed = $2 RETURNING id"
+    static let text = QueryText("DELETE FROM todos WHERE user_id = $1 AND completed = $2 RETURNING id")
     let userID: Int64
     var binds: [QueryValue] { [.integer(userID), .bool(true)] }
 }
