@@ -2,7 +2,8 @@
 server, beside a ceiling server (a bare Hummingbird route) measured in the same run.
 
 Usage: bench/run.sh [--duration 10] [--connections 32,128] [--databases sqlite,postgres]
-Writes bench/results/<date>-<commit>.json and .md and prints the table.
+Writes bench/results/<date>-<commit>.json and .md (-2, -3... for further runs of the
+same commit that day) and prints the table.
 """
 from __future__ import annotations
 
@@ -276,6 +277,11 @@ def write_results(rows, rss, ceiling_rss, verdicts) -> None:
     results = REPO / "bench" / "results"
     results.mkdir(exist_ok=True)
     base = results / f"{stamp}-{commit}"
+    # Another run of the same commit on the same day keeps the earlier one: -2, -3, ...
+    run = 2
+    while base.with_suffix(".json").exists() or base.with_suffix(".md").exists():
+        base = results / f"{stamp}-{commit}-{run}"
+        run += 1
     base.with_suffix(".md").write_text(markdown)
     payload = {"date": stamp, "commit": commit, "rows": [{k: v for k, v in r.items() if k != "raw"} for r in rows],
                "rss_mib": rss, "ceiling_rss_mib": ceiling_rss, "targets": verdicts}
