@@ -1,11 +1,13 @@
-import { ApiError, INVALID_RESPONSE, NETWORK_ERROR } from './errors.js';
+import { ApiError, INVALID_RESPONSE, messageFor, NETWORK_ERROR } from './errors.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * CSRF failures that a fresh token can fix. The origin, referer and cross-site
  * reasons are absent on purpose: a new token cannot fix them, and retrying would
- * only hide a deployment mistake.
+ * only hide a deployment mistake. So is `cookie_duplicated`: the browser holds a
+ * second CSRF cookie (possibly planted by another site), which no token can cure;
+ * the person gets a sentence saying what to do (see `messageFor`).
  */
 export const RETRYABLE_CSRF_REASONS = new Set([
   'cookie_missing',
@@ -189,12 +191,13 @@ function parseJson(text) {
 function errorFromAnswer(response, parsed) {
   const body = parsed.ok ? parsed.value : null;
   if (body && typeof body === 'object' && typeof body.error === 'string') {
+    const reason = typeof body.reason === 'string' ? body.reason : null;
     return new ApiError({
       status: response.status,
       code: body.error,
-      detail: typeof body.detail === 'string' ? body.detail : body.error,
+      detail: messageFor(body.error, reason, typeof body.detail === 'string' ? body.detail : body.error),
       field: typeof body.field === 'string' ? body.field : null,
-      reason: typeof body.reason === 'string' ? body.reason : null,
+      reason,
       retryAfter: parseRetryAfter(response.headers),
     });
   }

@@ -34,3 +34,21 @@ export class ApiError extends Error {
 /** Codes the client invents itself; every other code comes from the server. */
 export const NETWORK_ERROR = 'network_error';
 export const INVALID_RESPONSE = 'invalid_response';
+
+/**
+ * Sentences the client shows instead of the server's, where the server's (Django's)
+ * wording names a mechanism but not what the person can do about it.
+ * Keyed by `code/reason`.
+ */
+const CLIENT_MESSAGES = {
+  // The browser holds two CSRF cookies for the API, one of them planted by another site
+  // or network (cookie tossing). A fresh token cannot fix it, so it is never retried.
+  'csrf_failed/cookie_duplicated':
+    'Your browser sent more than one security cookie for this site, which can mean another site or network set one. ' +
+    'Reload the page; if this keeps happening, clear the cookies of this site and log in again.',
+};
+
+/** The sentence to show for an error answer: the client's own where it has one, else the server's. */
+export function messageFor(code, reason, serverDetail) {
+  return CLIENT_MESSAGES[`${code}/${reason}`] || serverDetail;
+}

@@ -172,6 +172,32 @@ describe('CSRF failure and retry', () => {
     assert.equal(calls.at(-1).headers['X-CSRFToken'], 'token-2');
   });
 
+  it('does not retry cookie_duplicated and says what to do instead of the server sentence', async () => {
+    const { api, calls } = setup(withTokens(() => csrfFailure('cookie_duplicated')));
+    await assert.rejects(api.todos.create({ title: 'x' }), (error) => {
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.status, 403);
+      assert.equal(error.code, 'csrf_failed');
+      assert.equal(error.reason, 'cookie_duplicated');
+      assert.match(error.detail, /more than one/i);
+      assert.match(error.detail, /reload/i);
+      assert.match(error.detail, /cookies/i);
+      assert.equal(error.message, error.detail);
+      return true;
+    });
+    assert.equal(calls.filter((c) => c.path === '/api/todos/').length, 1);
+    assert.equal(csrfFetches(calls), 1);
+  });
+
+  it('keeps the server sentence for the other CSRF reasons', async () => {
+    const { api } = setup(withTokens(() => csrfFailure('origin_untrusted')));
+    await assert.rejects(api.ping.post(), { detail: 'CSRF check failed (origin_untrusted).' });
+  });
+
+  it('lists cookie_duplicated nowhere among the retryable reasons', () => {
+    assert.equal(RETRYABLE_CSRF_REASONS.has('cookie_duplicated'), false);
+  });
+
   it('does not retry a 403 that is not a CSRF failure', async () => {
     const { api, calls } = setup(withTokens(() => json(403, { error: 'forbidden', detail: 'No.' })));
     await assert.rejects(api.ping.post(), { code: 'forbidden' });
