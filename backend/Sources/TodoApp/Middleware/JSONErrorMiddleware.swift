@@ -21,6 +21,9 @@ enum APIErrors {
         switch error {
         case let error as JSONError:
             return error.makeResponse()
+        case let error as DatabaseUnavailable where error.isStorageFull:
+            logger.error("database storage full", metadata: ["error": .string(String(describing: error.underlying))])
+            return insufficientStorage.makeResponse()
         case let error as DatabaseUnavailable:
             logger.error("database unavailable", metadata: ["error": .string(String(describing: error.underlying))])
             return JSONError(
@@ -57,6 +60,10 @@ enum APIErrors {
             return JSONError(error.status, code: code, detail: error.body ?? "\(error.status.reasonPhrase).", headers: error.headers)
         }
     }
+
+    static let insufficientStorage = JSONError(
+        .init(code: 507, reasonPhrase: "Insufficient Storage"), code: "insufficient_storage",
+        detail: "The server has no storage space left for this change; nothing was written.")
 
     static let payloadTooLarge = JSONError(
         .contentTooLarge, code: "payload_too_large", detail: "The request body is larger than 64 KiB.")

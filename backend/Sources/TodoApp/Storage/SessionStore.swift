@@ -91,7 +91,16 @@ struct SessionStore: Sendable {
         guard refreshedExpiry - found.expiresAt >= Self.refreshInterval else {
             return Loaded(session: session, wasRefreshed: false)
         }
-        _ = try await database.fetch(RefreshSession(idHash: idHash, expiresAt: refreshedExpiry))
+        do {
+            _ = try await database.fetch(RefreshSession(idHash: idHash, expiresAt: refreshedExpiry))
+        } catch let error as DatabaseUnavailable {
+            // The session was just read, so it is valid for a while yet; a refresh the
+            // database cannot take now (a full disk, a lock held too long) must not fail
+            // the request. The next request tries again.
+            database.logger.warning(
+                "session refresh skipped", metadata: ["error": .string(String(describing: error.underlying))])
+            return Loaded(session: session, wasRefreshed: false)
+        }
         return Loaded(session: session, wasRefreshed: true)
     }
 
