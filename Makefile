@@ -5,13 +5,14 @@ SERVER := $(BACKEND)/.build/debug/todolist-server
 PYTEST := python3 -m pytest -p no:cacheprovider
 
 .PHONY: run test build deps deps-test backend backend-release backend-test http-test frontend-test frontend-build e2e-test \
-        migrate bench clean-data help
+        migrate bench soak soak-test clean-data help
 
 help:
 	@echo "make run    install what is missing, start the API on :8000 and the web app on :3000"
 	@echo "make test   unit, HTTP (SQLite and PostgreSQL), frontend and browser tests"
 	@echo "make build  release backend binary and frontend/dist"
 	@echo "make bench  benchmarks (see docs/performance.md)"
+	@echo "make soak   60 s of mixed traffic at 128 connections: no errors, no memory growth"
 
 deps:
 	@scripts/install-deps.sh run
@@ -34,7 +35,7 @@ migrate: backend
 build: deps backend-release
 	$(MAKE) -C frontend build
 
-test: deps-test backend-test http-test frontend-test e2e-test
+test: deps-test backend-test http-test soak-test frontend-test e2e-test
 
 backend-test:
 	cd $(BACKEND) && swift build --build-tests
@@ -42,6 +43,13 @@ backend-test:
 
 http-test:
 	$(PYTEST) $(BACKEND)/Tests/HTTP -q
+
+# Mixed traffic against the debug server: 0 errors, RSS growth <= 10 % (bench/soak.py).
+soak-test: backend
+	python3 bench/soak.py --duration 12 --connections 64 --databases $${TODOLIST_TEST_DATABASES:-sqlite,postgres}
+
+soak: backend
+	python3 bench/soak.py --duration 60 --connections 128 --databases $${TODOLIST_TEST_DATABASES:-sqlite,postgres}
 
 frontend-test:
 	$(MAKE) -C frontend test
