@@ -48,7 +48,8 @@ public enum TodoApplication {
         let router = Router(context: AppRequestContext.self, options: [.autoGenerateHeadEndpoints])
 
         // Order matters: each layer wraps those added after it. CORS sits outside the
-        // error layer so error answers are readable cross-origin; CSRF runs before
+        // error layer so error answers are readable cross-origin, and so is the layer that
+        // marks answers private (no-store), so errors are; CSRF runs before
         // routing, so an unsafe request to any path is checked before 404 or 405; the
         // session is loaded just before CSRF, which checks against the session's secret.
         // One stack of statically known types, rather than six existentials: the calls
@@ -57,6 +58,7 @@ public enum TodoApplication {
         router.addMiddleware {
             RequestLoggingMiddleware()
             CORSMiddleware(policy: CORSPolicy(allowedOrigins: settings.frontendOrigins))
+            PrivateResponseMiddleware()
             JSONErrorMiddleware()
             ClientMiddleware(proxies: settings.trustedProxies)
             SessionMiddleware(sessions: sessions, cookie: sessionCookie)

@@ -63,7 +63,12 @@ struct TodoController {
         let completed = try body.bool("completed") ?? false
         let order = try body.integer("order")
         let validTitle = try Self.validTitle(title)
-        let todo = try await todos.create(userID: userID, title: validTitle, completed: completed, order: order.map(Int64.init))
+        let todo: Todo
+        do {
+            todo = try await todos.create(userID: userID, title: validTitle, completed: completed, order: order.map(Int64.init))
+        } catch let refusal as TodoStore.CreateRefusal {
+            throw Self.error(for: refusal)
+        }
         return JSONResponse.make(.created, todo)
     }
 
@@ -120,6 +125,22 @@ struct TodoController {
     // MARK: Checks
 
     static let notFound = JSONError(.notFound, code: "not_found", detail: "No such todo.")
+
+    /// `409`: the request is fine, the user's list has no room for it.
+    static func error(for refusal: TodoStore.CreateRefusal) -> JSONError {
+        switch refusal {
+        case .tooManyTodos:
+            JSONError(
+                .conflict, code: "too_many_todos",
+                detail: "You have as many todos as one account may hold; delete some to add more.")
+        case .orderExhausted:
+            JSONError(
+                .conflict, code: "order_exhausted",
+                detail: "Your largest todo order is 9007199254740991, so there is no order after it; "
+                    + "send an order, or give your todos smaller ones.",
+                extra: ["field": "order"])
+        }
+    }
 
     static func requireUser(_ context: AppRequestContext) throws(JSONError) -> Int64 {
         guard let session = context.session else {

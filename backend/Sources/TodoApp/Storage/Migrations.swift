@@ -90,6 +90,41 @@ struct Migrator {
                 """
             ]
         },
+        Migration(version: 3, name: "per-user todo cap and order bound; ids within 2^53-1 on PostgreSQL") { kind in
+            // `todolist_add_todo` is `todolist_append_todo` plus the cap and the bound, for
+            // both an explicit and a default order (`wanted_order` NULL), counted under the
+            // same lock; a refusal returns no row (see `TodoStore.create`). The old function
+            // stays for servers of the previous version sharing the database during a deploy.
+            // SQLite needs no function; its ids come from AUTOINCREMENT, one by one from 1,
+            // and would need 2^53 inserts to leave JavaScript's range.
+            guard kind == .postgres else { return [] }
+            return [
+                """
+                CREATE FUNCTION todolist_add_todo(
+                    owner BIGINT, new_title TEXT, new_completed BOOLEAN, wanted_order BIGINT, stamp BIGINT, cap BIGINT)
+                RETURNS SETOF todos LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM 1 FROM users WHERE users.id = owner FOR NO KEY UPDATE;
+                    RETURN QUERY
+                    WITH inserted AS (
+                        INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at)
+                        SELECT owner, new_title, new_completed, COALESCE(wanted_order, mine.top + 1), stamp, stamp
+                        FROM (
+                            SELECT COALESCE((SELECT MAX(todos.sort_order) FROM todos WHERE todos.user_id = owner), 0) AS top,
+                                (SELECT COUNT(*) FROM todos WHERE todos.user_id = owner) AS held
+                        ) AS mine
+                        WHERE mine.held < cap AND (wanted_order IS NOT NULL OR mine.top < \(TodoStore.maxOrder))
+                        RETURNING *
+                    )
+                    SELECT * FROM inserted;
+                END
+                $$
+                """,
+                // Identity values past 2^53-1 fail instead of reaching clients as numbers they round.
+                "ALTER TABLE todos ALTER COLUMN id SET MAXVALUE \(TodoStore.maxOrder)",
+                "ALTER TABLE users ALTER COLUMN id SET MAXVALUE \(TodoStore.maxOrder)",
+            ]
+        },
     ]
 
     /// An integer key the database assigns: AUTOINCREMENT keeps SQLite from reusing the

@@ -46,6 +46,20 @@ struct TodoChanges: Sendable, Equatable {
 /// prepared once per connection and their rows read by position.
 struct TodoStore: Sendable {
     let database: Database
+    /// The most todos one user may hold (the contract's default: 10,000).
+    var maxTodosPerUser: Int = 10_000
+
+    /// The largest `order` a JavaScript client holds exactly (2^53 − 1); a computed
+    /// default order never goes beyond it. Clients cannot send more (`JSONObject.integer`).
+    static let maxOrder: Int64 = 9_007_199_254_740_991
+
+    /// Why a create was refused, every todo of the user left as it was.
+    enum CreateRefusal: Error, Equatable {
+        /// The user already holds `maxTodosPerUser` todos.
+        case tooManyTodos
+        /// The user's largest order is `maxOrder`, so there is no default order after it.
+        case orderExhausted
+    }
 
     func list(userID: Int64, completed: Bool? = nil) async throws -> [Todo] {
         if let completed {
@@ -67,18 +81,33 @@ struct TodoStore: Sendable {
     /// in a statement of its own, whose snapshot therefore includes any concurrent create
     /// for that user that held the lock before it: one round trip, the lock held only
     /// for the function's run and its commit.
+    ///
+    /// The cap and the order bound are checked by the inserting statement itself, under
+    /// the same lock, so concurrent creates never take a user past the cap. A refused
+    /// create throws `CreateRefusal`; which limit refused it is read afterwards (the
+    /// statement's only answer is "no row").
     func create(userID: Int64, title: String, completed: Bool, order: Int64?) async throws -> Todo {
-        let now = Clock.milliseconds()
-        let inserted: Todo?
-        if let order {
-            inserted = try await database.fetchFirst(
-                InsertTodo(userID: userID, title: title, completed: completed, order: order, now: now))
-        } else {
-            inserted = try await database.fetchFirst(
-                AppendTodo(userID: userID, title: title, completed: completed, now: now))
+        let cap = Int64(maxTodosPerUser)
+        // A refusal whose cause is gone by the time it is read (a todo deleted in
+        // between) is retried: the answer names the limit that holds.
+        for _ in 0..<3 {
+            let now = Clock.milliseconds()
+            let inserted: Todo?
+            if let order {
+                inserted = try await database.fetchFirst(
+                    InsertTodo(userID: userID, title: title, completed: completed, order: order, now: now, cap: cap))
+            } else {
+                inserted = try await database.fetchFirst(
+                    AppendTodo(userID: userID, title: title, completed: completed, now: now, cap: cap))
+            }
+            if let inserted { return inserted }
+            guard let room = try await database.fetchFirst(TodoRoom(userID: userID)) else {
+                throw MissingRow(table: "todos")
+            }
+            if room.held >= cap { throw CreateRefusal.tooManyTodos }
+            if order == nil, room.largestOrder >= Self.maxOrder { throw CreateRefusal.orderExhausted }
         }
-        guard let inserted else { throw MissingRow(table: "todos") }
-        return inserted
+        throw MissingRow(table: "todos")
     }
 
     /// Applies `changes`; `nil` when the user has no such todo.
@@ -162,36 +191,67 @@ struct FindTodo: TodoRowsQuery {
     var binds: [QueryValue] { [.integer(userID), .integer(id)] }
 }
 
+/// An insert with the order the client chose, unless the user holds `cap` todos already
+/// (no row then). On PostgreSQL, `todolist_add_todo` (migration 3) counts under the user's
+/// row lock; see `TodoStore.create`.
 struct InsertTodo: TodoRowsQuery {
-    static let name = "todolist_insert_todo"
+    static let name = "todolist_insert_todo_capped"
     static let text = QueryText(
         """
         INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $5) RETURNING \(columns)
-        """)
+        SELECT $1, $2, $3, $4, $5, $5 WHERE (SELECT COUNT(*) FROM todos WHERE user_id = $1) < $6 \
+        RETURNING \(columns)
+        """,
+        postgres: "SELECT \(columns) FROM todolist_add_todo($1, $2, $3, $4, $5, $6)")
     let userID: Int64
     let title: String
     let completed: Bool
     let order: Int64
     let now: Int64
-    var binds: [QueryValue] { [.integer(userID), .text(title), .bool(completed), .integer(order), .integer(now)] }
+    let cap: Int64
+    var binds: [QueryValue] {
+        [.integer(userID), .text(title), .bool(completed), .integer(order), .integer(now), .integer(cap)]
+    }
 }
 
-/// An insert at the end of the user's list (see `TodoStore.create`).
+/// An insert at the end of the user's list (see `TodoStore.create`), unless the user holds
+/// `cap` todos or their largest order is `TodoStore.maxOrder` (no row then).
 struct AppendTodo: TodoRowsQuery {
-    static let name = "todolist_append_todo"
+    static let name = "todolist_append_todo_capped"
     static let text = QueryText(
         """
         INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) \
-        SELECT $1, $2, $3, COALESCE(MAX(sort_order), 0) + 1, $4, $4 FROM todos WHERE user_id = $1 \
+        SELECT $1, $2, $3, mine.top + 1, $4, $4 \
+        FROM (SELECT COALESCE((SELECT MAX(sort_order) FROM todos WHERE user_id = $1), 0) AS top, \
+        (SELECT COUNT(*) FROM todos WHERE user_id = $1) AS held) AS mine \
+        WHERE mine.held < $5 AND mine.top < \(TodoStore.maxOrder) \
         RETURNING \(columns)
         """,
-        postgres: "SELECT \(columns) FROM todolist_append_todo($1, $2, $3, $4)")
+        postgres: "SELECT \(columns) FROM todolist_add_todo($1, $2, $3, NULL, $4, $5)")
     let userID: Int64
     let title: String
     let completed: Bool
     let now: Int64
-    var binds: [QueryValue] { [.integer(userID), .text(title), .bool(completed), .integer(now)] }
+    let cap: Int64
+    var binds: [QueryValue] { [.integer(userID), .text(title), .bool(completed), .integer(now), .integer(cap)] }
+}
+
+/// How many todos a user holds and their largest order: read after a refused create, to
+/// say which limit refused it.
+struct TodoRoom: StoreQuery {
+    struct Row: Sendable {
+        let held: Int64
+        let largestOrder: Int64
+    }
+    static let name = "todolist_todo_room"
+    static let text = QueryText("SELECT COUNT(*), COALESCE(MAX(sort_order), 0) FROM todos WHERE user_id = $1")
+    static let isReadOnly = true
+    let userID: Int64
+    var binds: [QueryValue] { [.integer(userID)] }
+
+    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> Row {
+        Row(held: try columns.integer(), largestOrder: try columns.integer())
+    }
 }
 
 /// One statement whatever the PATCH names: a field sent as NULL keeps its value.
