@@ -15,6 +15,9 @@ public struct CSRFFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case crossSite = "cross_site"
         case cookieMissing = "cookie_missing"
         case cookieMalformed = "cookie_malformed"
+        /// The cookie's name came more than once (cookie tossing): a fresh token cannot
+        /// cure it, as the copies live at paths or domains the token endpoint may not reach.
+        case cookieDuplicated = "cookie_duplicated"
         case tokenMissing = "token_missing"
         case tokenMalformed = "token_malformed"
         case tokenIncorrect = "token_incorrect"
@@ -53,6 +56,7 @@ public struct CSRFFailure: Error, Sendable, Equatable, CustomStringConvertible {
     static func cookieMalformed(_ error: CSRFToken.FormatError) -> Self {
         .init(.cookieMalformed, detail: "CSRF cookie \(error.rawValue).")
     }
+    static let cookieDuplicated = Self(.cookieDuplicated, detail: "CSRF cookie is set more than once.")
     static let tokenMissing = Self(.tokenMissing, detail: "CSRF token missing.")
     static func tokenMalformed(_ error: CSRFToken.FormatError) -> Self {
         .init(.tokenMalformed, detail: "CSRF token from \(tokenSource) \(error.rawValue).")

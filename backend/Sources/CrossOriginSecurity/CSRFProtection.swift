@@ -69,7 +69,7 @@ public struct CSRFProtection: Sendable {
         guard let referer = request.headers[.referer] else { return .refererMissing }
         guard let (scheme, netloc) = Self.splitURL(referer) else { return .refererMalformed }
         guard scheme == "https" else { return .refererInsecure }
-        if let origin = OriginPattern(origin: "https://" + netloc), trustedOrigins.allows(origin) {
+        if let origin = OriginPattern(urlOrigin: "https://" + netloc), trustedOrigins.allows(origin) {
             return nil
         }
         if let domain = cookie.domain {
@@ -81,7 +81,12 @@ public struct CSRFProtection: Sendable {
     }
 
     func checkToken(_ request: Request, boundSecret: String?) -> CSRFFailure? {
-        guard let cookieValue = cookie.value(in: request) else { return .cookieMissing }
+        let cookieValue: String
+        switch cookie.lookup(in: request) {
+        case .absent: return .cookieMissing
+        case .duplicated: return .cookieDuplicated
+        case .value(let value): cookieValue = value
+        }
         do throws(CSRFToken.FormatError) {
             try CSRFToken.validateFormat(cookieValue)
         } catch {
@@ -103,19 +108,32 @@ public struct CSRFProtection: Sendable {
 
     // MARK: Issuing and rotating
 
-    /// The well-formed secret in the request's cookie, if any.
+    /// The well-formed secret in the request's cookie, if it came exactly once.
     public func cookieSecret(in request: Request) -> String? {
-        guard let value = cookie.value(in: request), (try? CSRFToken.validateFormat(value)) != nil else { return nil }
+        secret(in: cookie.lookup(in: request))
+    }
+
+    private func secret(in lookup: CookiePolicy.Lookup) -> String? {
+        guard let value = lookup.value, (try? CSRFToken.validateFormat(value)) != nil else { return nil }
         return CSRFToken.secret(fromToken: value)
     }
 
-    /// A freshly masked token for the request, and the cookie to set when the browser
-    /// does not already hold the right secret (missing, malformed, or not the session's).
-    public func issueToken(for request: Request, boundSecret: String?) -> (token: String, cookie: Cookie?) {
-        let current = cookie.value(in: request)
-        let secret = boundSecret ?? cookieSecret(in: request) ?? CSRFToken.makeSecret()
-        let cookieToSet = current == secret ? nil : makeCookie(secret: secret)
-        return (CSRFToken.mask(secret), cookieToSet)
+    /// A freshly masked token for the request, and the cookies to set: the secret's when
+    /// the browser does not already hold the right one (missing, malformed, not the
+    /// session's, or sent more than once), and with a duplicated cookie, expired copies at
+    /// the paths that can shadow ours. A duplicated cookie's values are never adopted: the
+    /// secret is the session's, or a new one.
+    public func issueToken(for request: Request, boundSecret: String?) -> (token: String, cookies: [Cookie]) {
+        let current = cookie.lookup(in: request)
+        let secret = boundSecret ?? self.secret(in: current) ?? CSRFToken.makeSecret()
+        var cookies: [Cookie] = []
+        if current == .duplicated {
+            cookies = cookie.expiredCookies(shadowing: request.uri.path)
+        }
+        if current.value != secret {
+            cookies.append(makeCookie(secret: secret))
+        }
+        return (CSRFToken.mask(secret), cookies)
     }
 
     /// A new secret and its cookie: used at log-in, sign-up and log-out so that tokens
@@ -173,7 +191,15 @@ public struct CSRFMiddleware<Context: CSRFRequestContext>: RouterMiddleware {
                 "CSRF check failed",
                 metadata: ["csrf.reason": .string(failure.reason.rawValue), "http.path": .string(request.uri.path)]
             )
-            throw failure.jsonError
+            var error = failure.jsonError
+            if failure.reason == .cookieDuplicated {
+                // The refusal itself erases host-only copies tossed at this path's prefixes,
+                // so a reload can succeed (the client does not retry this reason).
+                for expired in protection.cookie.expiredCookies(shadowing: request.uri.path) {
+                    error.headers.append(HTTPField(name: .setCookie, value: expired.description))
+                }
+            }
+            throw error
         }
         return try await next(request, context)
     }
@@ -187,7 +213,7 @@ extension CSRFProtection {
     /// The token endpoint's answer: `200 {"csrfToken": "<64 characters>"}`, never
     /// cached, setting the cookie when the browser lacks the right secret.
     public func tokenResponse(for request: Request, boundSecret: String?) -> Response {
-        let (token, cookie) = issueToken(for: request, boundSecret: boundSecret)
+        let (token, cookies) = issueToken(for: request, boundSecret: boundSecret)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
@@ -196,7 +222,7 @@ extension CSRFProtection {
             headers: headers,
             body: .init(byteBuffer: ByteBuffer(string: JSONText.object([("csrfToken", token)])))
         )
-        if let cookie { response.setCookie(cookie) }
+        for cookie in cookies { response.setCookie(cookie) }
         return response
     }
 }

@@ -111,44 +111,111 @@ public struct CookiePolicy: Sendable, Equatable {
         )
     }
 
-    /// This cookie's value in the request, if the browser sent it (the first one, when
-    /// it came twice). An empty value is `""`, not `nil`: as in Django, a cookie that is
-    /// there but empty is malformed rather than missing.
-    ///
-    /// Scans the `Cookie` header for this one name instead of `request.cookies`, which
-    /// splits every cookie of the header into strings on each lookup; this runs for both
-    /// cookies on every request.
-    public func value(in request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
-            if let value = Self.value(named: name, inCookieHeader: header) { return value }
-        }
-        return nil
-    }
+    /// What a request carries under one cookie name.
+    public enum Lookup: Sendable, Equatable {
+        case absent
+        /// Sent once. An empty value is `""`: as in Django, a cookie that is there but
+        /// empty is malformed rather than missing.
+        case value(String)
+        /// Sent more than once. Browsers send every cookie whose domain and path match,
+        /// longest path first, so a copy planted by a sibling subdomain or a man-in-the-
+        /// middle (cookie tossing) comes before ours: no copy can be trusted, and none is
+        /// picked.
+        case duplicated
 
-    /// The value of the first `name=value` pair of a `Cookie` header whose name is
-    /// `name`, pairs being separated by `;` and optional white space.
-    static func value(named name: String, inCookieHeader header: String) -> String? {
-        var name = name
-        return name.withUTF8 { name in
-            let bytes = Array(header.utf8)
-            var index = 0
-            while index < bytes.count {
-                while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
-                    index += 1
-                }
-                var end = index
-                while end < bytes.count, bytes[end] != UInt8(ascii: ";") { end += 1 }
-                let nameEnd = index + name.count
-                if nameEnd < end, bytes[nameEnd] == UInt8(ascii: "="),
-                    bytes[index..<nameEnd].elementsEqual(name)
-                {
-                    return String(decoding: bytes[(nameEnd + 1)..<end], as: UTF8.self)
-                }
-                index = end + 1
-            }
+        /// The value when the cookie came exactly once.
+        public var value: String? {
+            if case .value(let value) = self { return value }
             return nil
         }
     }
+
+    /// This cookie in the request's `Cookie` field(s).
+    ///
+    /// Scans the header bytes for this one name instead of `request.cookies`, which
+    /// splits every cookie of the header into strings on each lookup; this runs for both
+    /// cookies on every request. One pass, which continues past the first match only to
+    /// see whether the name comes again.
+    public func lookup(in request: Request) -> Lookup {
+        var found = Lookup.absent
+        for header in request.headers[values: .cookie] {
+            Self.scan(header, for: name, into: &found)
+            if found == .duplicated { break }
+        }
+        return found
+    }
+
+    /// Adds the `name=value` pairs of one `Cookie` header named `name` to `found`, pairs
+    /// being separated by `;` and optional white space.
+    static func scan(_ header: String, for name: String, into found: inout Lookup) {
+        var header = header
+        var name = name
+        header.withUTF8 { bytes in
+            name.withUTF8 { name in
+                var index = 0
+                while index < bytes.count {
+                    while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
+                        index += 1
+                    }
+                    var end = index
+                    while end < bytes.count, bytes[end] != UInt8(ascii: ";") { end += 1 }
+                    let nameEnd = index + name.count
+                    if nameEnd < end, bytes[nameEnd] == UInt8(ascii: "="),
+                        bytes[index..<nameEnd].elementsEqual(name)
+                    {
+                        guard case .absent = found else {
+                            found = .duplicated
+                            return
+                        }
+                        found = .value(String(decoding: UnsafeBufferPointer(rebasing: bytes[(nameEnd + 1)..<end]), as: UTF8.self))
+                    }
+                    index = end + 1
+                }
+            }
+        }
+    }
+
+    /// The lookup of one `Cookie` header on its own.
+    static func lookup(named name: String, inCookieHeader header: String) -> Lookup {
+        var found = Lookup.absent
+        scan(header, for: name, into: &found)
+        return found
+    }
+
+    /// Cookies that make the browser forget copies of this one planted at the other paths
+    /// a request for `requestPath` carries cookies from (its prefixes: `/api`, `/api/`,
+    /// `/api/todos`...), leaving ours, at `path`, alone. Sent with a `duplicated` answer so
+    /// that a host-only copy tossed at such a path is gone on the next request.
+    ///
+    /// A copy planted with a `Domain` (by a sibling subdomain) is kept unless its domain is
+    /// this policy's: the server cannot learn a cookie's domain, and the browser erases only
+    /// an exact (name, domain, path) match. The `__Host-` prefix prevents tossing altogether;
+    /// for it there is nothing to send (and browsers refuse it at other paths anyway).
+    public func expiredCookies(shadowing requestPath: String) -> [Cookie] {
+        guard !name.hasPrefix("__Host-") else { return [] }
+        var paths: [Substring] = ["/"]
+        let utf8 = requestPath.utf8
+        var index = utf8.startIndex
+        while index < utf8.endIndex, paths.count < Self.maxShadowingPaths {
+            let next = utf8.index(after: index)
+            if utf8[index] == UInt8(ascii: "/"), index != utf8.startIndex {
+                paths.append(requestPath[..<index])
+                paths.append(requestPath[..<next])
+            } else if next == utf8.endIndex {
+                paths.append(requestPath[...])
+            }
+            index = next
+        }
+        var seen = Set<Substring>()
+        return paths.filter { $0 != path[...] && seen.insert($0).inserted }.map { shadowingPath in
+            Cookie(
+                name: name, value: "", expires: Date(timeIntervalSince1970: 0), maxAge: 0, domain: domain,
+                path: String(shadowingPath), secure: secure, httpOnly: httpOnly, sameSite: sameSite.hummingbird)
+        }
+    }
+
+    /// Bounds the answer for a deep path; attackers need only the short prefixes.
+    static let maxShadowingPaths = 16
 
     /// RFC 6265 `token`: visible ASCII except separators.
     private static func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {

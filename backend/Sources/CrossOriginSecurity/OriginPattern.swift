@@ -37,10 +37,19 @@ public struct OriginPattern: Sendable, Hashable, CustomStringConvertible {
         try self.init(entry, allowWildcard: true)
     }
 
-    /// Parses the value of an `Origin` header or the origin part of a URL; `nil`
-    /// for anything that is not a plain http(s) origin (including `null`).
+    /// Parses the value of an `Origin` header: `nil` for anything that is not an http(s)
+    /// origin serialised as RFC 6454 (and every browser) writes it — lower-case scheme
+    /// and host, no default port, a port without leading zeros, nothing after it. So an
+    /// allowed origin has exactly one accepted spelling, the one echoed back by CORS.
     public init?(origin: some StringProtocol) {
-        guard let parsed = try? OriginPattern(String(origin), allowWildcard: false) else { return nil }
+        guard let parsed = OriginPattern(urlOrigin: origin), parsed.description == origin else { return nil }
+        self = parsed
+    }
+
+    /// Parses the scheme and authority of a URL (as in a `Referer`), normalising case and
+    /// the default port; `nil` for anything that is not a plain http(s) origin.
+    public init?(urlOrigin: some StringProtocol) {
+        guard let parsed = try? OriginPattern(String(urlOrigin), allowWildcard: false) else { return nil }
         self = parsed
     }
 
@@ -128,7 +137,8 @@ public struct TrustedOrigins: Sendable, Hashable {
         self.init(patterns)
     }
 
-    /// Whether the raw value of an `Origin` header names an allowed origin.
+    /// Whether the raw value of an `Origin` header names an allowed origin, in its
+    /// serialised form (see `OriginPattern(origin:)`).
     public func allows(_ origin: some StringProtocol) -> Bool {
         if exactOrigins.contains(String(origin)) { return true }
         guard let parsed = OriginPattern(origin: origin) else { return false }

@@ -19,11 +19,15 @@ public struct TrustedProxies: Sendable, Equatable {
         return addresses.contains(peer.lowercased())
     }
 
-    /// Whether the client's own connection used HTTPS.
+    /// Whether the client's own connection used HTTPS: behind a trusted proxy, the
+    /// right-most `X-Forwarded-Proto` value, the one that proxy appended. Earlier values
+    /// came with the request and are the client's to choose.
     public func isSecure(_ request: Request, peer: String?, directlySecure: Bool = false) -> Bool {
         if directlySecure { return true }
-        guard trusts(peer), let proto = request.headers[.xForwardedProto] else { return false }
-        return proto.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+        guard trusts(peer), let field = request.headers[values: .xForwardedProto].last,
+            let proto = field.split(separator: ",", omittingEmptySubsequences: false).last
+        else { return false }
+        return proto.trimmingCharacters(in: .whitespaces).lowercased() == "https"
     }
 
     /// The client's address: the peer itself, or behind trusted proxies the right-most

@@ -10,14 +10,37 @@ struct OriginPatternTests {
 
     @Test func exactOrigin() throws {
         #expect(try allows("http://localhost:3000", "http://localhost:3000"))
-        #expect(try allows("http://localhost:3000", "HTTP://LocalHost:3000"))
+        // A configured entry is a setting people type: its spelling is normalised.
+        #expect(try allows("HTTP://LocalHost:3000", "http://localhost:3000"))
+    }
+
+    /// An `Origin` header is accepted only in the serialised form browsers send (RFC 6454),
+    /// so each allowed origin has one spelling, the one CORS echoes.
+    @Test(arguments: [
+        "HTTP://LocalHost:3000", "HTTP://LOCALHOST:3000", "http://LOCALHOST:3000", "Http://localhost:3000",
+        "http://localhost:03000", "http://localhost:003000",
+    ])
+    func nonCanonicalSpellingsAreRefused(origin: String) throws {
+        #expect(try !allows("http://localhost:3000", origin))
+        #expect(OriginPattern(origin: origin) == nil)
+        #expect(OriginPattern(urlOrigin: origin) != nil)
     }
 
     @Test func portMatters() throws {
         #expect(try !allows("http://localhost:3000", "http://localhost:3001"))
         #expect(try !allows("http://localhost:3000", "http://localhost"))
         #expect(try allows("https://app.example.com:443", "https://app.example.com"))
-        #expect(try allows("https://app.example.com", "https://app.example.com:443"))
+        // The default port is never serialised.
+        #expect(try !allows("https://app.example.com", "https://app.example.com:443"))
+        #expect(try !allows("http://localhost", "http://localhost:80"))
+    }
+
+    @Test func wildcardMatchesOnlySerialisedSubdomains() throws {
+        #expect(try allows("https://*.example.com", "https://app.example.com"))
+        #expect(try !allows("https://*.example.com", "https://App.example.com"))
+        #expect(try !allows("https://*.example.com", "https://app.example.com:443"))
+        #expect(try allows("http://*.example.com:8080", "http://app.example.com:8080"))
+        #expect(try !allows("http://*.example.com:8080", "http://app.example.com:08080"))
     }
 
     @Test func schemeMatters() throws {

@@ -30,6 +30,9 @@ def test_allowed_origin_is_echoed_with_credentials(sqlite_server):
 @pytest.mark.parametrize("origin", [
     "http://evil.example", "http://localhost:3001", "https://localhost:3000",
     "http://localhost:3000.evil.com", "null", "http://localhost", "http://LOCALHOST:3000.evil.com",
+    # Spellings no browser sends (RFC 6454 serialisation is lower-case, without leading zeros or a slash).
+    "HTTP://LOCALHOST:3000", "http://LOCALHOST:3000", "HTTP://localhost:3000", "http://localhost:03000",
+    "http://localhost:3000/",
 ])
 def test_disallowed_origin_gets_no_cors_header(sqlite_server, origin):
     response = requests.get(sqlite_server.url + "/api/ping/", headers={"Origin": origin})
@@ -123,3 +126,21 @@ def test_expose_headers_let_the_frontend_read_request_id(sqlite_server):
     first = requests.get(sqlite_server.url + "/api/ping/", headers={"Origin": ALLOWED})
     second = requests.get(sqlite_server.url + "/api/ping/", headers={"Origin": ALLOWED})
     assert first.headers["X-Request-Id"] and first.headers["X-Request-Id"] != second.headers["X-Request-Id"]
+
+
+def test_preflight_from_non_canonical_origin_gets_no_cors_headers(sqlite_server):
+    response = requests.options(sqlite_server.url + "/api/ping/", headers={
+        "Origin": "HTTP://LOCALHOST:3000", "Access-Control-Request-Method": "POST"})
+    assert response.status_code == 200
+    assert cors_headers(response) == {}
+
+
+def test_wildcard_and_default_port_spellings_are_refused(servers):
+    server = servers.start(FRONTEND_ORIGINS="https://*.example.com, https://app.test:443")
+    def allowed(origin):
+        response = requests.get(server.url + "/api/ping/", headers={"Origin": origin})
+        return "Access-Control-Allow-Origin" in response.headers
+    assert allowed("https://a.example.com") and allowed("https://app.test")
+    for origin in ["https://A.example.com", "HTTPS://a.example.com", "https://a.example.com:443",
+                   "https://app.test:443", "https://APP.test", "https://a.example.com:0443"]:
+        assert not allowed(origin), origin

@@ -1,5 +1,7 @@
 """The CSRF section of the contract: token endpoint, each failure reason with its
 exact status, code and sentence, and the order of checks."""
+import http.client
+import json
 import re
 
 import pytest
@@ -148,7 +150,10 @@ def test_masked_cookie_from_old_django_is_unmasked(sqlite_server, secret_and_tok
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "http://localhost:3000.evil.com", "null",
-                                    "https://localhost:3000", "http://localhost:3001"])
+                                    "https://localhost:3000", "http://localhost:3001",
+                                    # Not the serialised form of the allowed origin (RFC 6454): no browser sends these.
+                                    "HTTP://LOCALHOST:3000", "http://localhost:03000", "http://LocalHost:3000",
+                                    "Http://localhost:3000", "http://localhost:3000/"])
 def test_origin_untrusted(sqlite_server, secret_and_token, origin):
     secret, token = secret_and_token
     response = post(sqlite_server, {"X-CSRFToken": token, "Origin": origin}, {"csrftoken": secret})
@@ -229,6 +234,18 @@ class TestRefererOverHTTPS:
         response = self.send(https_server, credentials, Origin="https://app.example.com")
         assert response.status_code == 200, response.text
 
+    @pytest.mark.parametrize("proto", ["http, https", "HTTP,https", "ftp, http,https"])
+    def test_forwarded_proto_is_the_value_the_proxy_appended(self, https_server, credentials, proto):
+        """A client-supplied prefix cannot switch the strict HTTPS Referer check off."""
+        assert_error(self.send(https_server, credentials, X_Forwarded_Proto=proto), 403, "csrf_failed",
+                     reason="referer_missing")
+
+    @pytest.mark.parametrize("proto", ["https, http", "https,http"])
+    def test_forwarded_proto_prefix_cannot_claim_https(self, https_server, credentials, proto):
+        # Plain HTTP behind the proxy: no Referer needed.
+        response = self.send(https_server, credentials, X_Forwarded_Proto=proto)
+        assert response.status_code == 200, response.text
+
     def test_forwarded_proto_from_untrusted_peer_is_ignored(self, servers):
         server = servers.start(FRONTEND_ORIGINS="https://app.example.com")  # no TRUSTED_PROXIES
         response = requests.get(server.url + "/api/csrf/")
@@ -267,3 +284,110 @@ def test_secure_host_prefixed_cookie_name(servers):
     ok = requests.post(server.url + "/api/ping/", headers={
         "X-CSRFToken": response.json()["csrfToken"], "Cookie": f"__Host-csrftoken={secret}"})
     assert ok.status_code == 200, ok.text
+
+
+# Cookie tossing: a cookie planted for a longer path (or by a sibling domain) comes first -----------
+
+def expired_cookie_paths(response, name="csrftoken"):
+    """Paths of the Set-Cookie fields that expire `name` (Max-Age=0)."""
+    paths = []
+    for field in response.raw.headers.getlist("Set-Cookie"):
+        parts = [part.strip() for part in field.split(";")]
+        if parts[0].split("=", 1)[0] != name or "Max-Age=0" not in parts:
+            continue
+        paths += [part.split("=", 1)[1] for part in parts if part.lower().startswith("path=")]
+    return paths
+
+
+@pytest.mark.parametrize("first_is_valid", [True, False])
+def test_duplicated_cookie_is_refused_whichever_comes_first(sqlite_server, secret_and_token, first_is_valid):
+    secret, token = secret_and_token
+    cookies = [f"csrftoken={secret}", "csrftoken=" + "j" * 32]
+    if not first_is_valid:
+        cookies.reverse()
+    response = requests.post(sqlite_server.url + "/api/ping/",
+                             headers={"X-CSRFToken": token, "Cookie": "; ".join(cookies), "Origin": ALLOWED})
+    assert_error(response, 403, "csrf_failed", reason="cookie_duplicated",
+                 detail="CSRF cookie is set more than once.")
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+
+
+def test_duplicated_cookie_with_the_same_value_is_still_refused(sqlite_server, secret_and_token):
+    secret, token = secret_and_token
+    response = requests.post(sqlite_server.url + "/api/ping/",
+                             headers={"X-CSRFToken": token, "Cookie": f"csrftoken={secret}; a=b; csrftoken={secret}"})
+    assert_error(response, 403, "csrf_failed", reason="cookie_duplicated")
+
+
+def test_duplicated_cookie_in_two_cookie_fields_is_refused(sqlite_server, secret_and_token):
+    secret, token = secret_and_token
+    host, port = sqlite_server.url.split("://")[1].split(":")
+    # Two Cookie fields, as an HTTP/2 client may send them.
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest("POST", "/api/ping/")
+        connection.putheader("X-CSRFToken", token)
+        connection.putheader("Cookie", f"csrftoken={secret}")
+        connection.putheader("Cookie", "csrftoken=" + "k" * 32)
+        connection.putheader("Content-Length", "0")
+        connection.endheaders()
+        answer = connection.getresponse()
+        body = json.loads(answer.read())
+    finally:
+        connection.close()
+    assert answer.status == 403, body
+    assert body["reason"] == "cookie_duplicated", body
+
+
+def test_names_that_only_contain_the_cookie_name_are_not_duplicates(sqlite_server, secret_and_token):
+    secret, token = secret_and_token
+    cookie = f"xcsrftoken=junk; csrftoken={secret}; csrftoken2=junk; csrftokenx=1"
+    response = requests.post(sqlite_server.url + "/api/ping/", headers={"X-CSRFToken": token, "Cookie": cookie})
+    assert response.status_code == 200, response.text
+
+
+def test_cookie_duplicated_is_logged_as_a_warning(sqlite_server, secret_and_token):
+    secret, token = secret_and_token
+    sqlite_server.new_log_lines()
+    requests.post(sqlite_server.url + "/api/todos/",
+                  headers={"X-CSRFToken": token, "Cookie": f"csrftoken={secret}; csrftoken={secret}"})
+    lines = sqlite_server.new_log_lines().splitlines()
+    assert any("warning" in line and "cookie_duplicated" in line and "/api/todos/" in line for line in lines), lines
+
+
+def test_refusal_expires_the_cookie_at_the_paths_that_can_shadow_ours(sqlite_server, secret_and_token):
+    """A planted host-only copy at a path prefix of the request is erased by the refusal itself;
+    ours (Path=/) is left alone."""
+    secret, token = secret_and_token
+    response = requests.post(sqlite_server.url + "/api/todos/",
+                             headers={"X-CSRFToken": token, "Cookie": f"csrftoken={secret}; csrftoken={secret}"})
+    assert_error(response, 403, "csrf_failed", reason="cookie_duplicated")
+    assert sorted(expired_cookie_paths(response)) == ["/api", "/api/", "/api/todos", "/api/todos/"]
+
+
+def test_token_endpoint_with_duplicated_cookie_issues_a_fresh_secret_and_expires_shadowing_copies(sqlite_server):
+    planted, other = "p" * 32, "q" * 32
+    response = requests.get(sqlite_server.url + "/api/csrf/", headers={"Cookie": f"csrftoken={planted}; csrftoken={other}"})
+    assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    fresh = [field for field in response.raw.headers.getlist("Set-Cookie")
+             if field.startswith("csrftoken=") and "Max-Age=0" not in field]
+    assert len(fresh) == 1 and "Path=/" in [part.strip() for part in fresh[0].split(";")], fresh
+    secret = fresh[0].split(";")[0].split("=", 1)[1]
+    assert secret not in (planted, other) and re.fullmatch(r"[a-zA-Z0-9]{32}", secret)
+    assert unmask(response.json()["csrfToken"]) == secret
+    assert sorted(expired_cookie_paths(response)) == ["/api", "/api/", "/api/csrf", "/api/csrf/"]
+
+
+def test_browser_heals_a_cookie_planted_at_api_path(sqlite_server):
+    """requests' cookie jar plays the browser: a planted `Path=/api` copy is sent first; the token
+    endpoint expires it, and then the ordinary flow works again."""
+    session = requests.Session()
+    host = sqlite_server.url.split("://")[1].split(":")[0]
+    first = session.get(sqlite_server.url + "/api/csrf/")
+    assert first.status_code == 200
+    session.cookies.set("csrftoken", "z" * 32, domain=host, path="/api")
+    token = session.get(sqlite_server.url + "/api/csrf/").json()["csrfToken"]
+    assert [c.path for c in session.cookies if c.name == "csrftoken"] == ["/"]
+    response = session.post(sqlite_server.url + "/api/ping/", headers={"X-CSRFToken": token})
+    assert response.status_code == 200, response.text

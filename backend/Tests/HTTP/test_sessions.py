@@ -64,6 +64,65 @@ def test_malformed_session_cookies_are_anonymous(client):
         assert other.get("/api/auth/me/").json() == {"user": None}
 
 
+# Cookie tossing -------------------------------------------------------------------------
+
+def test_a_duplicated_session_cookie_is_no_session_whichever_comes_first(client):
+    """An attacker's session planted at a longer path comes first; neither copy is picked."""
+    victim = signed_up(client.base_url)
+    attacker = signed_up(client.base_url)
+    victim_id, attacker_id = session_id(victim), session_id(attacker)
+    for pair in ([attacker_id, victim_id], [victim_id, attacker_id], [victim_id, victim_id]):
+        cookie = "; ".join(f"sessionid={value}" for value in pair)
+        response = requests.get(client.url("/api/auth/me/"), headers={"Cookie": cookie})
+        assert response.json() == {"user": None}, pair
+        assert_error(requests.get(client.url("/api/todos/"), headers={"Cookie": cookie}), 401, "not_authenticated")
+    # The sessions themselves are untouched.
+    assert victim.get("/api/auth/me/").json()["user"] is not None
+    assert attacker.get("/api/auth/me/").json()["user"] is not None
+
+
+def test_a_duplicated_session_cookie_cannot_write_into_either_account(client):
+    victim = signed_up(client.base_url)
+    attacker = signed_up(client.base_url)
+    secret = victim.cookie("csrftoken")
+    token = victim.fetch_token()
+    cookie = f"sessionid={session_id(attacker)}; sessionid={session_id(victim)}; csrftoken={secret}"
+    response = requests.post(client.url("/api/todos/"), json={"title": "private"},
+                             headers={"Cookie": cookie, "X-CSRFToken": token, "Origin": "http://localhost:3000"})
+    assert_error(response, 401, "not_authenticated")
+    assert attacker.get("/api/todos/").json() == {"todos": []}
+    assert victim.get("/api/todos/").json() == {"todos": []}
+
+
+def test_a_duplicated_session_cookie_is_logged_and_expired_at_shadowing_paths(server, client):
+    user = signed_up(client.base_url)
+    server.new_log_lines()
+    cookie = f"sessionid={session_id(user)}; sessionid={'A' * 43}"
+    response = requests.get(client.url("/api/todos/"), headers={"Cookie": cookie})
+    assert_error(response, 401, "not_authenticated")
+    lines = server.new_log_lines().splitlines()
+    assert any("warning" in line and "session" in line.lower() and "/api/todos/" in line for line in lines), lines
+    expired = [field for field in response.raw.headers.getlist("Set-Cookie")
+               if field.startswith("sessionid=") and "Max-Age=0" in field]
+    paths = sorted(part.strip()[5:] for field in expired for part in field.split(";")
+                   if part.strip().lower().startswith("path="))
+    assert paths == ["/api", "/api/", "/api/todos", "/api/todos/"]
+    assert user.get("/api/auth/me/").json()["user"] is not None
+
+
+def test_login_heals_a_session_cookie_planted_at_api_path(client):
+    """requests' cookie jar plays the browser: the planted `Path=/api` copy is expired by the
+    server, so the log-in that follows sticks."""
+    name = unique_name()
+    assert client.signup(name, PASSWORD).status_code == 201
+    attacker = signed_up(client.base_url)
+    host = client.base_url.split("://")[1].split(":")[0]
+    client.http.cookies.set("sessionid", session_id(attacker), domain=host, path="/api")
+    assert client.get("/api/auth/me/").json() == {"user": None}
+    assert [c.path for c in client.http.cookies if c.name == "sessionid"] == ["/"]
+    assert client.get("/api/auth/me/").json()["user"]["username"] == name
+
+
 # CSRF rotation --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("step", ["signup", "login", "logout"])

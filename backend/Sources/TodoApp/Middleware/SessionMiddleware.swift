@@ -7,15 +7,25 @@ import Hummingbird
 /// is the one its requests must match.
 ///
 /// A cookie that names no live session is simply ignored: the request is anonymous,
-/// and the id it carried is never adopted by a later log-in.
+/// and the id it carried is never adopted by a later log-in. So is a session cookie that
+/// comes more than once: one copy may have been planted by a sibling subdomain or a
+/// man-in-the-middle (cookie tossing), to make the victim work in the attacker's
+/// account, and nothing tells the copies apart; the answer also expires host-only
+/// copies at the request path's prefixes, where such a plant usually sits.
 struct SessionMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let sessions: SessionStore
     let cookie: CookiePolicy
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = cookie.value(in: request) else {
+        let token: String
+        switch cookie.lookup(in: request) {
+        case .absent:
             return try await next(request, context)
+        case .duplicated:
+            return try await withoutDuplicatedSession(request, context: context, next: next)
+        case .value(let value):
+            token = value
         }
         var context = context
         let loaded: SessionStore.Loaded?
@@ -33,6 +43,25 @@ struct SessionMiddleware: RouterMiddleware {
         if let loaded, loaded.wasRefreshed, !Self.setsCookie(named: cookie.name, in: response) {
             // The server-side expiry moved; the browser's copy follows it.
             response.setCookie(cookie.cookie(value: token))
+        }
+        return response
+    }
+
+    private func withoutDuplicatedSession(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        context.logger.warning(
+            "session cookie sent more than once: treated as no session",
+            metadata: ["http.path": .string(request.uri.path)])
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            // The error answer needs the expiring cookies too (a 401 is the usual one).
+            response = APIErrors.response(for: error, request: request, logger: context.logger)
+        }
+        for expired in cookie.expiredCookies(shadowing: request.uri.path) {
+            response.setCookie(expired)
         }
         return response
     }
