@@ -30,6 +30,10 @@ check_sqlite_dev() {  # the backend links the system SQLite
     > "$scratch/sqlite.c"
   cc "$scratch/sqlite.c" -lsqlite3 -o "$scratch/sqlite" && "$scratch/sqlite"
 }
+check_publicsuffix() {  # the deploy check (todolist-server check) tells sites apart with it
+  grep -qx 'co\.uk' /usr/share/publicsuffix/public_suffix_list.dat \
+    && grep -qx 'github\.io' /usr/share/publicsuffix/public_suffix_list.dat
+}
 check_react_test_renderer() { node -e "require('react-test-renderer'); require('react-dom/test-utils')"; }
 check_eslint() {
   # A file with one error, through the default (stylish) formatter with colours, and the hooks
@@ -58,6 +62,7 @@ tools=(
   "esbuild|check_esbuild|esbuild"
   "react|check_react|node-react node-react-dom node-scheduler"
   "sqlite|check_sqlite_dev|libsqlite3-dev gcc libc6-dev"
+  "publicsuffix|check_publicsuffix|publicsuffix"
 )
 if [ "$mode" = "test" ] || [ "$mode" = "bench" ]; then
   tools+=(

@@ -12,6 +12,9 @@ public enum TodoApplication {
     /// Opens and migrates the database, then assembles the server and the services it
     /// runs beside (PostgreSQL's pool, the purge of expired rows).
     public static func build(settings: AppSettings, logger: Logger) async throws -> some ApplicationProtocol {
+        if DeployCheck.runsAtStartUp(settings) {
+            DeployCheck(settings: settings).log(to: logger)
+        }
         let database = try await Database.open(url: settings.databaseURL, poolSize: settings.databasePoolSize, logger: logger)
         let router: Router<AppRequestContext>
         do {
@@ -49,7 +52,8 @@ public enum TodoApplication {
 
         // Order matters: each layer wraps those added after it. CORS sits outside the
         // error layer so error answers are readable cross-origin, and so is the layer that
-        // marks answers private (no-store), so errors are; CSRF runs before
+        // marks answers private (no-store), so errors are; the Host check precedes
+        // CSRF, whose same-origin check trusts the Host; CSRF runs before
         // routing, so an unsafe request to any path is checked before 404 or 405; the
         // session is loaded just before CSRF, which checks against the session's secret.
         // One stack of statically known types, rather than six existentials: the calls
@@ -60,6 +64,7 @@ public enum TodoApplication {
             CORSMiddleware(policy: CORSPolicy(allowedOrigins: settings.frontendOrigins))
             PrivateResponseMiddleware()
             JSONErrorMiddleware()
+            HostValidationMiddleware(allowed: settings.allowedHosts)
             ClientMiddleware(proxies: settings.trustedProxies)
             SessionMiddleware(sessions: sessions, cookie: sessionCookie)
             CSRFMiddleware(protection: csrf)

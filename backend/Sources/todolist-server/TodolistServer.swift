@@ -9,7 +9,7 @@ struct TodolistServer: AsyncParsableCommand {
         commandName: "todolist-server",
         abstract: "The todolist JSON API.",
         discussion: settingsHelp,
-        subcommands: [Serve.self, Migrate.self, CreateUser.self],
+        subcommands: [Serve.self, Migrate.self, CreateUser.self, Check.self],
         defaultSubcommand: Serve.self
     )
 
@@ -60,6 +60,33 @@ struct Migrate: AsyncParsableCommand {
             try await Administration.migrate(settings: settings, logger: logger)
         }
         print(applied.isEmpty ? "schema is up to date" : applied.joined(separator: "\n"))
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Review the settings for a production deployment (like Django's check --deploy).",
+        discussion: """
+            Prints one line per finding, `<level> <id>: <message>` (errors first), then a summary. \
+            Exit status: 0 with no findings or warnings only, 1 when there is an error (a layout \
+            that cannot work or that trusts other sites), 2 when a setting is invalid. The server \
+            logs the same findings when it starts with ALLOWED_HOSTS set or COOKIE_SECURE=true. \
+            Reads the environment like `serve`; touches no database.
+            """
+    )
+
+    func run() throws {
+        let settings = try loadSettings()
+        let findings = DeployCheck(settings: settings).findings()
+        for finding in findings {
+            print(finding.description)
+        }
+        let errors = findings.filter { $0.level == .error }.count
+        let warnings = findings.count - errors
+        print(findings.isEmpty
+            ? "System check identified no issues."
+            : "System check identified \(errors) error\(errors == 1 ? "" : "s") and \(warnings) warning\(warnings == 1 ? "" : "s").")
+        if errors > 0 { throw ExitCode(1) }
     }
 }
 

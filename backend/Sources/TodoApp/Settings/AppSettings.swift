@@ -27,6 +27,10 @@ public struct AppSettings: Sendable {
     public var loginFailuresPerAddress: Int
     /// The window over which failed log-ins are counted, in seconds.
     public var loginThrottleWindow: Int
+    /// The host names this server answers for; empty: any (see `AllowedHosts`).
+    public var allowedHosts: AllowedHosts = .unchecked
+    /// The Public Suffix List the deploy check reads to tell sites apart.
+    public var publicSuffixListPath: String = PublicSuffixList.debianPath
 
     /// One row per setting: the environment name, its default and what it does.
     /// `--help` and the README print this table.
@@ -37,8 +41,8 @@ public struct AppSettings: Sendable {
         ("COOKIE_SECURE", "false", "Mark the session and CSRF cookies Secure (true behind HTTPS)."),
         ("COOKIE_SAMESITE", "Lax", "SameSite attribute of both cookies: Strict, Lax or None (None needs COOKIE_SECURE=true)."),
         ("COOKIE_DOMAIN", "(none)", "Domain attribute of both cookies; empty for host-only cookies."),
-        ("CSRF_COOKIE_NAME", "csrftoken", "Name of the CSRF cookie; __Host-csrftoken recommended behind HTTPS."),
-        ("SESSION_COOKIE_NAME", "sessionid", "Name of the session cookie; __Host-sessionid recommended behind HTTPS."),
+        ("CSRF_COOKIE_NAME", "csrftoken", "Name of the CSRF cookie; with COOKIE_SECURE=true the default is __Host-csrftoken (__Secure-csrftoken when COOKIE_DOMAIN is set)."),
+        ("SESSION_COOKIE_NAME", "sessionid", "Name of the session cookie; with COOKIE_SECURE=true the default is __Host-sessionid (__Secure-sessionid when COOKIE_DOMAIN is set)."),
         ("SESSION_LIFETIME", "1209600", "Session lifetime in seconds (two weeks), refreshed on use."),
         ("TRUSTED_PROXIES", "(none)", "Comma-separated peer IP addresses whose X-Forwarded-Proto and X-Forwarded-For are believed."),
         ("LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical."),
@@ -48,6 +52,8 @@ public struct AppSettings: Sendable {
         ("LOGIN_FAILURES_PER_USERNAME", "5", "Failed log-ins allowed per username within the window before 429."),
         ("LOGIN_FAILURES_PER_ADDRESS", "50", "Failed log-ins allowed per client address within the window before 429."),
         ("LOGIN_THROTTLE_WINDOW", "900", "Window for counting failed log-ins, in seconds."),
+        ("ALLOWED_HOSTS", "(none)", "Comma-separated host names this server answers for (api.example.com; .example.com for the domain and its subdomains; * for any); other Host headers get 400 bad_host. Unset: no check. Set it in production."),
+        ("PUBLIC_SUFFIX_LIST", PublicSuffixList.debianPath, "The Public Suffix List file the deploy check (todolist-server check) reads to tell sites apart."),
     ]
 
     public struct InvalidSetting: Error, CustomStringConvertible, Equatable {
@@ -58,15 +64,19 @@ public struct AppSettings: Sendable {
 
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(InvalidSetting) -> AppSettings {
         let reader = Reader(environment: environment)
-        let settings = AppSettings(
+        let cookieSecure = try reader.boolean("COOKIE_SECURE", default: false)
+        let cookieDomain = try reader.optionalString("COOKIE_DOMAIN")
+        var settings = AppSettings(
             host: try reader.string("HOST", default: "127.0.0.1"),
             port: try reader.integer("PORT", default: 8000, in: 0...65535),
             frontendOrigins: try reader.origins("FRONTEND_ORIGINS", default: "http://localhost:3000"),
-            cookieSecure: try reader.boolean("COOKIE_SECURE", default: false),
+            cookieSecure: cookieSecure,
             cookieSameSite: try reader.sameSite("COOKIE_SAMESITE", default: .lax),
-            cookieDomain: try reader.optionalString("COOKIE_DOMAIN"),
-            csrfCookieName: try reader.string("CSRF_COOKIE_NAME", default: "csrftoken"),
-            sessionCookieName: try reader.string("SESSION_COOKIE_NAME", default: "sessionid"),
+            cookieDomain: cookieDomain,
+            csrfCookieName: try reader.string(
+                "CSRF_COOKIE_NAME", default: defaultCookieName("csrftoken", secure: cookieSecure, domain: cookieDomain)),
+            sessionCookieName: try reader.string(
+                "SESSION_COOKIE_NAME", default: defaultCookieName("sessionid", secure: cookieSecure, domain: cookieDomain)),
             sessionLifetime: try reader.integer("SESSION_LIFETIME", default: 1_209_600, in: 60...31_536_000),
             trustedProxies: TrustedProxies(try reader.list("TRUSTED_PROXIES")),
             logLevel: try reader.logLevel("LOG_LEVEL", default: .info),
@@ -77,8 +87,20 @@ public struct AppSettings: Sendable {
             loginFailuresPerAddress: try reader.integer("LOGIN_FAILURES_PER_ADDRESS", default: 50, in: 1...1_000_000),
             loginThrottleWindow: try reader.integer("LOGIN_THROTTLE_WINDOW", default: 900, in: 1...86_400 * 30)
         )
+        settings.allowedHosts = try reader.allowedHosts("ALLOWED_HOSTS")
+        settings.publicSuffixListPath = try reader.string("PUBLIC_SUFFIX_LIST", default: PublicSuffixList.debianPath)
         try settings.validate()
         return settings
+    }
+
+    /// A cookie's default name: prefixed when cookies are Secure, so that neither a sibling
+    /// subdomain nor a man-in-the-middle on plain HTTP can plant one under the same name
+    /// (cookie tossing). `__Host-` forbids a Domain attribute, so with `COOKIE_DOMAIN` the
+    /// default is `__Secure-`, which stops the man-in-the-middle but not a sibling subdomain
+    /// (the deploy check says so).
+    static func defaultCookieName(_ base: String, secure: Bool, domain: String?) -> String {
+        guard secure else { return base }
+        return (domain == nil ? "__Host-" : "__Secure-") + base
     }
 
     /// Cross-setting rules: checked here so that cookie policies built later cannot fail.
@@ -172,6 +194,15 @@ private struct Reader {
     func list(_ name: String) throws(AppSettings.InvalidSetting) -> [String] {
         guard let text = raw(name) else { return [] }
         return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func allowedHosts(_ name: String) throws(AppSettings.InvalidSetting) -> AllowedHosts {
+        guard let text = raw(name) else { return .unchecked }
+        do {
+            return try AllowedHosts(parsing: text)
+        } catch {
+            throw .init(name: name, message: error.description)
+        }
     }
 
     func origins(_ name: String, default defaultValue: String) throws(AppSettings.InvalidSetting) -> TrustedOrigins {
