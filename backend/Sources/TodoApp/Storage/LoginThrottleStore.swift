@@ -66,13 +66,9 @@ struct LoginThrottleStore: Sendable {
     }
 
     /// Removes failures too old to count in any window of `window` seconds; returns how many.
-    func purge(olderThan window: Int) async throws -> Int {
-        try await database.read { sql in
-            try await sql.delete(from: "login_failures")
-                .where("failed_at", .lessThanOrEqual, Clock.milliseconds() - Int64(window) * 1000)
-                .returning("id")
-                .all()
-                .count
-        }
+    func purge(olderThan window: Int, batchSize: Int = BatchedPurge.defaultBatchSize) async throws -> Int {
+        try await BatchedPurge.delete(
+            from: "login_failures", key: "id", where: "failed_at", atMost: Clock.milliseconds() - Int64(window) * 1000,
+            batchSize: batchSize, in: database)
     }
 }

@@ -37,3 +37,35 @@ struct PurgeService: Service {
         }
     }
 }
+
+/// Deletes a table's rows whose `column` is at most `bound`, at most `batchSize` rows a
+/// statement, until none is left: memory and the time any one statement holds the
+/// writer (SQLite) or its row locks (PostgreSQL) stay bounded however many rows expired.
+/// Each batch commits on its own; a failure leaves the batches before it deleted.
+enum BatchedPurge {
+    static let defaultBatchSize = 1000
+
+    /// How many rows were deleted. `key` must identify a row (the primary key).
+    static func delete(
+        from table: String, key: String, where column: String, atMost bound: Int64,
+        batchSize: Int = defaultBatchSize, in database: Database
+    ) async throws -> Int {
+        precondition(batchSize > 0)
+        var total = 0
+        while true {
+            let deleted = try await database.read { sql in
+                // `RETURNING 1` yields one small row per deleted row (at most `batchSize`):
+                // the count both engines can report through SQLKit.
+                try await sql.raw(
+                    """
+                    DELETE FROM \(ident: table) WHERE \(ident: key) IN \
+                    (SELECT \(ident: key) FROM \(ident: table) WHERE \(ident: column) <= \(bind: bound) LIMIT \(bind: batchSize)) \
+                    RETURNING 1
+                    """
+                ).all().count
+            }
+            total += deleted
+            if deleted < batchSize || Task.isCancelled { return total }
+        }
+    }
+}

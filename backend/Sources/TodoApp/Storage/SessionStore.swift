@@ -114,15 +114,11 @@ struct SessionStore: Sendable {
         try await sql.delete(from: "sessions").where("id_hash", .equal, idHash).run()
     }
 
-    /// Removes every expired session; returns how many.
-    func purgeExpired() async throws -> Int {
-        try await database.read { sql in
-            try await sql.delete(from: "sessions")
-                .where("expires_at", .lessThanOrEqual, Clock.milliseconds())
-                .returning("id_hash")
-                .all()
-                .count
-        }
+    /// Removes every expired session, `batchSize` rows a statement; returns how many.
+    func purgeExpired(batchSize: Int = BatchedPurge.defaultBatchSize) async throws -> Int {
+        try await BatchedPurge.delete(
+            from: "sessions", key: "id_hash", where: "expires_at", atMost: Clock.milliseconds(),
+            batchSize: batchSize, in: database)
     }
 }
 

@@ -1,0 +1,62 @@
+import Foundation
+import SQLKit
+import Testing
+@testable import TodoApp
+
+/// Purges delete in bounded batches: with more expired rows than one batch, every
+/// expired row goes, every live one stays, and the count reported is exact.
+@Suite struct PurgeTests {
+    static let batchSize = 1000
+    static let expiredCount = 2_345
+    static let liveCount = 7
+
+    @Test(arguments: TestDatabases.kinds)
+    func expiredSessionsArePurgedAcrossBatches(kind: Database.Kind) async throws {
+        try await TestDatabases.with(kind) { database in
+            let user = try await UserStore(database: database).create(username: "purge", passwordHash: "hash")
+            let now = Clock.milliseconds()
+            try await Self.insertSessions(into: database, userID: user.id, count: Self.expiredCount, expiresAt: now - 1000, prefix: "x")
+            try await Self.insertSessions(into: database, userID: user.id, count: Self.liveCount, expiresAt: now + 3_600_000, prefix: "l")
+            let sessions = SessionStore(database: database, lifetime: 3600)
+            #expect(try await sessions.purgeExpired(batchSize: Self.batchSize) == Self.expiredCount)
+            #expect(try await Self.count("sessions", in: database) == Self.liveCount)
+            #expect(try await sessions.purgeExpired(batchSize: Self.batchSize) == 0)
+        }
+    }
+
+    @Test(arguments: TestDatabases.kinds)
+    func oldLoginFailuresArePurgedAcrossBatches(kind: Database.Kind) async throws {
+        try await TestDatabases.with(kind) { database in
+            let now = Clock.milliseconds()
+            try await database.transaction { sql in
+                for index in 0..<(Self.expiredCount + Self.liveCount) {
+                    let failedAt = index < Self.expiredCount ? now - 7_200_000 : now
+                    try await sql.insert(into: "login_failures").columns("scope", "subject", "failed_at")
+                        .values(SQLBind("username"), SQLBind("user\(index % 10)"), SQLBind(failedAt)).run()
+                }
+            }
+            let store = LoginThrottleStore(database: database)
+            #expect(try await store.purge(olderThan: 900, batchSize: Self.batchSize) == Self.expiredCount)
+            #expect(try await Self.count("login_failures", in: database) == Self.liveCount)
+        }
+    }
+
+    static func insertSessions(
+        into database: Database, userID: Int64, count: Int, expiresAt: Int64, prefix: String
+    ) async throws {
+        try await database.transaction { sql in
+            for index in 0..<count {
+                try await sql.insert(into: "sessions")
+                    .columns("id_hash", "user_id", "csrf_secret", "created_at", "expires_at")
+                    .values(SQLBind("\(prefix)\(index)"), SQLBind(userID), SQLBind("secret"), SQLBind(expiresAt - 1000), SQLBind(expiresAt))
+                    .run()
+            }
+        }
+    }
+
+    static func count(_ table: String, in database: Database) async throws -> Int {
+        try await database.read { sql in
+            try await sql.raw("SELECT COUNT(*) AS n FROM \(ident: table)").first()!.decode(column: "n", as: Int.self)
+        }
+    }
+}
