@@ -148,7 +148,7 @@ func failingClearly<Result>(_ what: String, _ operation: () async throws -> Resu
     do {
         return try await operation()
     } catch {
-        fail("\(what): \(error)")
+        fail("\(what): \(LoggedError.describe(error))")
     }
 }
 

@@ -25,7 +25,7 @@ enum APIErrors {
             logger.error("database storage full", metadata: ["error": .string(String(describing: error.underlying))])
             return insufficientStorage.makeResponse()
         case let error as DatabaseUnavailable:
-            logger.error("database unavailable", metadata: ["error": .string(String(describing: error.underlying))])
+            logger.error("database unavailable", metadata: ["error": .string(LoggedError.describe(error.underlying))])
             return JSONError(
                 .serviceUnavailable, code: "database_unavailable",
                 detail: "The database cannot be reached right now; try again shortly."
@@ -35,7 +35,7 @@ enum APIErrors {
         default:
             logger.error(
                 "unexpected failure",
-                metadata: ["error": .string(String(reflecting: error)), "http.path": .string(request.uri.path)])
+                metadata: ["error": .string(LoggedError.describe(error)), "http.path": .string(request.uri.path)])
             return internalError.makeResponse()
         }
     }

@@ -90,7 +90,7 @@ public final class Database: Sendable {
             try await read { sql in try await sql.raw("SELECT 1").run() }
             return true
         } catch {
-            logger.warning("database unreachable", metadata: ["error": .string(String(describing: error))])
+            logger.warning("database unreachable", metadata: ["error": .string(LoggedError.describe(error))])
             return false
         }
     }
@@ -184,7 +184,7 @@ enum SQLTransaction {
             do {
                 try await sql.raw("ROLLBACK").run()
             } catch {
-                sql.logger.warning("rollback failed", metadata: ["error": .string(String(describing: error))])
+                sql.logger.warning("rollback failed", metadata: ["error": .string(LoggedError.describe(error))])
             }
             throw error
         }
@@ -195,4 +195,52 @@ enum SQLTransaction {
 struct ConnectionLeaseTimeout: Error, CustomStringConvertible {
     let waited: Duration
     var description: String { "no database connection became available within \(waited)" }
+}
+
+/// Errors described for the log without the data they carry.
+///
+/// A PostgreSQL error's debug description holds its query's bind values (session hashes,
+/// CSRF secrets, password hashes) and the server's `detail` field, which repeats key
+/// values (`Key (id_hash)=(…) already exists`); a decoding error's holds the cell's
+/// bytes. These descriptions keep what identifies the failure (codes, the server's
+/// message, the table, column and constraint, the statement's text with its `$n`
+/// placeholders) and drop the values.
+public enum LoggedError {
+    public static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as DatabaseUnavailable:
+            return "database unavailable: " + describe(error.underlying)
+        case let error as PSQLError:
+            return describe(error)
+        case let error as PostgresDecodingError:
+            return "PostgresDecodingError(code: \(error.code), column: \(error.columnName) #\(error.columnIndex), "
+                + "postgresType: \(error.postgresType), target: \(error.targetType))"
+        case let error as DatabaseError:
+            // GRDB leaves the statement's arguments out of its description unless
+            // `publicStatementArguments` is set, which this application never does.
+            return "SQLite " + error.description
+        default:
+            return String(describing: error)
+        }
+    }
+
+    private static func describe(_ error: PSQLError) -> String {
+        var parts = ["code: \(error.code)"]
+        if let info = error.serverInfo {
+            let fields: [(String, PSQLError.ServerInfo.Field)] = [
+                ("severity", .severity), ("sqlState", .sqlState), ("message", .message),
+                ("table", .tableName), ("column", .columnName), ("constraint", .constraintName),
+            ]
+            for (name, field) in fields {
+                if let value = info[field] { parts.append("\(name): \(value)") }
+            }
+        }
+        if let underlying = error.underlying {
+            parts.append("underlying: \(describe(underlying))")
+        }
+        if let query = error.query {
+            parts.append("query: \(query.sql)")
+        }
+        return "PSQLError(" + parts.joined(separator: ", ") + ")"
+    }
 }

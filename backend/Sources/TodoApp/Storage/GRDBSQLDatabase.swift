@@ -19,6 +19,9 @@ import struct SQLiteKit.SQLiteDialect
 ///   writer, committed on its own.
 /// - `.writer`: every statement runs on the writer, which the caller already holds
 ///   (a transaction, or the migration connection).
+///
+/// Either way a write that finds another process holding SQLite's lock waits for it on
+/// NIO's thread pool, not on the calling event loop (`SQLiteEngine.onWriterWaitingIfBusy`).
 struct GRDBSQLDatabase: SQLDatabase {
     enum Route: Sendable {
         case autocommit
@@ -42,22 +45,19 @@ struct GRDBSQLDatabase: SQLDatabase {
         let arguments = try Self.arguments(binds)
         switch route {
         case .writer:
-            try engine.onWriter { db in try Self.run(sql, arguments, on: db, onRow) }
+            try await engine.onWriterWaitingIfBusy { db in try Self.run(sql, arguments, on: db, onRow) }
         case .autocommit where Self.isPlainSelect(sql):
             try engine.onReader { db in try Self.run(sql, arguments, on: db, onRow) }
         case .autocommit:
-            try await engine.access.withStatement {
-                try engine.checkOpen()
-                try engine.onWriter { db in
-                    try Self.run(sql, arguments, on: db, onRow)
-                    if db.isInsideTransaction {
-                        // A BEGIN outside `Database.transaction`: undo it rather than let later
-                        // statements of other callers join it.
-                        try? db.rollback()
-                        throw DatabaseError(
-                            resultCode: .SQLITE_MISUSE,
-                            message: "a statement run outside a transaction left one open", sql: sql)
-                    }
+            try await engine.autocommitWrite { db in
+                try Self.run(sql, arguments, on: db, onRow)
+                if db.isInsideTransaction {
+                    // A BEGIN outside `Database.transaction`: undo it rather than let later
+                    // statements of other callers join it.
+                    try? db.rollback()
+                    throw DatabaseError(
+                        resultCode: .SQLITE_MISUSE,
+                        message: "a statement run outside a transaction left one open", sql: sql)
                 }
             }
         }

@@ -33,7 +33,7 @@ struct PurgeService: Service {
             }
         } catch {
             // The database may be down for a while; the next round tries again.
-            logger.warning("purge failed", metadata: ["error": .string(String(describing: error))])
+            logger.warning("purge failed", metadata: ["error": .string(LoggedError.describe(error))])
         }
     }
 }

@@ -3,6 +3,7 @@ import GRDB
 import GRDBSQLite
 import Logging
 import NIOConcurrencyHelpers
+import NIOPosix
 import SQLKit
 import ServiceLifecycle
 
@@ -14,9 +15,13 @@ import ServiceLifecycle
 /// concurrently with each other and with the writer. Everything that writes, and every
 /// statement of a transaction, runs on the writer, which one operation holds at a time
 /// through `access`: a transaction spans several statements with awaits between them, so
-/// the writer is held for the whole of it. SQLite allows one writer at a time anyway; the
-/// busy timeout makes a second process sharing the file wait for the lock instead of
-/// failing.
+/// the writer is held for the whole of it. SQLite allows one writer at a time anyway.
+///
+/// Another process sharing the file (`migrate`, `create-user`, a second server) may hold
+/// SQLite's write lock. A write is first tried at once, on the calling thread (an event
+/// loop's), with no busy timeout; only when the lock is taken does it wait, up to
+/// `busyTimeoutSeconds`, on NIO's thread pool (`onWriterWaitingIfBusy`), so an event loop
+/// never sleeps on another process while the requests queued on it wait.
 ///
 /// The readers are plain `DatabaseQueue`s in a free list of our own (`ReaderList`), not
 /// a GRDB `DatabasePool`: the pool hands out readers through libdispatch (a concurrent
@@ -34,6 +39,7 @@ final class SQLiteEngine: DatabaseEngine {
     let access = WriterAccess()
     private let isClosed = NIOLockedValueBox(false)
 
+    /// How long a write waits for another process's write lock before failing as busy (503).
     static let busyTimeoutSeconds: TimeInterval = 5
     /// Readers are held only while a statement runs, synchronously, so no more are busy
     /// at once than threads run tasks (one per core); with at least that many, a read
@@ -67,6 +73,9 @@ final class SQLiteEngine: DatabaseEngine {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         let writer = try DatabaseQueue(path: path, configuration: writerConfiguration)
+        // Opening may wait (start-up is not serving yet); from now on the writer fails at
+        // once when the lock is taken, and `onWriterWaitingIfBusy` waits off the loops.
+        try await writer.writeWithoutTransaction { db in Self.setBusyTimeout(0, on: db) }
 
         var readerConfiguration = configuration
         readerConfiguration.readonly = true
@@ -137,10 +146,7 @@ final class SQLiteEngine: DatabaseEngine {
         if Query.isReadOnly {
             return try onReader { db in try Self.run(query, on: db) }
         }
-        return try await access.withStatement {
-            try checkOpen()
-            return try onWriter { db in try Self.run(query, on: db) }
-        }
+        return try await autocommitWrite { db in try Self.run(query, on: db) }
     }
 
     /// Steps through the query's rows with GRDB's cursor (which turns SQLite's failures
@@ -169,9 +175,56 @@ final class SQLiteEngine: DatabaseEngine {
 
     // MARK: Access, synchronous (non-async, so that GRDB's blocking overloads are chosen)
 
-    /// Runs `work` on the writer; the caller holds `access`.
+    /// Runs `work` on the writer; the caller holds `access`. Fails with `SQLITE_BUSY` at
+    /// once when another process holds the write lock.
     func onWriter<T>(_ work: (GRDB.Database) throws -> T) throws -> T {
         try writer.writeWithoutTransaction(work)
+    }
+
+    // MARK: Writes that may wait for another process
+
+    /// Runs one statement committed on its own on the writer: at once when no
+    /// transaction holds it and no other process holds the lock (the common case, on the
+    /// calling thread); otherwise with the writer held exclusively, waiting for the lock
+    /// off the event loops.
+    func autocommitWrite<T: Sendable>(_ work: @escaping @Sendable (GRDB.Database) throws -> T) async throws -> T {
+        do {
+            return try await access.withStatement {
+                try checkOpen()
+                return try onWriter(work)
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            // The failed attempt wrote nothing (SQLite rolls a busy statement back).
+            // Exclusively, so that other writes wait for this one without blocking a thread.
+            await access.acquireExclusive()
+            defer { access.releaseExclusive() }
+            try checkOpen()
+            return try await onWriterWaitingIfBusy(work)
+        }
+    }
+
+    /// Runs `work` on the writer, which the caller holds exclusively: at once on this
+    /// thread, or, when another process holds the lock, again on NIO's thread pool with
+    /// the busy timeout, so that the waiting blocks a pool thread, not an event loop.
+    /// `work` must write nothing before the statement that found the lock taken (one
+    /// statement, or a transaction's `BEGIN IMMEDIATE`: after it the lock is held).
+    func onWriterWaitingIfBusy<T: Sendable>(_ work: @escaping @Sendable (GRDB.Database) throws -> T) async throws -> T {
+        do {
+            return try onWriter(work)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            let milliseconds = Int32(Self.busyTimeoutSeconds * 1000)
+            return try await NIOThreadPool.singleton.runIfActive { [writer] in
+                try writer.writeWithoutTransaction { db in
+                    Self.setBusyTimeout(milliseconds, on: db)
+                    defer { Self.setBusyTimeout(0, on: db) }
+                    return try work(db)
+                }
+            }
+        }
+    }
+
+    private static func setBusyTimeout(_ milliseconds: Int32, on db: GRDB.Database) {
+        sqlite3_busy_timeout(db.sqliteConnection, milliseconds)
     }
 
     /// Runs `work` on a reader, outside any transaction: fine for a single statement,
@@ -213,7 +266,7 @@ final class SQLiteEngine: DatabaseEngine {
         do {
             try connection.close()
         } catch {
-            logger.warning("closing the database failed", metadata: ["error": .string(String(describing: error))])
+            logger.warning("closing the database failed", metadata: ["error": .string(LoggedError.describe(error))])
         }
     }
 

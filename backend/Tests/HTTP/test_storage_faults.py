@@ -1,0 +1,158 @@
+"""Storage under faults: another process holding SQLite's write lock, database errors
+and what reaches the log."""
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+import time
+
+import pytest
+import requests
+
+from accounts import signed_up
+from api import FRONTEND_ORIGIN, ApiClient
+
+HOLD_SECONDS = 2.0
+FAST = 0.5
+
+
+def sqlite_path(server) -> str:
+    return server.database_url[len("sqlite://"):]
+
+
+def test_a_write_waiting_for_another_process_leaves_the_event_loops_free(servers):
+    """While another process holds the write lock, writes wait for it off the event
+    loops: pings and reads on fresh connections (spread over every loop) stay fast, and
+    the waiting writes then succeed."""
+    server = servers.start("sqlite")
+    writers = [signed_up(server.url) for _ in range(4)]
+    reader = signed_up(server.url)
+    assert reader.post("/api/todos/", json={"title": "before"}).status_code == 201
+    for writer in writers:
+        writer.fetch_token()
+
+    holder = sqlite3.connect(sqlite_path(server), isolation_level=None, timeout=5)
+    holder.execute("BEGIN IMMEDIATE")
+    held_at = time.monotonic()
+    results: dict[int, tuple[int, float]] = {}
+
+    def write(index: int) -> None:
+        started = time.monotonic()
+        response = writers[index].post("/api/todos/", json={"title": f"waited {index}"})
+        results[index] = (response.status_code, time.monotonic() - started)
+
+    threads = [threading.Thread(target=write, args=(index,)) for index in range(len(writers))]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+
+    slowest = {"ping": 0.0, "todos": 0.0}
+    try:
+        while time.monotonic() - held_at < HOLD_SECONDS - 0.2:
+            # A new connection each time: the server hands connections to its loops in turn.
+            started = time.monotonic()
+            ping = requests.get(server.url + "/api/ping/", timeout=10)
+            slowest["ping"] = max(slowest["ping"], time.monotonic() - started)
+            assert ping.status_code == 200
+            started = time.monotonic()
+            todos = requests.get(server.url + "/api/todos/", timeout=10, cookies=reader.http.cookies.get_dict(),
+                                 headers={"Origin": FRONTEND_ORIGIN})
+            slowest["todos"] = max(slowest["todos"], time.monotonic() - started)
+            assert todos.status_code == 200, todos.text
+            assert [todo["title"] for todo in todos.json()["todos"]] == ["before"]
+            assert not results, f"a write finished while the lock was held: {results}"
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert slowest["ping"] < FAST and slowest["todos"] < FAST, slowest
+    assert len(results) == len(writers)
+    for index, (status, elapsed) in results.items():
+        assert status == 201, results
+        assert elapsed >= HOLD_SECONDS - 0.4, results
+    for index, writer in enumerate(writers):
+        assert [todo["title"] for todo in writer.get("/api/todos/").json()["todos"]] == [f"waited {index}"]
+
+
+def test_a_write_waits_at_most_the_busy_timeout_then_answers_503(servers):
+    """A lock held longer than the busy timeout (5 s) makes the write fail as
+    unavailable, not hang; nothing is written."""
+    server = servers.start("sqlite")
+    writer = signed_up(server.url)
+    writer.fetch_token()
+    holder = sqlite3.connect(sqlite_path(server), isolation_level=None, timeout=5)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        response = writer.post("/api/todos/", json={"title": "never"})
+        elapsed = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "database_unavailable"
+    assert 4.0 <= elapsed < 8.0, elapsed
+    assert writer.get("/api/todos/").json()["todos"] == []
+
+
+# Every insert into `sessions` or `users` fails. On PostgreSQL a CHECK constraint, whose
+# error's `detail` is "Failing row contains (...)": the whole row, session hash, CSRF
+# secret or password hash included.
+BREAK_INSERTS = {
+    "sqlite": [
+        f"CREATE TRIGGER forced_failure_{table} BEFORE INSERT ON {table} "
+        "BEGIN SELECT RAISE(ABORT, 'forced_failure'); END"
+        for table in ("sessions", "users")
+    ],
+    "postgres": [
+        f"ALTER TABLE {table} ADD CONSTRAINT forced_failure CHECK (created_at < 0) NOT VALID"
+        for table in ("sessions", "users")
+    ],
+}
+
+
+def break_inserts(kind: str, server, servers) -> None:
+    if kind == "sqlite":
+        connection = sqlite3.connect(sqlite_path(server), isolation_level=None, timeout=5)
+        for statement in BREAK_INSERTS["sqlite"]:
+            connection.execute(statement)
+        connection.close()
+    else:
+        cluster = servers.request.getfixturevalue("postgres_cluster")
+        name = server.database_url.rsplit("/", 1)[1]
+        for statement in BREAK_INSERTS["postgres"]:
+            cluster.psql(statement, database=name)
+
+
+def test_database_errors_are_logged_without_the_values_of_their_rows(servers, db):
+    """A failing statement is a logged 500, and the log line names the failure but
+    carries none of the statement's values: no session hash, no CSRF secret, no
+    password hash."""
+    server = servers.start(db)
+    client = signed_up(server.url, name="logvictim")
+    token = client.cookie("sessionid")
+    assert token
+    break_inserts(db, server, servers)
+    server.new_log_lines()
+
+    login = client.login("logvictim", "correct horse battery")
+    assert login.status_code == 500, login.text
+    assert login.json()["error"] == "internal_error"
+    signup = ApiClient(server.url).signup("another_victim", "correct horse battery")
+    assert signup.status_code == 500, signup.text
+
+    log = server.new_log_lines()
+    failures = [line for line in log.splitlines() if "unexpected failure" in line]
+    assert len(failures) == 2, log
+    assert all("forced_failure" in line for line in failures), failures
+    assert token not in log and hashlib.sha256(token.encode()).hexdigest() not in log, log
+    # No session hash (64 hex digits), CSRF secret (32 letters and digits) or bcrypt hash
+    # of the rows the statements were writing.
+    values = re.sub(r"hb\.request\.id=\S+", "", log)
+    assert not re.search(r"\b[0-9a-f]{64}\b", values), log
+    assert not re.search(r"\b[A-Za-z0-9]{32}\b", values), log
+    assert "$2b$" not in log and "$2a$" not in log and "$2y$" not in log, log
