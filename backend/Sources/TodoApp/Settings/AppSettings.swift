@@ -126,6 +126,11 @@ public struct AppSettings: Sendable {
         {
             throw InvalidSetting(name: "DATABASE_URL", message: "'\(databaseURL)' must start with sqlite:// or postgres://")
         }
+        do {
+            _ = try DatabaseLocation(url: databaseURL)
+        } catch {
+            throw InvalidSetting(name: "DATABASE_URL", message: error.message)
+        }
     }
 
     public func csrfCookiePolicy() throws(CookiePolicy.ValidationError) -> CookiePolicy {

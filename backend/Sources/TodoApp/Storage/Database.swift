@@ -39,7 +39,7 @@ public final class Database: Sendable {
             let engine = try await SQLiteEngine.open(path: path, logger: logger)
             return Database(kind: .sqlite, engine: engine, logger: logger)
         case .postgres(let location):
-            let engine = PostgresEngine(location: location, poolSize: poolSize, logger: logger)
+            let engine = try PostgresEngine(location: location, poolSize: poolSize, logger: logger)
             return Database(kind: .postgres, engine: engine, logger: logger)
         }
     }

@@ -19,22 +19,26 @@ import ServiceLifecycle
 final class PostgresEngine: DatabaseEngine {
     let client: PostgresClient
     private let location: DatabaseLocation.PostgresLocation
+    private let tls: PostgresTLS
     private let logger: Logger
     let leaseTimeout: Duration
     let outageLeaseTimeout: Duration
     private let inOutage = NIOLockedValueBox(false)
 
+    /// Throws `PostgresTLS.SetupError` when the root certificates `sslmode` needs cannot be read.
     init(
         location: DatabaseLocation.PostgresLocation, poolSize: Int, logger: Logger,
         leaseTimeout: Duration = .seconds(3), outageLeaseTimeout: Duration = .milliseconds(500)
-    ) {
+    ) throws {
+        let tls = try PostgresTLS(location: location)
         self.location = location
+        self.tls = tls
         self.logger = logger
         self.leaseTimeout = leaseTimeout
         self.outageLeaseTimeout = outageLeaseTimeout
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.username,
-            password: location.password, database: location.database, tls: Self.clientTLS(location.tls))
+            password: location.password, database: location.database, tls: tls.clientTLS)
         configuration.options.maximumConnections = poolSize
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = leaseTimeout
@@ -88,9 +92,13 @@ final class PostgresEngine: DatabaseEngine {
     ) async throws -> Result {
         let configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.username,
-            password: location.password, database: location.database, tls: try Self.connectionTLS(location.tls))
-        let connection = try await PostgresConnection.connect(
-            configuration: configuration, id: 0, logger: logger)
+            password: location.password, database: location.database, tls: try tls.connectionTLS())
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw PostgresConnectFailure(location: location, underlying: error)
+        }
         do {
             let result = try await body(connection.sql(queryLogLevel: .trace))
             try await connection.close()
@@ -136,29 +144,28 @@ final class PostgresEngine: DatabaseEngine {
             task.cancel()
         }
     }
+}
 
-    /// libpq's `sslmode` meanings: `prefer` and `require` encrypt without verifying the
-    /// server's certificate (the URL parser folds `verify-*` into `require`).
-    private static func clientTLS(_ mode: DatabaseLocation.PostgresLocation.TLSMode) -> PostgresClient.Configuration.TLS {
-        switch mode {
-        case .disable: .disable
-        case .prefer: .prefer(unverifiedTLS())
-        case .require: .require(unverifiedTLS())
+/// The first connection (migrations, at start-up) failed: says where to, in which
+/// `sslmode`, and why, on one line.
+struct PostgresConnectFailure: Error, CustomStringConvertible {
+    let location: DatabaseLocation.PostgresLocation
+    let underlying: any Error
+
+    var description: String {
+        var text = "cannot connect to PostgreSQL at \(location.host):\(location.port) (sslmode=\(location.tls.rawValue)): "
+        let cause = Self.innermost(underlying)
+        if let error = cause as? NIOSSLExtraError, error == .failedToValidateHostname {
+            text += "the server's certificate does not name \(location.host); "
+        } else if cause is NIOSSLError, String(describing: cause).contains("CERTIFICATE_VERIFY_FAILED") {
+            text += "the server's certificate is not signed by a trusted root certificate; "
         }
+        return text + LoggedError.describe(underlying)
     }
 
-    private static func connectionTLS(_ mode: DatabaseLocation.PostgresLocation.TLSMode) throws -> PostgresConnection.Configuration.TLS {
-        switch mode {
-        case .disable: .disable
-        case .prefer: .prefer(try NIOSSLContext(configuration: unverifiedTLS()))
-        case .require: .require(try NIOSSLContext(configuration: unverifiedTLS()))
-        }
-    }
-
-    private static func unverifiedTLS() -> TLSConfiguration {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateVerification = .none
-        return configuration
+    private static func innermost(_ error: any Error) -> any Error {
+        if let error = error as? PSQLError, let underlying = error.underlying { return innermost(underlying) }
+        return error
     }
 }
 
