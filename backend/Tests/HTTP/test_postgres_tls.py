@@ -90,7 +90,6 @@ def start_refused(url: str, home: Path, expected_status: int = 1) -> str:
     assert result.returncode == expected_status, result
     lines = [line for line in result.stderr.splitlines() if line.startswith("todolist-server: ")]
     assert len(lines) == 1, result.stderr
-    print(lines[0])
     return lines[0]
 
 

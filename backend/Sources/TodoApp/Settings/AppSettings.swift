@@ -46,7 +46,7 @@ public struct AppSettings: Sendable {
         ("SESSION_LIFETIME", "1209600", "Session lifetime in seconds (two weeks), refreshed on use."),
         ("TRUSTED_PROXIES", "(none)", "Comma-separated peer IP addresses whose X-Forwarded-Proto and X-Forwarded-For are believed."),
         ("LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical."),
-        ("DATABASE_URL", "sqlite://./data/todolist.sqlite3", "sqlite:///absolute/path, sqlite://./relative/path, or postgres://user:pass@host:port/db."),
+        ("DATABASE_URL", "sqlite://./data/todolist.sqlite3", "sqlite:///absolute/path, sqlite://./relative/path, or postgres://user:pass@host:port/db[?sslmode=...&sslrootcert=...] (libpq's meanings; sslmode disable, allow, prefer, require, verify-ca or verify-full)."),
         ("DATABASE_POOL_SIZE", "10", "PostgreSQL connections per server process."),
         ("BCRYPT_COST", "12", "bcrypt cost factor for new password hashes (4 to 31; at least 10 in production)."),
         ("LOGIN_FAILURES_PER_USERNAME", "5", "Failed log-ins allowed per username within the window before 429."),
