@@ -4,7 +4,7 @@ BACKEND := backend
 SERVER := $(BACKEND)/.build/debug/todolist-server
 PYTEST := python3 -m pytest -p no:cacheprovider
 
-.PHONY: run test build deps deps-test backend backend-release backend-test http-test frontend-test frontend-build e2e-test \
+.PHONY: run test build deps deps-test backend backend-release backend-test http-test fuzz-test fuzz frontend-test frontend-build e2e-test \
         migrate bench soak soak-test clean-data help
 
 help:
@@ -12,6 +12,7 @@ help:
 	@echo "make test   unit, HTTP (SQLite and PostgreSQL), frontend and browser tests"
 	@echo "make build  release backend binary and frontend/dist"
 	@echo "make bench  benchmarks (see docs/performance.md)"
+	@echo "make fuzz   schema fuzzing, longer than in make test (FUZZ_MAX_EXAMPLES, FUZZ_SEED=random)"
 	@echo "make soak   60 s of mixed traffic at 128 connections: no errors, no memory growth"
 
 deps:
@@ -35,7 +36,7 @@ migrate: backend
 build: deps backend-release
 	$(MAKE) -C frontend build
 
-test: deps-test backend-test http-test soak-test frontend-test e2e-test
+test: deps-test backend-test http-test fuzz-test soak-test frontend-test e2e-test
 
 backend-test:
 	cd $(BACKEND) && swift build --build-tests
@@ -43,6 +44,15 @@ backend-test:
 
 http-test:
 	$(PYTEST) $(BACKEND)/Tests/HTTP -q
+
+# Schemathesis against the real server, driven by docs/openapi.yaml (fuzz/test_schema_fuzz.py):
+# a fixed seed and few examples here; `make fuzz` runs longer with a random seed.
+fuzz-test:
+	$(PYTEST) fuzz -q
+
+fuzz: deps-test
+	cd $(BACKEND) && swift build --product todolist-server
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-150} FUZZ_SEED=$${FUZZ_SEED:-random} $(PYTEST) fuzz -q -s
 
 # Mixed traffic against the debug server: 0 errors, RSS growth <= 10 % (bench/soak.py).
 soak-test: backend
