@@ -4,9 +4,10 @@ import Foundation
 /// `http://localhost:3000`) or a wildcard over the subdomains of a host
 /// (`https://*.example.com`).
 ///
-/// Origins are compared as (scheme, host, port) triples after lower-casing the
-/// scheme and host and dropping the scheme's default port, so a look-alike such as
-/// `http://localhost:3000.evil.com` never matches `http://localhost:3000`.
+/// Origins are compared as (scheme, host, port) triples, so a look-alike such as
+/// `http://localhost:3000.evil.com` never matches `http://localhost:3000`. Configured
+/// entries are normalised (case, default port); an `Origin` header must already be in
+/// the serialised form browsers send, or it matches nothing (see `init?(origin:)`).
 public struct OriginPattern: Sendable, Hashable, CustomStringConvertible {
     public let scheme: String
     /// The host, or for a wildcard the parent domain (`example.com` for `*.example.com`).
