@@ -84,7 +84,7 @@ public enum TodoApplication {
         let routes = RouteTable(router: router)
         DiagnosticsController(csrf: csrf, database: database).register(in: routes)
         AuthController(accounts: accounts, csrf: csrf, sessionCookie: sessionCookie).register(in: routes)
-        TodoController(todos: TodoStore(database: database)).register(in: routes)
+        TodoController(todos: TodoStore(database: database, maxTodosPerUser: settings.todosPerUser)).register(in: routes)
         routes.finish()
         return (router, routes)
     }

@@ -27,6 +27,8 @@ public struct AppSettings: Sendable {
     public var loginFailuresPerAddress: Int
     /// The window over which failed log-ins are counted, in seconds.
     public var loginThrottleWindow: Int
+    /// The most todos one user may hold; creating more is `409 too_many_todos`.
+    public var todosPerUser: Int = 10_000
     /// The host names this server answers for; empty: any (see `AllowedHosts`).
     public var allowedHosts: AllowedHosts = .unchecked
     /// The Public Suffix List the deploy check reads to tell sites apart.
@@ -52,6 +54,7 @@ public struct AppSettings: Sendable {
         ("LOGIN_FAILURES_PER_USERNAME", "5", "Failed log-ins allowed per username within the window before 429."),
         ("LOGIN_FAILURES_PER_ADDRESS", "50", "Failed log-ins allowed per client address within the window before 429."),
         ("LOGIN_THROTTLE_WINDOW", "900", "Window for counting failed log-ins, in seconds."),
+        ("TODOS_PER_USER", "10000", "The most todos one user may hold; creating more is refused with 409 too_many_todos."),
         ("ALLOWED_HOSTS", "(none)", "Comma-separated host names this server answers for (api.example.com; .example.com for the domain and its subdomains; * for any); other Host headers get 400 bad_host. Unset: no check. Set it in production."),
         ("PUBLIC_SUFFIX_LIST", PublicSuffixList.debianPath, "The Public Suffix List file the deploy check (todolist-server check) reads to tell sites apart."),
     ]
@@ -88,6 +91,7 @@ public struct AppSettings: Sendable {
             loginThrottleWindow: try reader.integer("LOGIN_THROTTLE_WINDOW", default: 900, in: 1...86_400 * 30)
         )
         settings.allowedHosts = try reader.allowedHosts("ALLOWED_HOSTS")
+        settings.todosPerUser = try reader.integer("TODOS_PER_USER", default: 10_000, in: 1...1_000_000)
         settings.publicSuffixListPath = try reader.string("PUBLIC_SUFFIX_LIST", default: PublicSuffixList.debianPath)
         try settings.validate()
         return settings
