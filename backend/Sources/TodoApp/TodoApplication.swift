@@ -30,8 +30,12 @@ public enum TodoApplication {
             throttleWindow: settings.loginThrottleWindow,
             interval: purgeInterval,
             logger: logger)
+        let limits = ConnectionLimits(
+            idleTimeout: .seconds(settings.idleTimeout), requestTimeout: .seconds(settings.requestTimeout),
+            maxHeaderSize: settings.maxHeaderSize)
         return Application(
             router: router,
+            server: limits.server(logger: logger),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             services: database.services + [purge],
             logger: logger

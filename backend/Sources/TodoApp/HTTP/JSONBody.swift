@@ -20,15 +20,27 @@ enum JSONBody {
         return JSONObject(members: members)
     }
 
-    /// The body as any JSON value, or `nil` when there is no body at all.
-    static func value(from request: Request, context: some RequestContext) async throws -> JSONValue? {
+    /// Reads the whole body into memory, so that handlers read it without waiting and
+    /// an oversized body is refused on every route, whether its length was announced
+    /// (`Content-Length`, refused before reading) or not (chunked, refused at the byte
+    /// past the limit).
+    static func collect(_ request: inout Request) async throws {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxSize {
             throw APIErrors.payloadTooLarge
         }
+        do {
+            _ = try await request.collectBody(upTo: maxSize)
+        } catch is NIOTooManyBytesError {
+            throw APIErrors.payloadTooLarge
+        }
+    }
+
+    /// The body as any JSON value, or `nil` when there is no body at all.
+    static func value(from request: Request, context: some RequestContext) async throws -> JSONValue? {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maxSize)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw APIErrors.payloadTooLarge
         }
         if buffer.readableBytes == 0 { return nil }
@@ -38,9 +50,11 @@ enum JSONBody {
                 detail: "The request body must be sent as application/json.")
         }
         do {
-            return try decoder.decode(JSONValue.self, from: Data(buffer: buffer))
+            return try buffer.withUnsafeReadableBytes { bytes throws(StrictJSONParser.JSONSyntaxError) in
+                try StrictJSONParser.parse(bytes)
+            }
         } catch {
-            throw invalidJSON("The request body is not valid JSON.")
+            throw invalidJSON("The request body is not valid JSON (RFC 8259): \(error.reason) at byte \(error.offset).")
         }
     }
 
@@ -57,6 +71,4 @@ enum JSONBody {
     static func invalidJSON(_ detail: String) -> JSONError {
         JSONError(.badRequest, code: "invalid_json", detail: detail)
     }
-
-    private static let decoder = JSONDecoder()
 }

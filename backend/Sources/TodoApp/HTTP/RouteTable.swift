@@ -2,28 +2,32 @@ import CrossOriginSecurity
 import HTTPTypes
 import Hummingbird
 
-/// Registers routes and remembers which methods each path answers, so that a
-/// known path with a wrong method gets `405` with `Allow`, and a plain `OPTIONS`
-/// gets the `Allow` list, instead of the router's bare 404.
+/// Registers routes and remembers which methods each path answers, so that a known
+/// path with any other method (including ones no route names, such as `QUERY`) gets
+/// `405` with `Allow`, and a plain `OPTIONS` gets the `Allow` list, instead of 404.
+///
+/// Every route answers in the contract's order: routing (404, 405), then the route's
+/// `precheck` (a path that can name nothing: 404; authentication: 401), then the body,
+/// read whole before the handler runs, whatever its framing and whether or not the
+/// handler uses it (413 over `JSONBody.maxSize`), then the handler.
 ///
 /// Hummingbird's router ignores a trailing slash, so each route also answers the
 /// Django-style path with one, without a redirect.
 final class RouteTable {
     typealias Context = AppRequestContext
     typealias Handler = @Sendable (Request, Context) async throws -> Response
+    /// Checks made before the body is read; each throws the error to answer with.
+    typealias Precheck = @Sendable (Context) throws -> Void
 
     let router: Router<Context>
     private var methodsByPath: [(path: String, methods: [HTTPRequest.Method])] = []
-
-    /// Every method a client may try on a known path; any of these not served is a 405.
-    static let knownMethods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .trace, .connect]
 
     init(router: Router<Context>) {
         self.router = router
     }
 
-    func on(_ path: String, _ method: HTTPRequest.Method, use handler: @escaping Handler) {
-        router.on(RouterPath(path), method: method, use: handler)
+    func on(_ path: String, _ method: HTTPRequest.Method, precheck: Precheck? = nil, use handler: @escaping Handler) {
+        register(path, method, precheck: precheck, use: handler)
         if let index = methodsByPath.firstIndex(where: { $0.path == path }) {
             methodsByPath[index].methods.append(method)
         } else {
@@ -31,34 +35,63 @@ final class RouteTable {
         }
     }
 
-    /// The paths and methods served, for documentation checks.
+    private func register(_ path: String, _ method: HTTPRequest.Method, precheck: Precheck?, use handler: @escaping Handler) {
+        router.on(RouterPath(path), method: method) { request, context in
+            try precheck?(context)
+            var request = request
+            try await JSONBody.collect(&request)
+            return try await handler(request, context)
+        }
+    }
+
+    /// The paths and methods served (without the OPTIONS answers), for documentation checks.
     var routes: [(path: String, methods: [HTTPRequest.Method])] { methodsByPath }
 
-    /// Adds the 405 and OPTIONS answers; call once after every route is registered.
+    /// Adds the OPTIONS and 405 answers; call once after every route is registered.
     func finish() {
+        var allowByPath: [(segments: [Substring], allow: String)] = []
         for (path, served) in methodsByPath {
             var allowed = served
             if served.contains(.get), !served.contains(.head) { allowed.append(.head) }
             allowed.append(.options)
-            let allow = Self.order(allowed).map(\.rawValue).joined(separator: ", ")
+            let allow = Array(Set(allowed)).map(\.rawValue).sorted().joined(separator: ", ")
             var headers = HTTPFields()
             headers[.allow] = allow
             let allowHeaders = headers
-            router.on(RouterPath(path), method: .options) { _, _ in
-                Response(status: .ok, headers: allowHeaders)
-            }
-            for method in Self.knownMethods where !allowed.contains(method) {
-                router.on(RouterPath(path), method: method) { request, _ -> Response in
-                    throw JSONError(
-                        .methodNotAllowed, code: "method_not_allowed",
-                        detail: "Method \(request.method.rawValue) is not allowed here; allowed: \(allow).",
-                        headers: allowHeaders)
-                }
-            }
+            register(path, .options, precheck: nil) { _, _ in Response(status: .ok, headers: allowHeaders) }
+            allowByPath.append((path.split(separator: "/"), allow))
+        }
+        // The router answers 404 for a known path with a method it has no route for;
+        // middleware added after the routes wraps only that not-found answer.
+        router.add(middleware: MethodNotAllowedMiddleware(allowByPath: allowByPath))
+    }
+}
+
+/// Turns the router's 404 for a known path into `405 method_not_allowed` with `Allow`.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    /// Each route's path split into segments (`:name` matches any one segment), with its `Allow` value.
+    let allowByPath: [(segments: [Substring], allow: String)]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            guard let allow = allow(for: request.uri.path) else { throw error }
+            var headers = HTTPFields()
+            headers[.allow] = allow
+            throw JSONError(
+                .methodNotAllowed, code: "method_not_allowed",
+                detail: "Method \(request.method.rawValue) is not allowed here; allowed: \(allow).",
+                headers: headers)
         }
     }
 
-    private static func order(_ methods: [HTTPRequest.Method]) -> [HTTPRequest.Method] {
-        Array(Set(methods)).sorted { $0.rawValue < $1.rawValue }
+    func allow(for path: String) -> String? {
+        let segments = path.split(separator: "/")
+        return allowByPath.first { route in
+            route.segments.count == segments.count
+                && zip(route.segments, segments).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+        }?.allow
     }
 }

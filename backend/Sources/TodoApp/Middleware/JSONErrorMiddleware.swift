@@ -3,6 +3,7 @@ import CrossOriginSecurity
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Turns every error into the contract's JSON shape; unexpected ones become a
 /// logged `500 internal_error` instead of leaking details or dropping the connection.
@@ -32,6 +33,8 @@ enum APIErrors {
             ).makeResponse()
         case let error as HTTPError:
             return translate(error).makeResponse()
+        case is NIOTooManyBytesError:
+            return payloadTooLarge.makeResponse()
         default:
             logger.error(
                 "unexpected failure",

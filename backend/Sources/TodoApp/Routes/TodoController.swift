@@ -13,13 +13,25 @@ struct TodoController {
     static let maxTitleLength = 500
 
     func register(in routes: RouteTable) {
-        routes.on("/api/todos/", .get, use: list)
-        routes.on("/api/todos/", .post, use: create)
-        routes.on("/api/todos/", .patch, use: setAllCompleted)
-        routes.on("/api/todos/", .delete, use: deleteCompleted)
-        routes.on("/api/todos/:id/", .get, use: show)
-        routes.on("/api/todos/:id/", .patch, use: update)
-        routes.on("/api/todos/:id/", .delete, use: delete)
+        routes.on("/api/todos/", .get, precheck: Self.loggedIn, use: list)
+        routes.on("/api/todos/", .post, precheck: Self.loggedIn, use: create)
+        routes.on("/api/todos/", .patch, precheck: Self.loggedIn, use: setAllCompleted)
+        routes.on("/api/todos/", .delete, precheck: Self.loggedIn, use: deleteCompleted)
+        routes.on("/api/todos/:id/", .get, precheck: Self.todoPathAndLoggedIn, use: show)
+        routes.on("/api/todos/:id/", .patch, precheck: Self.todoPathAndLoggedIn, use: update)
+        routes.on("/api/todos/:id/", .delete, precheck: Self.todoPathAndLoggedIn, use: delete)
+    }
+
+    /// 401 before the body is read.
+    @Sendable static func loggedIn(_ context: AppRequestContext) throws {
+        _ = try requireUser(context)
+    }
+
+    /// A path that can never name a todo is 404 for everyone, logged in or not (routing
+    /// comes before authentication); then 401.
+    @Sendable static func todoPathAndLoggedIn(_ context: AppRequestContext) throws {
+        _ = try todoID(context)
+        _ = try requireUser(context)
     }
 
     struct TodoList: JSONRepresentable {

@@ -29,6 +29,12 @@ public struct AppSettings: Sendable {
     public var loginThrottleWindow: Int
     /// The most todos one user may hold; creating more is `409 too_many_todos`.
     public var todosPerUser: Int = 10_000
+    /// Seconds a connection may stay without a complete request head before it is closed.
+    public var idleTimeout: Int = 60
+    /// Seconds a request's body may take to arrive after its head.
+    public var requestTimeout: Int = 30
+    /// Bytes a request head (request line and headers) may take.
+    public var maxHeaderSize: Int = 16_384
     /// The host names this server answers for; empty: any (see `AllowedHosts`).
     public var allowedHosts: AllowedHosts = .unchecked
     /// The Public Suffix List the deploy check reads to tell sites apart.
@@ -55,6 +61,9 @@ public struct AppSettings: Sendable {
         ("LOGIN_FAILURES_PER_ADDRESS", "50", "Failed log-ins allowed per client address within the window before 429."),
         ("LOGIN_THROTTLE_WINDOW", "900", "Window for counting failed log-ins, in seconds."),
         ("TODOS_PER_USER", "10000", "The most todos one user may hold; creating more is refused with 409 too_many_todos."),
+        ("IDLE_TIMEOUT", "60", "Seconds a connection may stay idle, or take to send a request's headers, before it is closed."),
+        ("REQUEST_TIMEOUT", "30", "Seconds a request's body may take to arrive after its headers before the connection is closed."),
+        ("MAX_HEADER_SIZE", "16384", "Largest request head (request line and headers) in bytes; larger ones are refused."),
         ("ALLOWED_HOSTS", "(none)", "Comma-separated host names this server answers for (api.example.com; .example.com for the domain and its subdomains; * for any); other Host headers get 400 bad_host. Unset: no check. Set it in production."),
         ("PUBLIC_SUFFIX_LIST", PublicSuffixList.debianPath, "The Public Suffix List file the deploy check (todolist-server check) reads to tell sites apart."),
     ]
@@ -92,6 +101,9 @@ public struct AppSettings: Sendable {
         )
         settings.allowedHosts = try reader.allowedHosts("ALLOWED_HOSTS")
         settings.todosPerUser = try reader.integer("TODOS_PER_USER", default: 10_000, in: 1...1_000_000)
+        settings.idleTimeout = try reader.integer("IDLE_TIMEOUT", default: 60, in: 1...86_400)
+        settings.requestTimeout = try reader.integer("REQUEST_TIMEOUT", default: 30, in: 1...86_400)
+        settings.maxHeaderSize = try reader.integer("MAX_HEADER_SIZE", default: 16_384, in: 1_024...1_048_576)
         settings.publicSuffixListPath = try reader.string("PUBLIC_SUFFIX_LIST", default: PublicSuffixList.debianPath)
         try settings.validate()
         return settings

@@ -1,0 +1,228 @@
+"""Malformed and hostile input (issue: hold every promise against hostile clients):
+bodies over the limit however framed and on every route, strict RFC 8259 JSON,
+routing before authentication, methods no route names."""
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from accounts import signed_up
+from api import FRONTEND_ORIGIN, assert_error
+
+LIMIT = 64 * 1024
+
+
+def chunks(data: bytes, size: int = 8192):
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+def big_json(size: int = LIMIT + 1024) -> bytes:
+    return b'{"title": "' + b"a" * size + b'"}'
+
+
+def todo_titles(client) -> list[str]:
+    response = client.get("/api/todos/")
+    assert response.status_code == 200, response.text
+    return [todo["title"] for todo in response.json()["todos"]]
+
+
+# --- Body limit: every route, every framing -------------------------------------------------
+
+def test_chunked_body_over_the_limit_is_413_and_creates_nothing(client):
+    client = signed_up(client.base_url)
+    response = client.post("/api/todos/", data=chunks(big_json()), headers={"Content-Type": "application/json"})
+    assert "Content-Length" not in response.request.headers and response.request.headers["Transfer-Encoding"] == "chunked"
+    assert_error(response, 413, "payload_too_large")
+    assert todo_titles(client) == []
+
+
+def test_chunked_body_within_the_limit_is_read(sqlite_client):
+    sqlite_client = signed_up(sqlite_client.base_url)
+    body = json.dumps({"title": "chunked"}).encode()
+    response = sqlite_client.post("/api/todos/", data=chunks(body, 3), headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["title"] == "chunked"
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/api/auth/logout/"),
+    ("POST", "/api/ping/"),
+    ("GET", "/api/ping/"),
+    ("GET", "/api/todos/"),
+    ("DELETE", "/api/todos/?completed=true"),
+    ("GET", "/api/auth/me/"),
+    ("GET", "/api/csrf/"),
+])
+def test_body_over_the_limit_is_413_on_every_route(sqlite_client, method, path, chunked):
+    sqlite_client = signed_up(sqlite_client.base_url)
+    body = big_json()
+    data = chunks(body) if chunked else body
+    response = sqlite_client.request(method, path, data=data, headers={"Content-Type": "application/json"})
+    assert_error(response, 413, "payload_too_large")
+    # Nothing happened: the session still works (log-out did not run).
+    assert sqlite_client.get("/api/auth/me/").json()["user"] is not None
+
+
+def test_logout_with_a_small_body_still_works(sqlite_client):
+    sqlite_client = signed_up(sqlite_client.base_url)
+    response = sqlite_client.post("/api/auth/logout/", data=b"{}", headers={"Content-Type": "application/json"})
+    assert response.status_code == 204
+    assert sqlite_client.get("/api/auth/me/").json()["user"] is None
+
+
+def test_oversized_body_to_a_protected_route_logged_out_is_401_first(sqlite_client):
+    """Order of checks: authentication (401) before body checks (413)."""
+    response = sqlite_client.post("/api/todos/", data=big_json(), headers={"Content-Type": "application/json"})
+    assert_error(response, 401, "not_authenticated")
+
+
+# --- Strict JSON ---------------------------------------------------------------------------
+
+NOT_RFC_8259 = [
+    b'{"title":"x",}',
+    b'{"title":"x"} // comment',
+    b'/* c */ {"title":"x"}',
+    b'{"title":"x", "order": NaN}',
+    b'{"title":"x", "order": Infinity}',
+    b'{"title":"x", "order": -Infinity}',
+    b"{'title':'x'}",
+    b'{"title":\'x\'}',
+    b'{title:"x"}',
+    b'{"title":"a\tb"}',
+    b'{"title":"a\nb"}',
+    b'{"title":"a\x00b"}',
+    b'{"title":"\xff"}',
+    b'{"title":"\xc0\xaf"}',            # overlong '/'
+    b'{"title":"\xed\xa0\x80"}',        # a surrogate encoded in UTF-8
+    b'{"title":"\xe2\x82"}',            # truncated sequence
+    b'{"title":"\\ud800"}',             # lone high surrogate
+    b'{"title":"\\udc00"}',             # lone low surrogate
+    b'{"title":"\\ud800\\u0041"}',      # high surrogate then not a low one
+    b'{"title":"x","title":"y"}',
+    b'{"title":"x","\\u0074itle":"y"}',  # the same key, escaped
+    b'{"title":"x", "completed": true, "completed": false}',
+    b'\xef\xbb\xbf{"title":"x"}',       # byte-order mark
+    b'{"title":"x"} {"title":"y"}',
+    b'{"title":"x"',
+    b'{"title":"x", "order": 01}',
+    b'{"title":"x", "order": 1.}',
+    b'{"title":"x", "order": .5}',
+    b'{"title":"x", "order": +1}',
+    b'{"title":"x", "order": 0x10}',
+    b'{"title":"\\x41"}',
+    b'{"title":"x", "completed": True}',
+    b'[' * 100 + b']' * 100,
+    b' ',
+]
+
+
+@pytest.mark.parametrize("body", NOT_RFC_8259, ids=range(len(NOT_RFC_8259)))
+def test_bodies_that_are_not_rfc_8259_json_are_400_and_write_nothing(sqlite_client, body):
+    sqlite_client = signed_up(sqlite_client.base_url)
+    response = sqlite_client.post("/api/todos/", data=body, headers={"Content-Type": "application/json"})
+    assert_error(response, 400, "invalid_json")
+    assert todo_titles(sqlite_client) == []
+
+
+def test_deep_nesting_is_refused_without_harm(sqlite_client):
+    sqlite_client = signed_up(sqlite_client.base_url)
+    depth = 30000
+    body = b'{"title":"x","extra":' + b"[" * depth + b"]" * depth + b"}"
+    response = sqlite_client.post("/api/todos/", data=body, headers={"Content-Type": "application/json"})
+    assert_error(response, 400, "invalid_json")
+    assert sqlite_client.get("/api/ping/").status_code == 200
+
+
+VALID = [
+    (b'{"title":"caf\\u00e9"}', "café"),
+    (b'{"title":"\\ud83d\\ude00 smile"}', "\U0001F600 smile"),
+    (b'{"title":"\xf0\x9f\x98\x80 raw"}', "\U0001F600 raw"),
+    (b'{"title":"q\\"uote\\\\ \\/ \\b\\f\\n\\r\\tend"}', 'q"uote\\ / \b\f\n\r\tend'),
+    (b' \r\n\t{ "title" : "spaced" , "order" : 1e2 , "extra" : [null, true, false, -0.5e-3, {"a": {}}] } \n', "spaced"),
+]
+
+
+@pytest.mark.parametrize("body,title", VALID, ids=range(len(VALID)))
+def test_valid_json_is_read_exactly(sqlite_client, body, title):
+    sqlite_client = signed_up(sqlite_client.base_url)
+    response = sqlite_client.post("/api/todos/", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["title"] == title.strip()
+
+
+def test_integral_exponent_is_an_integer_order(sqlite_client):
+    sqlite_client = signed_up(sqlite_client.base_url)
+    response = sqlite_client.post("/api/todos/", data=b'{"title":"x","order":1e2}', headers={"Content-Type": "application/json"})
+    assert response.status_code == 201 and response.json()["order"] == 100
+
+
+# --- Routing before authentication ---------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+@pytest.mark.parametrize("segment", ["abc", "-1", "1.5", "99999999999999999999", "%20"])
+def test_a_path_that_can_never_name_a_todo_is_404_for_everyone(client, method, segment):
+    response = client.request(method, f"/api/todos/{segment}/", json={"completed": True} if method == "PATCH" else None)
+    assert_error(response, 404, "not_found")
+
+
+def test_a_todo_path_logged_out_is_401(client):
+    assert_error(client.get("/api/todos/1/"), 401, "not_authenticated")
+
+
+# --- Methods that no route names -----------------------------------------------------------
+
+@pytest.mark.parametrize("path,allow", [
+    ("/api/todos/", "DELETE, GET, HEAD, OPTIONS, PATCH, POST"),
+    ("/api/todos/12/", "DELETE, GET, HEAD, OPTIONS, PATCH"),
+    ("/api/ping", "GET, HEAD, OPTIONS, POST"),
+])
+@pytest.mark.parametrize("method", ["QUERY", "PUT", "TRACE", "PROPFIND"])
+def test_any_other_method_on_a_known_path_is_405_with_allow(sqlite_client, method, path, allow):
+    # Methods outside GET, HEAD, OPTIONS and TRACE are CSRF-checked like any unsafe one.
+    response = sqlite_client.request(method, path, headers={"X-CSRFToken": sqlite_client.fetch_token()})
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == allow
+
+
+def test_unknown_method_on_an_unknown_path_is_404(sqlite_client):
+    response = sqlite_client.request("QUERY", "/api/nothing/", headers={"X-CSRFToken": sqlite_client.fetch_token()})
+    assert_error(response, 404, "not_found")
+
+
+def raw_exchange(url: str, payload: bytes, timeout: float = 5.0) -> bytes:
+    host, port = url.split("://", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(payload)
+        received = b""
+        try:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                received += data
+        except socket.timeout:
+            pass
+        return received
+
+
+@pytest.mark.parametrize("with_token", [True, False])
+def test_connect_is_answered_in_json_and_never_swallows_the_next_request(sqlite_server, sqlite_client, with_token):
+    token = sqlite_client.fetch_token()
+    credentials = f"Cookie: csrftoken={sqlite_client.cookie('csrftoken')}\r\nX-CSRFToken: {token}\r\n" if with_token else ""
+    request = (f"CONNECT /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {FRONTEND_ORIGIN}\r\n{credentials}\r\n"
+               "GET /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").encode()
+    received = raw_exchange(sqlite_server.url, request, timeout=5)
+    head, _, rest = received.partition(b"\r\n\r\n")
+    # NIO writes no body in any answer to CONNECT (it treats every such answer as a
+    # tunnel's), so the status and headers are what a client gets; then the connection
+    # is closed, because the decoder would never parse a request sent after CONNECT.
+    assert head.startswith(b"HTTP/1.1 405" if with_token else b"HTTP/1.1 403"), received
+    assert b"connection: close" in head.lower(), received
+    assert b"application/json" in head
+    if with_token:
+        assert b"allow: get, head, options, post" in head.lower()
+    assert rest.count(b"HTTP/1.1") == 0, received
