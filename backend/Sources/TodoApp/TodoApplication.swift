@@ -27,7 +27,8 @@ public enum TodoApplication {
         let purge = PurgeService(
             sessions: SessionStore(database: database, lifetime: settings.sessionLifetime),
             loginFailures: LoginThrottleStore(database: database),
-            throttleWindow: settings.loginThrottleWindow,
+            // Sign-ups share the table, over a window of their own.
+            throttleWindow: max(settings.loginThrottleWindow, settings.signupThrottleWindow),
             interval: purgeInterval,
             logger: logger)
         let limits = ConnectionLimits(
@@ -78,12 +79,16 @@ public enum TodoApplication {
             database: database,
             users: UserStore(database: database),
             sessions: sessions,
-            hasher: PasswordHasher(cost: settings.bcryptCost),
+            hasher: PasswordHasher(
+                cost: settings.bcryptCost, queueLimit: settings.hashingQueueLimit,
+                queuePerAddress: settings.hashingQueuePerAddress, threads: settings.hashingThreads),
             throttle: LoginThrottle(
                 store: LoginThrottleStore(database: database),
                 failuresPerUsername: settings.loginFailuresPerUsername,
                 failuresPerAddress: settings.loginFailuresPerAddress,
-                window: settings.loginThrottleWindow))
+                window: settings.loginThrottleWindow,
+                signupsPerAddress: settings.signupsPerAddress,
+                signupWindow: settings.signupThrottleWindow))
 
         let routes = RouteTable(router: router)
         DiagnosticsController(csrf: csrf, database: database).register(in: routes)

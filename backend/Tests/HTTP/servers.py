@@ -54,6 +54,10 @@ class ServerProcess:
             "DATABASE_URL": database_url,
             "BCRYPT_COST": "4",
             "LOG_LEVEL": "info",
+            # Every test client shares one loopback address: the per-address sign-up
+            # throttle and hashing share are lifted here; the tests of those limits set them.
+            "SIGNUPS_PER_ADDRESS": "1000000",
+            "HASHING_QUEUE_PER_ADDRESS": "32",
         }
         self.env.update(env or {})
         self.process: subprocess.Popen | None = None

@@ -37,14 +37,14 @@ import Testing
     }
 
     @Test func bcryptNeverMatchesAnUnverifiablePassword() async throws {
-        let hasher = PasswordHasher(cost: 4)
-        let hash = try await hasher.hash("correct horse")
-        #expect(try await hasher.verify("correct horse", against: hash))
-        #expect(try await hasher.verify("correct horsE", against: hash) == false)
-        #expect(try await hasher.verify("correct horse", against: nil) == false)
+        let hasher = PasswordHasher(cost: 4, queueLimit: 1, queuePerAddress: 1, threads: 1)
+        let hash = try await hasher.hash("correct horse", for: nil)
+        #expect(try await hasher.verify("correct horse", against: hash, for: nil))
+        #expect(try await hasher.verify("correct horsE", against: hash, for: nil) == false)
+        #expect(try await hasher.verify("correct horse", against: nil, for: nil) == false)
         // bcrypt reads 72 bytes: a longer password sharing them must still fail.
         let long = String(repeating: "p", count: 72)
-        let longHash = try await hasher.hash(long)
-        #expect(try await hasher.verify(long + "extra", against: longHash) == false)
+        let longHash = try await hasher.hash(long, for: nil)
+        #expect(try await hasher.verify(long + "extra", against: longHash, for: nil) == false)
     }
 }

@@ -162,11 +162,19 @@ import Testing
             let store = LoginThrottleStore(database: database)
             let username = LoginThrottleStore.Subject(scope: .username, key: "ivan", limit: 3)
             let address = LoginThrottleStore.Subject(scope: .address, key: "10.0.0.1", limit: 5)
-            for _ in 0..<2 { try await store.recordFailure([username, address]) }
-            #expect(try await store.retryAfter([username, address], window: 900) == nil)
-            try await store.recordFailure([username, address])
-            let wait = try #require(try await store.retryAfter([username, address], window: 900))
+            for _ in 0..<3 {
+                guard case .reserved(let rows) = try await store.reserve([username, address], window: 900) else {
+                    Issue.record("a reservation below the limit was refused")
+                    return
+                }
+                #expect(Set(rows.keys) == [.username, .address])
+            }
+            guard case .throttled(let wait) = try await store.reserve([username, address], window: 900) else {
+                Issue.record("a reservation at the limit was granted")
+                return
+            }
             #expect((899...900).contains(wait))
+            #expect(try await store.retryAfter([address], window: 900) == nil)
             try await store.clear(.username, key: "ivan")
             #expect(try await store.retryAfter([username, address], window: 900) == nil)
             #expect(try await store.purge(olderThan: 900) == 0)

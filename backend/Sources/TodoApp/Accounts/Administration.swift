@@ -33,8 +33,8 @@ public enum Administration {
         } catch {
             throw Failure(message: error.detail)
         }
-        let hasher = PasswordHasher(cost: settings.bcryptCost)
-        let passwordHash = try await hasher.hash(password)
+        let hasher = PasswordHasher(cost: settings.bcryptCost, queueLimit: 1, queuePerAddress: 1, threads: 1)
+        let passwordHash = try await hasher.hash(password, for: nil)
         let database = try await Database.open(url: settings.databaseURL, poolSize: 1, logger: logger)
         do {
             try await database.migrate()

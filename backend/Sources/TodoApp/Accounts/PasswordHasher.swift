@@ -1,34 +1,44 @@
+import Foundation
 import HummingbirdBcrypt
-import NIOPosix
 
-/// bcrypt on NIO's blocking-work thread pool: a hash costs tens to hundreds of
-/// milliseconds of CPU, which must not stall an event loop serving other requests.
+/// bcrypt through the `HashingQueue`: a hash costs tens to hundreds of milliseconds of
+/// CPU, which must not stall an event loop serving other requests, and how many wait for
+/// it is bounded.
 struct PasswordHasher: Sendable {
     let cost: UInt8
+    let queue: HashingQueue
     /// A hash of a random password at the same cost, verified against when the username
     /// is unknown so that answer takes as long as a wrong password.
     let decoyHash: String
 
-    init(cost: UInt8) {
+    /// Computes the decoy hash, which also measures what one computation costs here.
+    init(cost: UInt8, queueLimit: Int, queuePerAddress: Int, threads: Int = HashingQueue.defaultThreads) {
         self.cost = cost
+        let started = ContinuousClock.now
         self.decoyHash = Bcrypt.hash(SessionStore.makeToken(), cost: cost)
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        self.queue = HashingQueue(
+            limit: queueLimit, perAddress: queuePerAddress, threads: threads, secondsPerComputation: seconds)
     }
 
-    func hash(_ password: String) async throws -> String {
+    /// - Throws: `503 busy` when the queue is full.
+    func hash(_ password: String, for clientAddress: String?) async throws -> String {
         let cost = self.cost
-        return try await NIOThreadPool.singleton.runIfActive {
+        return try await queue.run(for: clientAddress) {
             Bcrypt.hash(password, cost: cost)
         }
     }
 
     /// Whether `password` matches `hash`; with no hash (unknown user), checks the decoy and answers false.
-    func verify(_ password: String, against hash: String?) async throws -> Bool {
+    /// - Throws: `503 busy` when the queue is full.
+    func verify(_ password: String, against hash: String?, for clientAddress: String?) async throws -> Bool {
         let target = hash ?? decoyHash
         let verifiable = CredentialRules.isVerifiable(password)
         // An unverifiable password (over 72 bytes, NUL) still costs one verification,
         // of a stand-in, so its answer takes as long as any other.
         let candidate = verifiable ? password : "unverifiable"
-        let matches = try await NIOThreadPool.singleton.runIfActive {
+        let matches = try await queue.run(for: clientAddress) {
             Bcrypt.verify(candidate, hash: target)
         }
         return matches && verifiable && hash != nil

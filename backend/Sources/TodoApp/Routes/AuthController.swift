@@ -53,7 +53,8 @@ struct AuthController {
         try CredentialRules.validatePassword(password ?? "", username: username)
         let rotated = csrf.rotate()
         let issued = try await accounts.signUp(
-            username: username, password: password ?? "", csrfSecret: rotated.secret, replacing: context.session)
+            username: username, password: password ?? "", clientAddress: context.clientAddress,
+            csrfSecret: rotated.secret, replacing: context.session)
         return try loggedIn(issued, status: .created, csrfCookie: rotated.cookie)
     }
 

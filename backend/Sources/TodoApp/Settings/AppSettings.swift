@@ -23,6 +23,15 @@ public struct AppSettings: Sendable {
     public var databaseURL: String
     public var databasePoolSize: Int
     public var bcryptCost: UInt8
+    /// bcrypt computations waiting or running at once; beyond, `503 busy`.
+    public var hashingQueueLimit: Int = 32
+    /// The share of `hashingQueueLimit` one client address may hold.
+    public var hashingQueuePerAddress: Int = 4
+    /// Threads computing bcrypt.
+    public var hashingThreads: Int = HashingQueue.defaultThreads
+    public var signupsPerAddress: Int = 10
+    /// The window over which sign-ups are counted, in seconds.
+    public var signupThrottleWindow: Int = 3600
     public var loginFailuresPerUsername: Int
     public var loginFailuresPerAddress: Int
     /// The window over which failed log-ins are counted, in seconds.
@@ -61,6 +70,11 @@ public struct AppSettings: Sendable {
         ("LOGIN_FAILURES_PER_ADDRESS", "50", "Failed log-ins allowed per client address within the window before 429."),
         ("LOGIN_THROTTLE_WINDOW", "900", "Window for counting failed log-ins, in seconds."),
         ("TODOS_PER_USER", "10000", "The most todos one user may hold; creating more is refused with 409 too_many_todos."),
+        ("SIGNUPS_PER_ADDRESS", "10", "Sign-ups allowed per client address within SIGNUP_THROTTLE_WINDOW before 429."),
+        ("SIGNUP_THROTTLE_WINDOW", "3600", "Window for counting sign-ups, in seconds."),
+        ("HASHING_QUEUE_LIMIT", "32", "bcrypt hashes and verifications waiting or running at once; more are refused with 503 busy."),
+        ("HASHING_QUEUE_PER_ADDRESS", "4", "How many of HASHING_QUEUE_LIMIT one client address may hold at once."),
+        ("HASHING_THREADS", "cores - 1 (at least 1)", "Threads computing bcrypt; the rest of the cores stay with the event loops."),
         ("IDLE_TIMEOUT", "60", "Seconds a connection may stay idle, or take to send a request's headers, before it is closed."),
         ("REQUEST_TIMEOUT", "30", "Seconds a request's body may take to arrive after its headers before the connection is closed."),
         ("MAX_HEADER_SIZE", "16384", "Largest request head (request line and headers) in bytes; larger ones are refused."),
@@ -99,11 +113,17 @@ public struct AppSettings: Sendable {
             loginFailuresPerAddress: try reader.integer("LOGIN_FAILURES_PER_ADDRESS", default: 50, in: 1...1_000_000),
             loginThrottleWindow: try reader.integer("LOGIN_THROTTLE_WINDOW", default: 900, in: 1...86_400 * 30)
         )
-        settings.allowedHosts = try reader.allowedHosts("ALLOWED_HOSTS")
-        settings.todosPerUser = try reader.integer("TODOS_PER_USER", default: 10_000, in: 1...1_000_000)
         settings.idleTimeout = try reader.integer("IDLE_TIMEOUT", default: 60, in: 1...86_400)
         settings.requestTimeout = try reader.integer("REQUEST_TIMEOUT", default: 30, in: 1...86_400)
         settings.maxHeaderSize = try reader.integer("MAX_HEADER_SIZE", default: 16_384, in: 1_024...1_048_576)
+        settings.signupsPerAddress = try reader.integer("SIGNUPS_PER_ADDRESS", default: 10, in: 1...1_000_000)
+        settings.signupThrottleWindow = try reader.integer("SIGNUP_THROTTLE_WINDOW", default: 3600, in: 1...86_400 * 30)
+        settings.hashingQueueLimit = try reader.integer("HASHING_QUEUE_LIMIT", default: 32, in: 1...100_000)
+        settings.hashingQueuePerAddress = try reader.integer("HASHING_QUEUE_PER_ADDRESS", default: 4, in: 1...100_000)
+        settings.hashingThreads = try reader.integer(
+            "HASHING_THREADS", default: HashingQueue.defaultThreads, in: 1...256)
+        settings.allowedHosts = try reader.allowedHosts("ALLOWED_HOSTS")
+        settings.todosPerUser = try reader.integer("TODOS_PER_USER", default: 10_000, in: 1...1_000_000)
         settings.publicSuffixListPath = try reader.string("PUBLIC_SUFFIX_LIST", default: PublicSuffixList.debianPath)
         try settings.validate()
         return settings

@@ -125,6 +125,49 @@ struct Migrator {
                 "ALTER TABLE users ALTER COLUMN id SET MAXVALUE \(TodoStore.maxOrder)",
             ]
         },
+        Migration(version: 4, name: "todolist_reserve_attempts on PostgreSQL") { kind in
+            // A throttled attempt is reserved under one advisory lock per subject, taken,
+            // counted and written in one round trip: the locks are held for microseconds,
+            // and a flood of reservations never holds pool connections while waiting on
+            // the client's round trips (see `LoginThrottleStore.reserve`). Each statement of
+            // a (volatile) function takes a fresh snapshot, so the count sees every row
+            // committed before the lock was granted. SQLite needs none: `BEGIN IMMEDIATE`
+            // serialises the same steps.
+            guard kind == .postgres else { return [] }
+            return [
+                """
+                CREATE FUNCTION todolist_reserve_attempts(
+                    scopes TEXT[], subjects TEXT[], limits INT[], lock_classes INT[], window_ms BIGINT, stamp BIGINT)
+                RETURNS TABLE (reserved_scope TEXT, reserved_id BIGINT, wait_ms BIGINT) LANGUAGE plpgsql AS $$
+                DECLARE
+                    i INT;
+                    kept BIGINT;
+                    longest BIGINT := 0;
+                BEGIN
+                    FOR i IN 1 .. cardinality(scopes) LOOP
+                        PERFORM pg_advisory_xact_lock(lock_classes[i], hashtext(subjects[i]));
+                    END LOOP;
+                    FOR i IN 1 .. cardinality(scopes) LOOP
+                        SELECT f.failed_at INTO kept FROM login_failures AS f
+                        WHERE f.scope = scopes[i] AND f.subject = subjects[i] AND f.failed_at > stamp - window_ms
+                        ORDER BY f.failed_at DESC LIMIT 1 OFFSET limits[i] - 1;
+                        IF FOUND THEN
+                            longest := GREATEST(longest, kept + window_ms - stamp);
+                        END IF;
+                    END LOOP;
+                    IF longest > 0 THEN
+                        RETURN QUERY SELECT NULL::TEXT, NULL::BIGINT, longest;
+                        RETURN;
+                    END IF;
+                    RETURN QUERY
+                    INSERT INTO login_failures AS f (scope, subject, failed_at)
+                    SELECT u.s, u.k, stamp FROM unnest(scopes, subjects) AS u(s, k)
+                    RETURNING f.scope, f.id, 0::BIGINT;
+                END
+                $$
+                """
+            ]
+        },
     ]
 
     /// An integer key the database assigns: AUTOINCREMENT keeps SQLite from reusing the

@@ -14,15 +14,25 @@ struct UsernameTaken: Error {}
 /// Users, looked up by username ignoring case.
 ///
 /// `username_key` holds the lower-cased name under a UNIQUE constraint: usernames are
-/// ASCII, so lower-casing is exact and the same on both engines, with no collation needed.
+/// ASCII, so ASCII lower-casing is exact and the same on both engines, with no collation
+/// needed.
 struct UserStore: Sendable {
     let database: Database
 
+    /// ASCII lower-casing only: Unicode case mapping would let other characters alias
+    /// ASCII letters (U+212A KELVIN SIGN lower-cases to "k").
     static func key(for username: String) -> String {
-        username.lowercased()
+        var bytes = Array(username.utf8)
+        for index in bytes.indices where (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(bytes[index]) {
+            bytes[index] += 0x20
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The user whose name equals `username` ignoring ASCII case; a name with any other
+    /// character names nobody.
     func find(username: String) async throws -> UserRecord? {
+        guard username.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         let key = Self.key(for: username)
         return try await database.read { sql in
             try await sql.select()
