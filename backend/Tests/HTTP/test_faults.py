@@ -5,8 +5,10 @@ half-written, failures are prompt JSON 5xx, and service comes back by itself.
 Each test prints what it measured (run with `-s` to see it)."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import pwd
 import shutil
 import signal
 import sqlite3
@@ -296,13 +298,13 @@ def test_postgres_stopped_under_load_answers_503_promptly_and_recovers(servers):
 
 # SQLite on a full disk ---------------------------------------------------------------------
 
-@pytest.fixture
-def small_disk():
-    """A 16 MiB tmpfs of its own, unmounted afterwards."""
+@contextlib.contextmanager
+def tmpfs(size: str):
+    """A tmpfs of `size` of its own, unmounted afterwards; skips the test where mounting is impossible."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     folder = Path(tempfile.mkdtemp(prefix="todolist-full-disk-"))
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(folder)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         folder.rmdir()
@@ -313,6 +315,12 @@ def small_disk():
         if subprocess.run(["umount", str(folder)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(folder)], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def small_disk():
+    with tmpfs("16m") as folder:
+        yield folder
 
 
 def fill(folder: Path) -> Path:
@@ -393,3 +401,52 @@ def test_sqlite_on_a_full_disk_answers_507_keeps_reads_and_recovers(servers, sma
     assert integrity_check(sqlite_path(database_url)) == "ok"
     print(f"\n[full disk] {len(acknowledged)} todos acknowledged, refused after {len(acknowledged) - 20} "
           f"creates once the disk was full")
+
+
+def test_postgres_on_a_full_disk_answers_507_keeps_reads_and_recovers(servers):
+    """PostgreSQL refuses to extend a table on a full disk (SQLSTATE 53100) and stays up."""
+    if not postgres_enabled():
+        pytest.skip("PostgreSQL tests are disabled")
+    with tmpfs("96m") as folder:  # an initialised cluster takes about 40 MiB
+        entry = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        if entry:
+            os.chown(folder, entry.pw_uid, entry.pw_gid)
+        cluster = PostgresCluster()
+        os.rmdir(cluster.dir)
+        cluster.dir, cluster.data = folder, folder / "data"
+        cluster.start()
+        try:
+            server = servers.start("postgres", database_url=cluster.create_database())
+            owner = signed_up(server.url)
+            owner.fetch_token()
+            acknowledged = []
+            for number in range(20):
+                response = owner.post("/api/todos/", json={"title": f"before {number}"})
+                assert response.status_code == 201, response.text
+                acknowledged.append(response.json()["id"])
+            filler = fill(folder)
+            refused, title = None, "x" * 490
+            for number in range(3000):
+                response = owner.post("/api/todos/", json={"title": f"{number} {title}"})
+                if response.status_code != 201:
+                    refused = response
+                    break
+                acknowledged.append(response.json()["id"])
+            assert refused is not None, "3000 creates of 490 characters fit on a full disk"
+            assert_error(refused, 507, "insufficient_storage")
+            assert "storage full" in server.logs()
+
+            todos = listed_todos(owner)
+            assert_consistent(todos)
+            assert [todo["id"] for todo in todos] == acknowledged  # the refused one is not there
+
+            filler.unlink()
+            created = owner.post("/api/todos/", json={"title": "after the disk was freed"})
+            assert created.status_code == 201, created.text
+            assert [todo["id"] for todo in listed_todos(owner)] == acknowledged + [created.json()["id"]]
+            assert server.process.poll() is None
+            assert server.stop() == 0
+            print(f"\n[full disk postgres] {len(acknowledged)} todos acknowledged, refused after "
+                  f"{len(acknowledged) - 20} creates once the disk was full")
+        finally:
+            cluster.stop()
