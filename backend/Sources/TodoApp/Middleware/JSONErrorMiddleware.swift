@@ -23,7 +23,7 @@ enum APIErrors {
         case let error as JSONError:
             return error.makeResponse()
         case let error as DatabaseUnavailable where error.isStorageFull:
-            logger.error("database storage full", metadata: ["error": .string(String(describing: error.underlying))])
+            logger.error("database storage full", metadata: ["error": .string(LoggedError.describe(error.underlying))])
             return insufficientStorage.makeResponse()
         case let error as DatabaseUnavailable:
             logger.error("database unavailable", metadata: ["error": .string(LoggedError.describe(error.underlying))])

@@ -98,7 +98,7 @@ struct SessionStore: Sendable {
             // database cannot take now (a full disk, a lock held too long) must not fail
             // the request. The next request tries again.
             database.logger.warning(
-                "session refresh skipped", metadata: ["error": .string(String(describing: error.underlying))])
+                "session refresh skipped", metadata: ["error": .string(LoggedError.describe(error.underlying))])
             return Loaded(session: session, wasRefreshed: false)
         }
         return Loaded(session: session, wasRefreshed: true)
