@@ -43,7 +43,16 @@ def test_a_write_waiting_for_another_process_leaves_the_event_loops_free(servers
         response = writers[index].post("/api/todos/", json={"title": f"waited {index}"})
         results[index] = (response.status_code, time.monotonic() - started)
 
+    signup_result: list[int] = []
+    newcomer = ApiClient(server.url)
+    newcomer.fetch_token()
+
+    def sign_up() -> None:
+        # A transaction (`BEGIN IMMEDIATE`) rather than a single statement.
+        signup_result.append(newcomer.signup("newcomer_during_lock", "correct horse battery").status_code)
+
     threads = [threading.Thread(target=write, args=(index,)) for index in range(len(writers))]
+    threads.append(threading.Thread(target=sign_up))
     for thread in threads:
         thread.start()
     time.sleep(0.2)
@@ -62,18 +71,20 @@ def test_a_write_waiting_for_another_process_leaves_the_event_loops_free(servers
             slowest["todos"] = max(slowest["todos"], time.monotonic() - started)
             assert todos.status_code == 200, todos.text
             assert [todo["title"] for todo in todos.json()["todos"]] == ["before"]
-            assert not results, f"a write finished while the lock was held: {results}"
+            assert not results and not signup_result, f"a write finished while the lock was held: {results}"
     finally:
         holder.execute("COMMIT")
         holder.close()
     for thread in threads:
         thread.join(timeout=10)
 
+    print(f"slowest while the lock was held: {slowest}; writes (status, seconds): {results}")
     assert slowest["ping"] < FAST and slowest["todos"] < FAST, slowest
     assert len(results) == len(writers)
     for index, (status, elapsed) in results.items():
         assert status == 201, results
         assert elapsed >= HOLD_SECONDS - 0.4, results
+    assert signup_result == [201]
     for index, writer in enumerate(writers):
         assert [todo["title"] for todo in writer.get("/api/todos/").json()["todos"]] == [f"waited {index}"]
 
