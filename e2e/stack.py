@@ -142,6 +142,7 @@ class ProdStack:
             "CSRF_COOKIE_NAME": "__Host-csrftoken",
             "SESSION_COOKIE_NAME": "__Host-sessionid",
             "TRUSTED_PROXIES": "127.0.0.1",
+            "ALLOWED_HOSTS": self.api_host,
             "BCRYPT_COST": "4",
         })
         self.web_root = workdir / "dist"
