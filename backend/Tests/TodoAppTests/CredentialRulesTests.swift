@@ -38,13 +38,15 @@ import Testing
 
     @Test func bcryptNeverMatchesAnUnverifiablePassword() async throws {
         let hasher = PasswordHasher(cost: 4, queueLimit: 1, queuePerAddress: 1, threads: 1)
-        let hash = try await hasher.hash("correct horse", for: nil)
-        #expect(try await hasher.verify("correct horse", against: hash, for: nil))
-        #expect(try await hasher.verify("correct horsE", against: hash, for: nil) == false)
-        #expect(try await hasher.verify("correct horse", against: nil, for: nil) == false)
-        // bcrypt reads 72 bytes: a longer password sharing them must still fail.
-        let long = String(repeating: "p", count: 72)
-        let longHash = try await hasher.hash(long, for: nil)
-        #expect(try await hasher.verify(long + "extra", against: longHash, for: nil) == false)
+        try await hasher.withPlace(for: nil) { place in
+            let hash = try await hasher.hash("correct horse", in: place)
+            #expect(try await hasher.verify("correct horse", against: hash, in: place))
+            #expect(try await hasher.verify("correct horsE", against: hash, in: place) == false)
+            #expect(try await hasher.verify("correct horse", against: nil, in: place) == false)
+            // bcrypt reads 72 bytes: a longer password sharing them must still fail.
+            let long = String(repeating: "p", count: 72)
+            let longHash = try await hasher.hash(long, in: place)
+            #expect(try await hasher.verify(long + "extra", against: longHash, in: place) == false)
+        }
     }
 }

@@ -20,23 +20,24 @@ struct AccountService: Sendable {
     }
 
     /// Creates the user and logs them in. The username and password must have passed `CredentialRules`.
-    /// - Throws: `429 throttled` past the address's sign-ups, `503 busy` when hashing is at capacity.
+    /// - Throws: `503 busy` when hashing is at capacity, `429 throttled` past the address's sign-ups.
     func signUp(
         username: String, password: String, clientAddress: String?, csrfSecret: String,
         replacing previous: AuthenticatedSession?
     ) async throws -> SessionStore.Issued {
-        let ticket = try await throttle.reserveSignUp(clientAddress: clientAddress)
-        // Checked before hashing so a taken name costs no bcrypt; the UNIQUE
-        // constraint still decides a race between two sign-ups.
-        if try await users.exists(username: username) {
-            throw Self.usernameTaken(username)
-        }
-        let passwordHash: String
-        do {
-            passwordHash = try await hasher.hash(password, for: clientAddress)
-        } catch {
-            await throttle.release(ticket)
-            throw error
+        let passwordHash = try await hasher.withPlace(for: clientAddress) { place in
+            let ticket = try await throttle.reserveSignUp(clientAddress: clientAddress)
+            // Checked before hashing so a taken name costs no bcrypt; the UNIQUE
+            // constraint still decides a race between two sign-ups.
+            if try await users.exists(username: username) {
+                throw Self.usernameTaken(username)
+            }
+            do {
+                return try await hasher.hash(password, in: place)
+            } catch {
+                await throttle.release(ticket)
+                throw error
+            }
         }
         let lifetime = sessions.lifetime
         do {
@@ -53,24 +54,27 @@ struct AccountService: Sendable {
     }
 
     /// Checks the credentials under the throttle and logs the user in.
-    /// - Throws: `429 throttled`, `400 invalid_credentials`, `503 busy` when verification is at capacity.
+    /// - Throws: `503 busy` when verification is at capacity, `429 throttled`, `400 invalid_credentials`.
     func logIn(
         username: String, password: String, clientAddress: String?, csrfSecret: String,
         replacing previous: AuthenticatedSession?
     ) async throws -> SessionStore.Issued {
-        let ticket = try await throttle.reserveLogIn(username: username, clientAddress: clientAddress)
-        let user: UserRecord?
-        let matches: Bool
-        do {
-            user = try await users.find(username: username)
-            matches = try await hasher.verify(password, against: user?.passwordHash, for: clientAddress)
-        } catch {
-            await throttle.release(ticket)
-            throw error
+        let user = try await hasher.withPlace(for: clientAddress) { place in
+            let ticket = try await throttle.reserveLogIn(username: username, clientAddress: clientAddress)
+            let user: UserRecord?
+            let matches: Bool
+            do {
+                user = try await users.find(username: username)
+                matches = try await hasher.verify(password, against: user?.passwordHash, in: place)
+            } catch {
+                await throttle.release(ticket)
+                throw error
+            }
+            // A failure keeps its reservation: it is the counted failure.
+            guard matches, let user else { throw Self.invalidCredentials }
+            try await throttle.logInSucceeded(ticket)
+            return user
         }
-        // A failure keeps its reservation: it is the counted failure.
-        guard matches, let user else { throw Self.invalidCredentials }
-        try await throttle.logInSucceeded(ticket)
         let lifetime = sessions.lifetime
         return try await database.transaction { sql in
             if let previous {

@@ -34,7 +34,7 @@ public enum Administration {
             throw Failure(message: error.detail)
         }
         let hasher = PasswordHasher(cost: settings.bcryptCost, queueLimit: 1, queuePerAddress: 1, threads: 1)
-        let passwordHash = try await hasher.hash(password, for: nil)
+        let passwordHash = try await hasher.withPlace(for: nil) { try await hasher.hash(password, in: $0) }
         let database = try await Database.open(url: settings.databaseURL, poolSize: 1, logger: logger)
         do {
             try await database.migrate()

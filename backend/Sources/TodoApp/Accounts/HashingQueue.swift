@@ -8,10 +8,14 @@ import NIOPosix
 /// in this process, at most `perAddress` of them for one client address; a request beyond
 /// either is refused with `503 busy` at once instead of joining an ever longer queue.
 ///
-/// Work runs first come, first served on a thread pool of its own, so a flood of
-/// log-ins never delays other blocking work on NIO's shared pool. The per-address share
-/// keeps one client from filling the queue: someone else's log-in waits behind at most
-/// `limit` computations, however hard one address floods.
+/// A request takes its place before anything else that the computation would cost
+/// (the throttle's database writes included), so refusing it costs nothing. Admitted
+/// computations run on a thread pool of their own (so a flood never delays other blocking
+/// work on NIO's shared pool), taking turns across client addresses: when a thread frees
+/// up, the next address in line goes, not the next computation. So a client's log-in
+/// waits for the computations running now and one turn per other waiting address,
+/// however many one address has queued; the per-address share keeps one address from
+/// taking every place.
 final class HashingQueue: Sendable {
     let limit: Int
     let perAddress: Int
@@ -20,10 +24,19 @@ final class HashingQueue: Sendable {
     let retryAfterSeconds: Int
     private let pool: NIOThreadPool
     private let admitted = NIOLockedValueBox(Admitted())
+    private let turns = NIOLockedValueBox(Turns())
 
     private struct Admitted {
         var total = 0
         var byAddress: [String: Int] = [:]
+    }
+
+    /// Who computes next: at most `threads` running, the rest waiting by address.
+    private struct Turns {
+        var running = 0
+        var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+        /// Addresses with computations waiting, in the order they are served next.
+        var line: [String] = []
     }
 
     /// - Parameter secondsPerComputation: how long one bcrypt computation takes here, to
@@ -45,15 +58,70 @@ final class HashingQueue: Sendable {
     /// The default thread count: every core but one, which stays with the event loops.
     static var defaultThreads: Int { max(1, System.coreCount - 1) }
 
-    /// Runs `work` on the pool once admitted.
-    /// - Throws: `503 busy` with `Retry-After` when the queue or the address's share is full.
-    func run<Result: Sendable>(
-        for clientAddress: String?, _ work: @escaping @Sendable () -> Result
+    /// Holds a place in the queue while `body` runs; the computations `body` starts
+    /// through the place run on the pool, one after the other.
+    /// - Throws: `503 busy` with `Retry-After` at once, before `body` runs, when the queue
+    ///   or the address's share is full.
+    func withPlace<Result: Sendable>(
+        for clientAddress: String?, _ body: (Place) async throws -> Result
     ) async throws -> Result {
         let address = clientAddress ?? "unknown"
         try admit(address)
         defer { leave(address) }
-        return try await pool.runIfActive(work)
+        return try await body(Place(queue: self, address: address))
+    }
+
+    /// A place in the queue, held for the duration of `withPlace`.
+    struct Place: Sendable {
+        fileprivate let queue: HashingQueue
+        fileprivate let address: String
+
+        /// Waits for this address's turn, then runs `work` on the pool.
+        func run<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async throws -> Result {
+            await queue.takeTurn(address)
+            defer { queue.endTurn() }
+            return try await queue.pool.runIfActive(work)
+        }
+    }
+
+    private func takeTurn(_ address: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = turns.withLockedValue { turns in
+                if turns.running < threads {
+                    turns.running += 1
+                    return true
+                }
+                if turns.waiting[address] == nil {
+                    turns.line.append(address)
+                }
+                turns.waiting[address, default: []].append(continuation)
+                return false
+            }
+            if now {
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Hands the thread to the first waiting address, which then goes to the back of the line.
+    private func endTurn() {
+        let next = turns.withLockedValue { turns -> CheckedContinuation<Void, Never>? in
+            guard !turns.line.isEmpty else {
+                turns.running -= 1
+                return nil
+            }
+            let address = turns.line.removeFirst()
+            var waiting = turns.waiting[address, default: []]
+            let continuation = waiting.removeFirst()
+            if waiting.isEmpty {
+                turns.waiting[address] = nil
+            } else {
+                turns.waiting[address] = waiting
+                turns.line.append(address)
+            }
+            return continuation
+        }
+        next?.resume()
     }
 
     private func admit(_ address: String) throws(JSONError) {

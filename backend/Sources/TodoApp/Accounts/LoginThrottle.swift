@@ -7,12 +7,13 @@ import HTTPTypes
 /// Every attempt is reserved before its password is hashed or verified, so each limit
 /// bounds how many are ever verified, however many arrive at once. A failed log-in keeps
 /// its reservation (it is the failure); a successful one forgives the username's failures
-/// and gives the address's reservation back; an attempt that never reached bcrypt
-/// (`503 busy`, a database failure) gives back both. Unknown usernames are counted like
+/// and gives the address's reservation back; an attempt that failed before its answer
+/// (a database failure, a cancelled request) gives back both. `503 busy` is decided before
+/// any reservation (see `HashingQueue`). Unknown usernames are counted like
 /// known ones, so the answers reveal nothing about which accounts exist; attempts refused
 /// while throttled are not counted, so a throttled subject is free again one window after
-/// its last counted attempt. A sign-up counts whatever its outcome (a taken name included),
-/// unless refused `503 busy`: creating accounts in bulk is what the limit stops.
+/// its last counted attempt. A sign-up counts whatever its outcome (a taken name included):
+/// creating accounts in bulk is what the limit stops.
 struct LoginThrottle: Sendable {
     let store: LoginThrottleStore
     let failuresPerUsername: Int

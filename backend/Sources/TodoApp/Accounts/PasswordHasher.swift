@@ -22,23 +22,29 @@ struct PasswordHasher: Sendable {
             limit: queueLimit, perAddress: queuePerAddress, threads: threads, secondsPerComputation: seconds)
     }
 
-    /// - Throws: `503 busy` when the queue is full.
-    func hash(_ password: String, for clientAddress: String?) async throws -> String {
+    /// Holds a place in the hashing queue while `body` runs (see `HashingQueue.withPlace`).
+    /// - Throws: `503 busy` when the queue is full, before `body` runs.
+    func withPlace<Result: Sendable>(
+        for clientAddress: String?, _ body: (HashingQueue.Place) async throws -> Result
+    ) async throws -> Result {
+        try await queue.withPlace(for: clientAddress, body)
+    }
+
+    func hash(_ password: String, in place: HashingQueue.Place) async throws -> String {
         let cost = self.cost
-        return try await queue.run(for: clientAddress) {
+        return try await place.run {
             Bcrypt.hash(password, cost: cost)
         }
     }
 
     /// Whether `password` matches `hash`; with no hash (unknown user), checks the decoy and answers false.
-    /// - Throws: `503 busy` when the queue is full.
-    func verify(_ password: String, against hash: String?, for clientAddress: String?) async throws -> Bool {
+    func verify(_ password: String, against hash: String?, in place: HashingQueue.Place) async throws -> Bool {
         let target = hash ?? decoyHash
         let verifiable = CredentialRules.isVerifiable(password)
         // An unverifiable password (over 72 bytes, NUL) still costs one verification,
         // of a stand-in, so its answer takes as long as any other.
         let candidate = verifiable ? password : "unverifiable"
-        let matches = try await queue.run(for: clientAddress) {
+        let matches = try await place.run {
             Bcrypt.verify(candidate, hash: target)
         }
         return matches && verifiable && hash != nil

@@ -64,6 +64,11 @@ struct LoginThrottleStore: Sendable {
                 return try Self.reservation(from: rows)
             }
         case .sqlite:
+            // Refused attempts are answered from a reader first, so that a flood of them
+            // never queues on the single writer; the transaction checks again under the lock.
+            if let seconds = try await retryAfter(ordered, window: window) {
+                return .throttled(retryAfter: seconds)
+            }
             return try await database.transaction { sql in
                 let now = Clock.milliseconds()
                 if let seconds = try await Self.retryAfter(ordered, window: window, now: now, on: sql) {
