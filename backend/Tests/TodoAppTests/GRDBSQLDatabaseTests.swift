@@ -391,21 +391,22 @@ import Testing
     }
 
     @Test func aTakenUsernameComesOutAsUsernameTaken() async throws {
+        // Usernames are ASCII (CredentialRules), compared ignoring ASCII case.
         try await Self.withDatabase(migrated: true) { database in
             let users = UserStore(database: database)
-            _ = try await users.create(username: "Zoë", passwordHash: "hash")
+            _ = try await users.create(username: "Zoe", passwordHash: "hash")
             await #expect(throws: UsernameTaken.self) {
-                _ = try await users.create(username: "zoë", passwordHash: "other")
+                _ = try await users.create(username: "zoe", passwordHash: "other")
             }
             // Inside a larger transaction too, which is then rolled back as a whole.
             await #expect(throws: UsernameTaken.self) {
                 try await database.transaction { sql in
                     _ = try await UserStore.insert(on: sql, username: "yann", passwordHash: "hash")
-                    _ = try await UserStore.insert(on: sql, username: "ZOË", passwordHash: "hash")
+                    _ = try await UserStore.insert(on: sql, username: "ZOE", passwordHash: "hash")
                 }
             }
             #expect(try await users.find(username: "yann") == nil)
-            #expect(try await users.find(username: "zoë")?.username == "Zoë")
+            #expect(try await users.find(username: "zoe")?.username == "Zoe")
         }
     }
 
