@@ -32,14 +32,19 @@ struct ConnectionLimits: Sendable {
     }
 }
 
-/// Closes a connection whose request body has not arrived in full within `timeout` of
-/// its head. Lives on the connection's event loop, like every channel handler.
+/// Closes a connection whose request body has not arrived in full within `timeout`
+/// of its head. Lives on the connection's event loop, like every channel handler.
+///
+/// The timer starts only when a read ends with a request still incomplete: a request
+/// whose head and end come in one read, as nearly all do, costs no timer.
 final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
 
     let timeout: TimeAmount
     let logger: Logger
+    /// The path of the request whose body is still arriving.
+    private var incompletePath: String?
     private var deadline: Scheduled<Void>?
 
     init(timeout: TimeAmount, logger: Logger) {
@@ -50,8 +55,18 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            deadline?.cancel()
-            let path = head.path ?? ""
+            incompletePath = head.path ?? ""
+        case .end:
+            incompletePath = nil
+            cancelDeadline()
+        case .body:
+            break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if let path = incompletePath, deadline == nil {
             deadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
                 self.deadline = nil
                 self.logger.warning(
@@ -59,22 +74,20 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
                     metadata: ["http.path": .string(path), "timeout": .stringConvertible(self.timeout)])
                 context.close(promise: nil)
             }
-        case .end:
-            deadline?.cancel()
-            deadline = nil
-        case .body:
-            break
         }
-        context.fireChannelRead(data)
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        cancelDeadline()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        cancelDeadline()
+    }
+
+    private func cancelDeadline() {
         deadline?.cancel()
         deadline = nil
     }
