@@ -25,7 +25,11 @@ enum JSONBody {
     /// (`Content-Length`, refused before reading) or not (chunked, refused at the byte
     /// past the limit).
     static func collect(_ request: inout Request) async throws {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxSize {
+        let length = request.headers[.contentLength]
+        // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112
+        // §6.3): nothing to wait for, which spares most GETs a trip through the stream.
+        if length == nil && request.headers[.transferEncoding] == nil || length == "0" { return }
+        if let length = length.flatMap(Int.init), length > maxSize {
             throw APIErrors.payloadTooLarge
         }
         do {
