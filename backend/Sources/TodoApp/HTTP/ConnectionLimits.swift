@@ -22,9 +22,7 @@ struct ConnectionLimits: Sendable {
     func server(logger: Logger) -> HTTPServerBuilder {
         let requestTimeout = TimeAmount(requestTimeout)
         let configuration = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [
-                RequestDeadlineHandler(timeout: requestTimeout, logger: logger), TunnelRequestCloser(),
-            ],
+            additionalChannelHandlers: [RequestDeadlineHandler(timeout: requestTimeout, logger: logger)],
             idleTimeout: TimeAmount(idleTimeout),
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: maxHeaderSize, maxHeaderListSize: maxHeaderSize, maxHeaderFieldCount: 200))
@@ -37,6 +35,9 @@ struct ConnectionLimits: Sendable {
 ///
 /// The timer starts only when a read ends with a request still incomplete: a request
 /// whose head and end come in one read, as nearly all do, costs no timer.
+///
+/// It also puts a `TunnelRequestCloser` behind itself when a `CONNECT` head arrives, so
+/// that only those rare requests pay for a handler on the way out.
 final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -56,6 +57,9 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
         switch unwrapInboundIn(data) {
         case .head(let head):
             incompletePath = head.path ?? ""
+            if head.method == .connect {
+                try? context.pipeline.syncOperations.addHandler(TunnelRequestCloser(), position: .after(self))
+            }
         case .end:
             incompletePath = nil
             cancelDeadline()
@@ -100,26 +104,11 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
 /// until the idle timeout. The answer (405 from the router) says `Connection: close`, and
 /// the connection is closed once it is written. (NIO writes no body in any answer to
 /// `CONNECT`, so the JSON error's body is not sent.)
-final class TunnelRequestCloser: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
+final class TunnelRequestCloser: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private var closeAfterResponse = false
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head(let head) = unwrapInboundIn(data), head.method == .connect {
-            closeAfterResponse = true
-        }
-        context.fireChannelRead(data)
-    }
-
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard closeAfterResponse else {
-            context.write(data, promise: promise)
-            return
-        }
         switch unwrapOutboundIn(data) {
         case .head(var head):
             head.headerFields[.connection] = "close"
