@@ -39,14 +39,10 @@ enum JSONBody {
         }
     }
 
-    /// The body as any JSON value, or `nil` when there is no body at all.
+    /// The body as any JSON value, or `nil` when there is no body at all. Routes get
+    /// their bodies already read by `collect` (see `RouteTable`), so this only reads memory.
     static func value(from request: Request, context: some RequestContext) async throws -> JSONValue? {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxSize)
-        } catch is NIOTooManyBytesError {
-            throw APIErrors.payloadTooLarge
-        }
+        let buffer = try await request.body.collect(upTo: maxSize)
         if buffer.readableBytes == 0 { return nil }
         guard isJSON(request.headers[.contentType]) else {
             throw JSONError(
