@@ -1,4 +1,4 @@
-import { ApiError, INVALID_RESPONSE, messageFor, NETWORK_ERROR } from './errors.js';
+import { ApiError, INVALID_RESPONSE, messageFor, NETWORK_ERROR, TIMEOUT } from './errors.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -20,6 +20,13 @@ export const RETRYABLE_CSRF_REASONS = new Set([
 const CSRF_PATH = '/api/csrf/';
 
 /**
+ * How long one request may take, from sending it to the last byte of the answer. Past it the
+ * request is aborted and fails with `timeout`: a person waiting longer than this on a todo
+ * app assumes it is broken, and a silent connection must not leave a change pending forever.
+ */
+export const DEFAULT_TIMEOUT_MS = 10000;
+
+/**
  * The low-level HTTP client: every request of the app goes through `request`.
  * It knows the transport rules of the contract (base URL, cookies, JSON, CSRF,
  * error shape) but nothing about todos or users; see `endpoints.js` for those.
@@ -28,8 +35,9 @@ const CSRF_PATH = '/api/csrf/';
  * @param {string} [options.baseUrl]  API origin, e.g. "http://localhost:8000" ('' = same origin).
  * @param {typeof fetch} [options.fetch] Injected in tests; defaults to the global fetch.
  * @param {(error: ApiError) => void} [options.onUnauthorized] Called on every 401.
+ * @param {number} [options.timeoutMs] Per request (each attempt, the CSRF token fetch included).
  */
-export function createApiClient({ baseUrl = '', fetch: fetchImpl, onUnauthorized } = {}) {
+export function createApiClient({ baseUrl = '', fetch: fetchImpl, onUnauthorized, timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
   const root = baseUrl.replace(/\/+$/, '');
   // Looked up at call time (not bound once) so a fetch installed later is used,
   // and so the browser's fetch is never called with a wrong `this`.
@@ -55,22 +63,47 @@ export function createApiClient({ baseUrl = '', fetch: fetchImpl, onUnauthorized
 
     let response;
     let text;
-    try {
-      response = await doFetch(urlFor(path, query), {
+    const where = root || 'this site';
+    const abort = new AbortController();
+    let timer;
+    const timedOut = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(
+          new ApiError({
+            status: 0,
+            code: TIMEOUT,
+            detail: `The server at ${where} did not answer within ${describeSeconds(timeoutMs)}.`,
+          }),
+        );
+      }, timeoutMs);
+    });
+    const exchange = (async () => {
+      const answer = await doFetch(urlFor(path, query), {
         method,
         headers,
         credentials: 'include',
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: abort.signal,
       });
-      text = await response.text();
-    } catch {
+      return [answer, await answer.text()];
+    })();
+    exchange.catch(() => {}); // After a timeout its AbortError has no one to go to.
+    try {
+      // Raced as well as aborted: the answer counts only if it is whole before the deadline,
+      // even from a fetch that ignores its signal.
+      [response, text] = await Promise.race([exchange, timedOut]);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
       // fetch rejects without a status for DNS errors, refused connections and
       // CORS refusals alike; the browser hides which one it was.
       throw new ApiError({
         status: 0,
         code: NETWORK_ERROR,
-        detail: `The server at ${root || 'this site'} could not be reached.`,
+        detail: `The server at ${where} could not be reached.`,
       });
+    } finally {
+      clearTimeout(timer);
     }
 
     const parsed = parseJson(text);
@@ -168,6 +201,12 @@ export function createApiClient({ baseUrl = '', fetch: fetchImpl, onUnauthorized
       return () => unauthorizedListeners.delete(listener);
     },
   };
+}
+
+function describeSeconds(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  const seconds = Math.round(ms / 1000);
+  return seconds === 1 ? '1 second' : `${seconds} seconds`;
 }
 
 function isRetryableCsrfFailure(error) {

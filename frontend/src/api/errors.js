@@ -29,10 +29,19 @@ export class ApiError extends Error {
   get isNetworkError() {
     return this.code === NETWORK_ERROR;
   }
+
+  /**
+   * True when sending the same request again may well succeed: no answer, no answer in
+   * time, or a server-side failure (5xx). A 4xx says the request itself was refused.
+   */
+  get isWorthRetrying() {
+    return this.code === NETWORK_ERROR || this.code === TIMEOUT || this.status >= 500;
+  }
 }
 
 /** Codes the client invents itself; every other code comes from the server. */
 export const NETWORK_ERROR = 'network_error';
+export const TIMEOUT = 'timeout';
 export const INVALID_RESPONSE = 'invalid_response';
 
 /**

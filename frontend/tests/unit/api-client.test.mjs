@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { ApiError, createApi, createApiClient, RETRYABLE_CSRF_REASONS } from '../../src/api/index.js';
+import { ApiError, createApi, createApiClient, DEFAULT_TIMEOUT_MS, RETRYABLE_CSRF_REASONS } from '../../src/api/index.js';
 import { csrfFailure, csrfFetches, deferred, fakeFetch, json, noContent, withTokens } from './fake-fetch.mjs';
 
 const BASE = 'http://api.test:8000';
@@ -393,5 +393,65 @@ describe('endpoint helpers', () => {
     assert.deepEqual(await api.todos.list(), [todo]);
     assert.equal(await api.todos.toggleAll(false), 3);
     assert.equal(await api.todos.clearCompleted(), 2);
+  });
+});
+
+describe('request timeout', () => {
+  it('is 10 seconds unless configured', () => {
+    assert.equal(DEFAULT_TIMEOUT_MS, 10000);
+  });
+
+  it('aborts a request that gets no answer and fails with timeout', async () => {
+    let signal;
+    const fetch = (url, init) =>
+      new Promise((_, reject) => {
+        signal = init.signal;
+        init.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+      });
+    const client = createApiClient({ baseUrl: BASE, fetch, timeoutMs: 30 });
+    await assert.rejects(client.get('/api/todos/'), (error) => {
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.status, 0);
+      assert.equal(error.code, 'timeout');
+      assert.equal(error.detail, 'The server at http://api.test:8000 did not answer within 30 ms.');
+      assert.equal(error.isWorthRetrying, true);
+      return true;
+    });
+    assert.equal(signal.aborted, true);
+  });
+
+  it('also times out an answer whose body never ends, even if fetch ignores the signal', async () => {
+    const fetch = async () => ({ ok: true, status: 200, headers: new Headers(), text: () => new Promise(() => {}) });
+    const client = createApiClient({ baseUrl: BASE, fetch, timeoutMs: 30 });
+    await assert.rejects(client.get('/api/todos/'), { code: 'timeout' });
+  });
+
+  it('names the time in seconds from one second on', async () => {
+    const fetch = (url, init) =>
+      new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+    const client = createApiClient({ baseUrl: '', fetch, timeoutMs: 1000 });
+    await assert.rejects(client.get('/api/ping/'), {
+      code: 'timeout',
+      detail: 'The server at this site did not answer within 1 second.',
+    });
+  });
+
+  it('does not fire after a quick answer', async () => {
+    const { api } = setup(ok, { timeoutMs: 20 });
+    assert.deepEqual(await api.ping.get(), { result: 'OK' });
+    await new Promise((resolve) => setTimeout(resolve, 40)); // an unhandled rejection here would fail the run
+  });
+});
+
+describe('ApiError.isWorthRetrying', () => {
+  const error = (status, code) => new ApiError({ status, code, detail: 'x' });
+  it('is true without an answer or for a server failure, false for a refused request', () => {
+    assert.equal(error(0, 'network_error').isWorthRetrying, true);
+    assert.equal(error(0, 'timeout').isWorthRetrying, true);
+    assert.equal(error(503, 'busy').isWorthRetrying, true);
+    assert.equal(error(500, 'internal_error').isWorthRetrying, true);
+    assert.equal(error(400, 'invalid_title').isWorthRetrying, false);
+    assert.equal(error(404, 'not_found').isWorthRetrying, false);
+    assert.equal(error(401, 'not_authenticated').isWorthRetrying, false);
   });
 });
