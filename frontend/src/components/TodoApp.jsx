@@ -1,34 +1,76 @@
 import { useRef } from 'react';
 
+import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useTodos } from '../hooks/useTodos.js';
+import { canRetry, describeFailures } from '../state/failures.js';
 import { visibleTodos } from '../state/todos.js';
 import { ApiProblem } from './ApiProblem.jsx';
+import { EditingHint } from './EditingHint.jsx';
 import { Loading } from './Loading.jsx';
 import { NewTodo } from './NewTodo.jsx';
 import { Notice } from './Notice.jsx';
 import { TodoFooter } from './TodoFooter.jsx';
 import { TodoItem } from './TodoItem.jsx';
 
+const VIEW_TITLES = { all: 'Todos', active: 'Active todos', completed: 'Completed todos' };
+
 /** The list page: TodoMVC's behaviour, with the data on the server. */
 export function TodoApp({ api, filter }) {
   const todos = useTodos(api);
   const newTodoRef = useRef(null);
+  // Each shown row's checkbox, by todo id: where focus goes when a row leaves the view.
+  const toggles = useRef(new Map());
+  useDocumentTitle(VIEW_TITLES[filter]);
 
   if (todos.status === 'loading') return <Loading>Loading your todos…</Loading>;
   if (todos.status === 'failed') {
     return <ApiProblem error={todos.loadError} apiUrl={api.client.baseUrl} onRetry={todos.reload} />;
   }
 
-  const { items } = todos;
+  const { items, failures } = todos;
   const activeCount = items.filter((t) => !t.completed).length;
   const completedCount = items.length - activeCount;
   const shown = visibleTodos(items, filter);
+  const focusNewTodo = () => newTodoRef.current?.focus();
 
+  // Each handler below removes the focused control from the page; without moving focus
+  // first, it would fall back to <body> and keyboard users would start over from the top.
   function destroy(todo) {
     todos.remove(todo);
-    // The focused button disappears with its item; without this, focus would fall back to <body>.
-    newTodoRef.current?.focus();
+    focusNewTodo();
   }
+
+  function toggle(todo) {
+    // In Active or Completed, a toggled row leaves the view: go to the next row (or the one before).
+    if (filter !== 'all') {
+      const index = shown.findIndex((t) => t.id === todo.id);
+      const neighbour = shown[index + 1] || shown[index - 1];
+      const next = neighbour && toggles.current.get(neighbour.id);
+      if (next) next.focus();
+      else focusNewTodo();
+    }
+    todos.toggle(todo);
+  }
+
+  function clearCompleted() {
+    todos.clearCompleted();
+    focusNewTodo();
+  }
+
+  function retryFailed() {
+    todos.retryFailed();
+    focusNewTodo();
+  }
+
+  function dismissFailures() {
+    todos.dismissFailures();
+    focusNewTodo();
+  }
+
+  const toggleRef = (id) => (element) => {
+    if (element) toggles.current.set(id, element);
+    else toggles.current.delete(id);
+  };
 
   return (
     <section className="todoapp" aria-labelledby="todoapp-title">
@@ -47,9 +89,24 @@ export function TodoApp({ api, filter }) {
               <label htmlFor="toggle-all">Mark all as complete</label>
             </>
           )}
-          <NewTodo ref={newTodoRef} onAdd={todos.add} />
+          <NewTodo ref={newTodoRef} value={todos.newTitle} onChange={todos.setNewTitle} onAdd={todos.add} />
         </div>
       </header>
+
+      {failures.length > 0 && (
+        <Notice
+          onDismiss={dismissFailures}
+          action={
+            canRetry(failures) && (
+              <button type="button" className="button" onClick={retryFailed}>
+                Retry
+              </button>
+            )
+          }
+        >
+          {describeFailures(failures)}
+        </Notice>
+      )}
 
       {items.length > 0 && (
         <>
@@ -59,7 +116,13 @@ export function TodoApp({ api, filter }) {
                 <TodoItem
                   key={todo.id}
                   todo={todo}
-                  onToggle={todos.toggle}
+                  draft={todos.editing?.id === todo.id ? todos.editing.draft : null}
+                  reopened={todos.editing?.id === todo.id && Boolean(todos.editing.reopened)}
+                  toggleRef={toggleRef(todo.id)}
+                  onToggle={toggle}
+                  onStartEditing={todos.startEditing}
+                  onDraftChange={todos.setDraft}
+                  onStopEditing={todos.stopEditing}
                   onRename={todos.rename}
                   onDestroy={destroy}
                 />
@@ -73,13 +136,11 @@ export function TodoApp({ api, filter }) {
             activeCount={activeCount}
             completedCount={completedCount}
             filter={filter}
-            onClearCompleted={todos.clearCompleted}
+            onClearCompleted={clearCompleted}
           />
-          <p className="hint">Double-click a todo to edit it.</p>
+          <EditingHint />
         </>
       )}
-
-      {todos.notice && <Notice onDismiss={todos.dismissNotice}>{todos.notice}</Notice>}
     </section>
   );
 }

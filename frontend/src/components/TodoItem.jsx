@@ -1,36 +1,46 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
+
+import { limitTitle } from '../state/titles.js';
+import { TitleCounter, titleCounterId } from './TitleCounter.jsx';
 
 /**
- * One todo. Double-click (or the edit button, for keyboards) opens the editor:
- * Enter or leaving the field saves, Escape cancels, an empty title deletes.
+ * One todo. Double-click (or the pencil button, for keyboards and touch) opens the
+ * editor: Enter or leaving the field saves, Escape cancels, an empty title deletes.
+ * Whether it is being edited, and the draft, live in the list's state (`draft` is
+ * null when not editing), so that a failed rename can open the editor again.
  */
-export function TodoItem({ todo, onToggle, onRename, onDestroy }) {
-  const [editing, setEditing] = useState(false);
-  const [draft, setDraft] = useState(todo.title);
+export function TodoItem({ todo, draft, reopened, toggleRef, onToggle, onStartEditing, onDraftChange, onStopEditing, onRename, onDestroy }) {
+  const editing = draft !== null;
   // Enter/Escape unmount the editor, and browsers may then fire blur on it:
   // this ref makes sure one edit ends exactly once.
   const editingRef = useRef(false);
   const returnFocusRef = useRef(false);
+  const itemRef = useRef(null);
   const editInputRef = useRef(null);
   const editButtonRef = useRef(null);
   const titleId = `todo-title-${todo.id}`;
+  const counterId = `todo-counter-${todo.id}`;
 
   useEffect(() => {
     if (editing) {
+      editingRef.current = true;
       const input = editInputRef.current;
-      input?.focus();
-      input?.select?.();
+      // An editor reopened after a failed save takes focus only if focus is not busy elsewhere.
+      if (!reopened || !focusIsElsewhere(itemRef.current)) {
+        input?.focus();
+        input?.select?.();
+      }
     } else if (returnFocusRef.current) {
       returnFocusRef.current = false;
       editButtonRef.current?.focus();
     }
+    // Only a change of `editing` moves focus; `reopened` is read as it was then.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [editing]);
 
   function startEditing() {
     if (todo.pending) return; // Not on the server yet: nothing to patch.
-    editingRef.current = true;
-    setDraft(todo.title);
-    setEditing(true);
+    onStartEditing(todo);
   }
 
   function stopEditing({ save, returnFocus }) {
@@ -42,7 +52,7 @@ export function TodoItem({ todo, onToggle, onRename, onDestroy }) {
       return;
     }
     returnFocusRef.current = returnFocus;
-    setEditing(false);
+    onStopEditing(todo);
     if (save && title !== todo.title) onRename(todo, title);
   }
 
@@ -58,20 +68,25 @@ export function TodoItem({ todo, onToggle, onRename, onDestroy }) {
   const classes = [todo.completed && 'completed', editing && 'editing', todo.pending && 'pending'].filter(Boolean);
 
   return (
-    <li className={classes.join(' ')} data-testid="todo-item" aria-busy={todo.pending || undefined}>
+    <li ref={itemRef} className={classes.join(' ')} data-testid="todo-item" aria-busy={todo.pending || undefined}>
       {editing ? (
-        <input
-          ref={editInputRef}
-          className="edit"
-          aria-label={`Edit “${todo.title}”`}
-          value={draft}
-          onChange={(event) => setDraft(event.target.value)}
-          onKeyDown={handleKeyDown}
-          onBlur={() => stopEditing({ save: true, returnFocus: false })}
-        />
+        <>
+          <input
+            ref={editInputRef}
+            className="edit"
+            aria-label={`Edit “${todo.title}”`}
+            aria-describedby={titleCounterId(counterId, draft)}
+            value={draft}
+            onChange={(event) => onDraftChange(limitTitle(event.target.value))}
+            onKeyDown={handleKeyDown}
+            onBlur={() => stopEditing({ save: true, returnFocus: false })}
+          />
+          <TitleCounter id={counterId} title={draft} />
+        </>
       ) : (
         <div className="view">
           <input
+            ref={toggleRef}
             className="toggle"
             type="checkbox"
             checked={todo.completed}
@@ -101,4 +116,11 @@ export function TodoItem({ todo, onToggle, onRename, onDestroy }) {
       )}
     </li>
   );
+}
+
+/** True when something other than the page or this item has focus (someone is typing there). */
+function focusIsElsewhere(item) {
+  if (typeof document === 'undefined') return false;
+  const active = document.activeElement;
+  return Boolean(active && active !== document.body && !item?.contains(active));
 }

@@ -1,15 +1,24 @@
 import { useEffect, useReducer, useRef, useState } from 'react';
 
 import { initialTodosState, todosReducer } from '../state/todos.js';
+import { quoteTitle } from '../state/titles.js';
 
 /**
  * The todo list and every change to it. Each change is optimistic: it is shown
- * at once and rolled back, with a message, if the API refuses it.
+ * at once and rolled back, with a message, if the API refuses it. Typed text is
+ * never lost: a failed add puts its title back in the new-todo box, a failed
+ * rename opens the editor again with the draft.
  */
 export function useTodos(api) {
   const [state, dispatch] = useReducer(todosReducer, initialTodosState);
   const [loadAttempt, setLoadAttempt] = useState(0);
   const nextTempId = useRef(0);
+  // Orders change starts and failure reports, so that a success clears only older failures.
+  const clock = useRef(0);
+  const tick = () => {
+    clock.current += 1;
+    return clock.current;
+  };
 
   useEffect(() => {
     let ignore = false;
@@ -23,56 +32,84 @@ export function useTodos(api) {
     };
   }, [api, loadAttempt]);
 
-  function report(what, error) {
-    // A 401 is handled once, app-wide (the user is sent to log in); a message
-    // here would only flash before this view goes away.
-    if (error.status === 401) return;
-    dispatch({ type: 'notice/show', message: `${what}: ${error.detail}` });
+  /** Runs one request of a change; the failure (if any) is reported and rethrown. */
+  async function send(request, { what, retry }) {
+    const since = tick();
+    try {
+      const result = await request();
+      dispatch({ type: 'failures/cleared', since });
+      return result;
+    } catch (error) {
+      // A 401 is handled once, app-wide (the user is sent to log in); a message
+      // here would only flash before this view goes away.
+      if (error.status !== 401) {
+        const failure = { what, detail: error.detail, retry: error.isWorthRetrying ? retry : null, at: tick() };
+        dispatch({ type: 'failure/reported', failure });
+      }
+      throw error;
+    }
   }
 
   async function add(title) {
+    dispatch({ type: 'newTitle/sent', title });
     // A string id can never collide with the server's integer ids.
     nextTempId.current += 1;
     const tempId = `new-${nextTempId.current}`;
     dispatch({ type: 'added', todo: { id: tempId, title, completed: false, pending: true } });
     try {
-      const saved = await api.todos.create({ title });
+      const saved = await send(() => api.todos.create({ title }), {
+        what: `Could not add ${quoteTitle(title)}`,
+        retry: { type: 'add', title },
+      });
       dispatch({ type: 'add/confirmed', tempId, todo: saved });
-    } catch (error) {
+    } catch {
       dispatch({ type: 'removed', ids: [tempId] });
-      report(`Could not add “${title}”`, error);
+      dispatch({ type: 'newTitle/restore', title });
     }
   }
 
-  async function change(todo, changes, what) {
+  async function change(todo, changes, what, retry) {
     const previous = Object.fromEntries(Object.keys(changes).map((key) => [key, todo[key]]));
     dispatch({ type: 'changed', id: todo.id, changes });
     try {
-      await api.todos.patch(todo.id, changes);
+      await send(() => api.todos.patch(todo.id, changes), { what, retry });
+      return true;
     } catch (error) {
       if (error.code === 'not_found') {
         dispatch({ type: 'removed', ids: [todo.id] });
-        report(`“${todo.title}” no longer exists`, error);
       } else {
         dispatch({ type: 'changed', id: todo.id, changes: previous });
-        report(what, error);
       }
+      return false;
     }
   }
 
   const toggle = (todo) =>
-    change(todo, { completed: !todo.completed }, `Could not update “${todo.title}”`);
+    change(todo, { completed: !todo.completed }, `Could not update ${quoteTitle(todo.title)}`, {
+      type: 'setCompleted',
+      id: todo.id,
+      completed: !todo.completed,
+    });
 
-  const rename = (todo, title) => change(todo, { title }, `Could not rename “${todo.title}”`);
+  async function rename(todo, title) {
+    const saved = await change(todo, { title }, `Could not rename ${quoteTitle(todo.title)}`, {
+      type: 'rename',
+      id: todo.id,
+      title,
+    });
+    if (!saved) dispatch({ type: 'edit/restore', id: todo.id, draft: title });
+  }
 
   async function remove(todo) {
     dispatch({ type: 'removed', ids: [todo.id] });
     try {
-      await api.todos.delete(todo.id);
+      await send(() => api.todos.delete(todo.id), {
+        what: `Could not delete ${quoteTitle(todo.title)}`,
+        retry: { type: 'delete', id: todo.id },
+      });
     } catch (error) {
       if (error.code === 'not_found') return; // Already gone: the goal is reached.
       dispatch({ type: 'restored', todos: [todo] });
-      report(`Could not delete “${todo.title}”`, error);
     }
   }
 
@@ -82,10 +119,12 @@ export function useTodos(api) {
     const undo = Object.fromEntries(affected.map((t) => [t.id, !completed]));
     dispatch({ type: 'completed/set', completedById: apply });
     try {
-      await api.todos.toggleAll(completed);
-    } catch (error) {
+      await send(() => api.todos.toggleAll(completed), {
+        what: completed ? 'Could not complete all todos' : 'Could not reopen all todos',
+        retry: { type: 'toggleAll', completed },
+      });
+    } catch {
       dispatch({ type: 'completed/set', completedById: undo });
-      report(completed ? 'Could not complete all todos' : 'Could not reopen all todos', error);
     }
   }
 
@@ -93,17 +132,59 @@ export function useTodos(api) {
     const cleared = state.items.filter((t) => !t.pending && t.completed);
     dispatch({ type: 'removed', ids: cleared.map((t) => t.id) });
     try {
-      await api.todos.clearCompleted();
-    } catch (error) {
+      await send(() => api.todos.clearCompleted(), {
+        what: 'Could not clear completed todos',
+        retry: { type: 'clearCompleted' },
+      });
+    } catch {
       dispatch({ type: 'restored', todos: cleared });
-      report('Could not clear completed todos', error);
+    }
+  }
+
+  /** Sends every failed change that may succeed now, once each, and drops the message. */
+  function retryFailed() {
+    const retries = state.failures.map((f) => f.retry).filter(Boolean);
+    dispatch({ type: 'failures/dismissed' });
+    const seen = new Set();
+    for (const retry of retries) {
+      const key = JSON.stringify(retry);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      runAgain(retry);
+    }
+  }
+
+  function runAgain(retry) {
+    const todo = state.items.find((t) => t.id === retry.id);
+    switch (retry.type) {
+      case 'add':
+        return add(retry.title);
+      case 'setCompleted':
+        return todo && todo.completed !== retry.completed ? toggle(todo) : undefined;
+      case 'rename':
+        if (!todo) return undefined;
+        dispatch({ type: 'edit/stop', id: todo.id });
+        return rename(todo, retry.title);
+      case 'delete':
+        return todo ? remove(todo) : undefined;
+      case 'toggleAll':
+        return toggleAll(retry.completed);
+      case 'clearCompleted':
+        return clearCompleted();
+      default:
+        throw new Error(`Unknown retry: ${retry.type}`);
     }
   }
 
   return {
     ...state,
     reload: () => setLoadAttempt((n) => n + 1),
-    dismissNotice: () => dispatch({ type: 'notice/dismiss' }),
+    dismissFailures: () => dispatch({ type: 'failures/dismissed' }),
+    retryFailed,
+    setNewTitle: (title) => dispatch({ type: 'newTitle/set', title }),
+    startEditing: (todo) => dispatch({ type: 'edit/start', id: todo.id, draft: todo.title }),
+    setDraft: (draft) => dispatch({ type: 'edit/draft', draft }),
+    stopEditing: (todo) => dispatch({ type: 'edit/stop', id: todo.id }),
     add,
     toggle,
     rename,

@@ -11,15 +11,24 @@ export const initialTodosState = {
   status: 'loading', // 'loading' | 'ready' | 'failed'
   items: [],
   loadError: null,
-  notice: null,
+  /** The text in the new-todo box. */
+  newTitle: '',
+  /** The open editor, if any: {id, draft, reopened}. One at a time, as in TodoMVC;
+      `reopened` when a failed rename opened it again (not the person). */
+  editing: null,
+  /** Failed changes not yet cleared, oldest first (see failures.js). */
+  failures: [],
 };
+
+/** The most failures one message gathers (a burst while offline can be long). */
+const MAX_FAILURES = 50;
 
 export function todosReducer(state, action) {
   switch (action.type) {
     case 'load/start':
       return { ...state, status: 'loading', loadError: null };
     case 'load/done':
-      return { ...state, status: 'ready', items: action.todos };
+      return { ...state, status: 'ready', items: action.todos, failures: [] };
     case 'load/fail':
       return { ...state, status: 'failed', loadError: action.error };
 
@@ -44,7 +53,8 @@ export function todosReducer(state, action) {
 
     case 'removed': {
       const ids = new Set(action.ids);
-      return { ...state, items: state.items.filter((t) => !ids.has(t.id)) };
+      const editing = state.editing && ids.has(state.editing.id) ? null : state.editing;
+      return { ...state, items: state.items.filter((t) => !ids.has(t.id)), editing };
     }
     case 'restored': {
       const present = new Set(state.items.map((t) => t.id));
@@ -52,10 +62,34 @@ export function todosReducer(state, action) {
       return { ...state, items: [...state.items, ...back].sort(byServerOrder) };
     }
 
-    case 'notice/show':
-      return { ...state, notice: action.message };
-    case 'notice/dismiss':
-      return { ...state, notice: null };
+    case 'newTitle/set':
+      return { ...state, newTitle: action.title };
+    case 'newTitle/restore':
+      // A failed add gives its text back, unless the person has started typing something else
+      // (then the failure's Retry still holds it).
+      return state.newTitle.trim() === '' ? { ...state, newTitle: action.title } : state;
+    case 'newTitle/sent':
+      // Cleared only if it still holds what was sent (a retry may send an older text).
+      return state.newTitle.trim() === action.title ? { ...state, newTitle: '' } : state;
+
+    case 'edit/start':
+      return { ...state, editing: { id: action.id, draft: action.draft } };
+    case 'edit/draft':
+      return state.editing ? { ...state, editing: { ...state.editing, draft: action.draft } } : state;
+    case 'edit/stop':
+      return state.editing?.id === action.id ? { ...state, editing: null } : state;
+    case 'edit/restore':
+      // A failed rename opens the editor again with the draft, unless another one is open.
+      if (state.editing || !state.items.some((t) => t.id === action.id)) return state;
+      return { ...state, editing: { id: action.id, draft: action.draft, reopened: true } };
+
+    case 'failure/reported':
+      return { ...state, failures: [...state.failures, action.failure].slice(-MAX_FAILURES) };
+    case 'failures/cleared':
+      // A change that started at `since` succeeded: failures reported before it are over.
+      return { ...state, failures: state.failures.filter((f) => f.at > action.since) };
+    case 'failures/dismissed':
+      return { ...state, failures: [] };
 
     default:
       throw new Error(`Unknown todos action: ${action.type}`);

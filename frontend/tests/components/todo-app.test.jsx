@@ -23,6 +23,8 @@ import {
 
 const count = (renderer) => textOf(oneByClass(renderer, 'todo-count'));
 const alertText = (renderer) => byTestId(renderer, 'error-message').map(textOf).join(' ');
+// The message alone, without its buttons' text.
+const messageText = (renderer) => oneByClass(renderer, 'notice-text') && textOf(oneByClass(renderer, 'notice-text'));
 const itemByTitle = (renderer, title) =>
   items(renderer).find((li) => textOf(li.find((n) => n.props['data-testid'] === 'todo-title')) === title);
 
@@ -300,15 +302,20 @@ describe('TodoApp: rollback when the server refuses', () => {
     assert.match(alertText(renderer), /Could not update “a”: The server at http:\/\/api\.test could not be reached\./);
   });
 
-  it('restores the old title after a refused edit', async () => {
+  it('restores the old title after a refused edit, and opens the editor again with the draft', async () => {
     const api = fakeApi([todo(1, 'Original')]);
     api.todos.patch = () => Promise.reject(serverError(400, 'invalid_title', 'Titles cannot contain NUL.'));
     const renderer = await render(<TodoApp api={api} filter="all" />);
     await fire(items(renderer)[0].find((n) => n.props['data-testid'] === 'todo-title'), 'onDoubleClick');
     await act(async () => oneByClass(renderer, 'edit').props.onChange({ target: { value: 'Changed' } }));
     await fire(oneByClass(renderer, 'edit'), 'onKeyDown', { key: 'Enter' });
-    assert.deepEqual(titles(renderer), ['Original']);
+    // The draft is not lost: the editor is open again with it, over the todo's old title.
+    const editor = oneByClass(renderer, 'edit');
+    assert.equal(editor.props.value, 'Changed');
+    assert.equal(editor.props['aria-label'], 'Edit “Original”');
     assert.match(alertText(renderer), /Could not rename “Original”/);
+    await fire(editor, 'onKeyDown', { key: 'Escape' });
+    assert.deepEqual(titles(renderer), ['Original']);
   });
 
   it('puts a deleted todo back in its place', async () => {
@@ -354,5 +361,124 @@ describe('TodoApp: rollback when the server refuses', () => {
     await typeNewTodo(renderer, 'x');
     assert.deepEqual(titles(renderer), []);
     assert.equal(alertText(renderer), '');
+  });
+});
+
+describe('TodoApp: typed text is never lost', () => {
+  it('puts the title of a failed add back in the input', async () => {
+    const api = fakeApi();
+    api.todos.create = () => Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, '  An idea  ');
+    assert.deepEqual(titles(renderer), []);
+    assert.equal(oneByClass(renderer, 'new-todo').props.value, 'An idea');
+  });
+
+  it('leaves the input alone when the person has typed something else since', async () => {
+    let fail;
+    const api = fakeApi();
+    api.todos.create = () => new Promise((_, reject) => (fail = () => reject(networkError())));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, 'First');
+    await act(async () => oneByClass(renderer, 'new-todo').props.onChange({ target: { value: 'Second' } }));
+    await act(async () => fail());
+    await settle();
+    assert.equal(oneByClass(renderer, 'new-todo').props.value, 'Second');
+    assert.equal(byTestId(renderer, 'error-message').length, 1, 'the failure and its Retry keep “First”');
+  });
+
+  it('stops the inputs at 500 characters, counting an emoji as one, with a counter from 450', async () => {
+    const renderer = await render(<TodoApp api={fakeApi([todo(1, 'x')])} filter="all" />);
+    const type = (value) => act(async () => oneByClass(renderer, 'new-todo').props.onChange({ target: { value } }));
+    await type('a'.repeat(449));
+    assert.equal(queryByClass(renderer, 'title-counter'), null);
+    await type('a'.repeat(450));
+    assert.equal(textOf(oneByClass(renderer, 'title-counter')), '450/500 characters');
+    await type('😀'.repeat(520));
+    assert.equal(Array.from(oneByClass(renderer, 'new-todo').props.value).length, 500);
+    assert.equal(textOf(oneByClass(renderer, 'title-counter')), '500/500 characters');
+    assert.equal(oneByClass(renderer, 'new-todo').props['aria-describedby'], 'new-todo-counter');
+
+    await fire(items(renderer)[0].find((n) => n.props['data-testid'] === 'todo-title'), 'onDoubleClick');
+    await act(async () => oneByClass(renderer, 'edit').props.onChange({ target: { value: 'b'.repeat(600) } }));
+    assert.equal(oneByClass(renderer, 'edit').props.value.length, 500);
+  });
+});
+
+describe('TodoApp: the failure message', () => {
+  it('quotes a short excerpt of a long title', async () => {
+    const api = fakeApi();
+    api.todos.create = () => Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, `Start ${'x'.repeat(400)} end`);
+    const text = alertText(renderer);
+    assert.match(text, /^Could not add “Start x+…”: The server at http:\/\/api\.test could not be reached\./);
+    assert.ok(text.length < 160, text);
+  });
+
+  it('reads as one message for a burst of failures, saying how many', async () => {
+    const api = fakeApi([todo(1, 'a'), todo(2, 'b'), todo(3, 'c')]);
+    api.todos.patch = () => Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    for (const li of items(renderer)) await fire(li.find((n) => n.props.className === 'toggle'), 'onChange');
+    assert.equal(byTestId(renderer, 'error-message').length, 1);
+    assert.equal(messageText(renderer), '3 changes could not be saved: The server at http://api.test could not be reached.');
+  });
+
+  it('names the last failure when the causes differ', async () => {
+    const api = fakeApi([todo(1, 'a'), todo(2, 'b')]);
+    api.todos.patch = () => Promise.reject(networkError());
+    api.todos.delete = () => Promise.reject(serverError(500, 'internal_error', 'Something went wrong.'));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(items(renderer)[0].find((n) => n.props.className === 'toggle'), 'onChange');
+    await fire(itemByTitle(renderer, 'b').find((n) => n.props.className === 'destroy'), 'onClick');
+    assert.equal(messageText(renderer), '2 changes could not be saved. The last one: Could not delete “b”: Something went wrong.');
+  });
+
+  it('clears after a later change succeeds, but not for a success that started before the failure', async () => {
+    let answerSlowly;
+    const api = fakeApi([todo(1, 'a'), todo(2, 'b'), todo(3, 'c')]);
+    api.todos.patch = (id, changes) =>
+      id === 1
+        ? new Promise((resolve) => (answerSlowly = () => resolve({ id, ...changes })))
+        : Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'toggle'), 'onChange'); // slow, succeeds
+    await fire(itemByTitle(renderer, 'b').find((n) => n.props.className === 'toggle'), 'onChange'); // fails
+    await act(async () => answerSlowly());
+    await settle();
+    assert.match(alertText(renderer), /Could not update “b”/, 'a success that was already on its way says nothing');
+
+    api.todos.patch = async (id, changes) => ({ id, ...changes });
+    await fire(itemByTitle(renderer, 'c').find((n) => n.props.className === 'toggle'), 'onChange');
+    assert.equal(alertText(renderer), '');
+  });
+
+  it('offers Retry when the server could not be reached, and sends the failed changes again', async () => {
+    const api = fakeApi([todo(1, 'a')]);
+    api.todos.create = () => Promise.reject(networkError());
+    api.todos.patch = () => Promise.reject(networkError());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, 'New one');
+    await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'toggle'), 'onChange');
+    assert.equal(oneByClass(renderer, 'new-todo').props.value, 'New one');
+
+    api.todos.create = async ({ title }) => ({ id: 7, title, completed: false, order: 7 });
+    api.todos.patch = async (id, changes) => ({ id, ...changes });
+    const retry = byTestId(renderer, 'error-message')[0].find((n) => n.type === 'button' && textOf(n) === 'Retry');
+    await fire(retry, 'onClick');
+    assert.equal(alertText(renderer), '');
+    assert.deepEqual(titles(renderer), ['a', 'New one']);
+    assert.match(itemByTitle(renderer, 'a').props.className, /completed/);
+    assert.equal(oneByClass(renderer, 'new-todo').props.value, '', 'the text went out with the retry');
+  });
+
+  it('offers no Retry when the server refused the change itself', async () => {
+    const api = fakeApi();
+    api.todos.create = () => Promise.reject(serverError(400, 'invalid_title', 'Titles cannot contain NUL.'));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, 'x');
+    const buttons = byTestId(renderer, 'error-message')[0].findAll((n) => n.type === 'button').map(textOf);
+    assert.deepEqual(buttons, ['×']);
   });
 });

@@ -1,0 +1,31 @@
+/**
+ * Todo titles as the contract counts them: 1–500 Unicode characters (code points) after
+ * trimming. The inputs stop at the limit, and messages quote a short excerpt, never a
+ * whole title (a 500-character title would swamp any message).
+ */
+export const TITLE_MAX_LENGTH = 500;
+
+/** From this many characters on, the inputs show a counter. */
+export const TITLE_COUNTER_FROM = 450;
+
+/** Code points, not UTF-16 units: an emoji is one character to the server and to people. */
+export function titleLength(title) {
+  let count = 0;
+  // eslint-disable-next-line no-unused-vars
+  for (const _ of title) count += 1;
+  return count;
+}
+
+/** `value` cut to the limit (what a maxlength would do, counted in code points). */
+export function limitTitle(value) {
+  return titleLength(value) <= TITLE_MAX_LENGTH ? value : Array.from(value).slice(0, TITLE_MAX_LENGTH).join('');
+}
+
+const EXCERPT_LENGTH = 40;
+
+/** “Buy milk”, or the first 40 characters of a long title followed by an ellipsis. */
+export function quoteTitle(title) {
+  const chars = Array.from(title);
+  const shown = chars.length <= EXCERPT_LENGTH ? title : `${chars.slice(0, EXCERPT_LENGTH - 1).join('').trimEnd()}…`;
+  return `“${shown}”`;
+}
