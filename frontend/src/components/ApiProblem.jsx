@@ -1,3 +1,4 @@
+import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { Notice } from './Notice.jsx';
 
 /**
@@ -6,7 +7,8 @@ import { Notice } from './Notice.jsx';
  * the message names the URL in use.
  */
 export function ApiProblem({ error, apiUrl, onRetry }) {
-  const unreachable = error.code === 'network_error';
+  const unreachable = error.code === 'network_error' || error.code === 'timeout';
+  useDocumentTitle(unreachable ? 'Cannot reach the API' : 'API error');
   return (
     <Notice
       testId="api-unreachable"
@@ -18,8 +20,9 @@ export function ApiProblem({ error, apiUrl, onRetry }) {
     >
       {unreachable ? (
         <>
-          Cannot reach the API at <code>{apiUrl || window.location.origin}</code>. Check that the backend is
-          running, or see <a href="#/diagnostics">diagnostics</a>.
+          {error.code === 'timeout' ? 'No answer in time from' : 'Cannot reach'} the API at{' '}
+          <code>{apiUrl || window.location.origin}</code>. Check that the backend is running, or see{' '}
+          <a href="#/diagnostics">diagnostics</a>.
         </>
       ) : (
         <>The API answered with an error: {error.detail}</>

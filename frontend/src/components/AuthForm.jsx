@@ -1,11 +1,13 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 
+import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { authFormErrors } from './authErrors.js';
 import { FormField } from './FormField.jsx';
 
 const COPY = {
   login: {
     title: 'Log in',
+    documentTitle: 'Log in',
     submit: 'Log in',
     busy: 'Logging in…',
     passwordAutocomplete: 'current-password',
@@ -14,6 +16,7 @@ const COPY = {
   },
   signup: {
     title: 'Create your account',
+    documentTitle: 'Sign up',
     submit: 'Sign up',
     busy: 'Creating account…',
     passwordAutocomplete: 'new-password',
@@ -33,7 +36,16 @@ export function AuthForm({ mode, onSubmit, notice }) {
   const [values, setValues] = useState({ username: '', password: '' });
   const [errors, setErrors] = useState({});
   const [submitting, setSubmitting] = useState(false);
-  const fieldRefs = { username: useRef(null), password: useRef(null) };
+  const fieldRefs = { username: useRef(null), password: useRef(null), submit: useRef(null) };
+  // Where focus goes once the form shows the server's answer (see handleSubmit).
+  const focusAfterAnswer = useRef(null);
+  useDocumentTitle(copy.documentTitle);
+
+  useEffect(() => {
+    if (submitting || !focusAfterAnswer.current) return;
+    fieldRefs[focusAfterAnswer.current].current?.focus();
+    focusAfterAnswer.current = null;
+  });
 
   function update(event) {
     const { name, value } = event.target;
@@ -51,15 +63,18 @@ export function AuthForm({ mode, onSubmit, notice }) {
       const found = authFormErrors(error);
       setErrors(found);
       setSubmitting(false);
-      // Put the cursor where the fix is needed; form-level errors are announced by role="alert".
-      const field = found.username ? 'username' : found.password ? 'password' : null;
-      if (field) fieldRefs[field].current?.focus();
+      // Put the cursor where the fix is needed (form-level errors are announced by role="alert"):
+      // the field at fault; the password after wrong credentials; else the button, which was
+      // disabled while waiting and so lost focus if it was pressed. Done after the re-render,
+      // when the button is enabled again.
+      focusAfterAnswer.current =
+        found.username ? 'username' : found.password || error.code === 'invalid_credentials' ? 'password' : 'submit';
     }
   }
 
   return (
     <section className="card auth-card" aria-labelledby="auth-title">
-      <h2 id="auth-title">{copy.title}</h2>
+      <h1 id="auth-title">{copy.title}</h1>
       {notice}
       <form className={`auth-form ${mode}-form`} data-testid={`${mode}-form`} onSubmit={handleSubmit}>
         {errors.form && (
@@ -92,7 +107,7 @@ export function AuthForm({ mode, onSubmit, notice }) {
           error={errors.password}
           hint={copy.passwordHint}
         />
-        <button type="submit" className="button button-primary" disabled={submitting}>
+        <button ref={fieldRefs.submit} type="submit" className="button button-primary" disabled={submitting}>
           {submitting ? copy.busy : copy.submit}
         </button>
       </form>

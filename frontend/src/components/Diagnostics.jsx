@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'react';
 
+import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+
 /**
  * A deployment smoke test: one safe and one CSRF-checked request through the
  * real API client. Each line reads exactly "Test GET request: OK" (or KO with
@@ -15,6 +17,7 @@ const PENDING = { state: 'pending', text: '…' };
 export function Diagnostics({ api }) {
   const [results, setResults] = useState(() => Object.fromEntries(CHECKS.map((c) => [c.key, PENDING])));
   const [round, setRound] = useState(0);
+  useDocumentTitle('Diagnostics');
 
   useEffect(() => {
     let ignore = false;
@@ -39,7 +42,7 @@ export function Diagnostics({ api }) {
 
   return (
     <section className="card diagnostics" aria-labelledby="diagnostics-title">
-      <h2 id="diagnostics-title">Diagnostics</h2>
+      <h1 id="diagnostics-title">Diagnostics</h1>
       <p className="muted">
         API: <code data-testid="api-url">{api.client.baseUrl || window.location.origin}</code>
       </p>
@@ -53,6 +56,9 @@ export function Diagnostics({ api }) {
       <button type="button" className="button" onClick={() => setRound((n) => n + 1)} disabled={running}>
         Run again
       </button>
+      <p className="back-link">
+        <a href="#/">← Back to your todos</a>
+      </p>
     </section>
   );
 }

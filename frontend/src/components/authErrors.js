@@ -23,9 +23,23 @@ export function authFormErrors(error) {
         form:
           error.retryAfter == null
             ? 'Too many failed attempts. Please try again later.'
-            : `Too many failed attempts. Try again in ${error.retryAfter} ${error.retryAfter === 1 ? 'second' : 'seconds'}.`,
+            : `Too many failed attempts. Try again in ${describeWait(error.retryAfter)}.`,
       };
     default:
       return { form: error.detail };
   }
+}
+
+/**
+ * A wait as people say it: "42 seconds" under a minute, then whole minutes rounded up
+ * ("898 seconds" is "15 minutes"), then hours and minutes.
+ */
+export function describeWait(seconds) {
+  const plural = (n, unit) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  if (seconds < 60) return plural(Math.max(1, Math.ceil(seconds)), 'second');
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 60) return plural(minutes, 'minute');
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest === 0 ? plural(hours, 'hour') : `${plural(hours, 'hour')} ${plural(rest, 'minute')}`;
 }

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { App } from '../../src/components/App.jsx';
+import { describeWait } from '../../src/components/authErrors.js';
 import { AuthForm } from '../../src/components/AuthForm.jsx';
 import { Diagnostics } from '../../src/components/Diagnostics.jsx';
 import { act, byTestId, fakeApi, fire, networkError, render, serverError, settle, textOf } from './helpers.jsx';
@@ -117,6 +118,16 @@ describe('AuthForm: server errors next to the right field', () => {
   it('shows how long to wait when throttled', async () => {
     const result = await submitWith(serverError(429, 'throttled', 'Too many.', { retryAfter: 42 }), 'login');
     assert.equal(result.form, 'Too many failed attempts. Try again in 42 seconds.');
+  });
+
+  it('says a long wait in minutes, rounded up', async () => {
+    const result = await submitWith(serverError(429, 'throttled', 'Too many.', { retryAfter: 898 }), 'login');
+    assert.equal(result.form, 'Too many failed attempts. Try again in 15 minutes.');
+    assert.equal(describeWait(1), '1 second');
+    assert.equal(describeWait(60), '1 minute');
+    assert.equal(describeWait(61), '2 minutes');
+    assert.equal(describeWait(3600), '1 hour');
+    assert.equal(describeWait(5400), '1 hour 30 minutes');
   });
 
   it('shows other failures at form level', async () => {
