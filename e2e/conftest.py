@@ -93,16 +93,17 @@ class Contexts:
         self.log = BrowserLog()
         self.contexts = []
 
-    def new(self):
-        context = self.browser.new_context(base_url=self.base_url, ignore_https_errors=self.https,
-                                           viewport={"width": 1000, "height": 760})
+    def new(self, **options):
+        """`options` go to Playwright's new_context, e.g. a phone's viewport, has_touch, is_mobile."""
+        options = {"viewport": {"width": 1000, "height": 760}, **options}
+        context = self.browser.new_context(base_url=self.base_url, ignore_https_errors=self.https, **options)
         context.set_default_timeout(10_000)
         self.log.attach(context)
         self.contexts.append(context)
         return context
 
-    def new_page(self):
-        return self.new().new_page()
+    def new_page(self, **options):
+        return self.new(**options).new_page()
 
     def close(self):
         for context in self.contexts:

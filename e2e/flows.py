@@ -7,6 +7,9 @@ import time
 from playwright.sync_api import Page, expect
 
 PASSWORD = "correct horse battery"
+# Browser context options (Contexts.new) for the two screens the app is checked on.
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 _counter = itertools.count()
 
 
