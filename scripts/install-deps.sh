@@ -115,8 +115,22 @@ for line in open(sys.argv[1]):
     installed = metadata.version(requirement.name)  # PackageNotFoundError when missing
     if installed not in requirement.specifier:
         sys.exit(f"{requirement.name} {installed} does not satisfy {requirement}")
-for module in ("pytest", "requests", "playwright.sync_api", "schemathesis", "hypothesis"):
+for module in ("pytest", "requests", "playwright.sync_api", "schemathesis", "hypothesis",
+               "axe_playwright_python.sync_playwright"):
     importlib.import_module(module)
+
+# axe-core, bundled by axe-playwright-python, runs in Debian's Chromium and finds a known fault.
+import os
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import sync_playwright
+with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+                                         args=["--no-sandbox", "--disable-dev-shm-usage"])
+    page = browser.new_page()
+    page.set_content('<html lang="en"><title>t</title><main><img src="data:,"></main></html>')
+    found = {v["id"] for v in Axe().run(page).response["violations"]}
+    browser.close()
+assert "image-alt" in found, f"axe-core did not run: {found}"
 
 import schemathesis  # its API loads a document and generates a case
 schema = schemathesis.openapi.from_dict({
