@@ -175,16 +175,33 @@ public struct CSRFProtection: Sendable {
 }
 
 /// Refuses unsafe requests that fail `CSRFProtection.check`, with a 403 JSON payload
-/// naming the reason and a warning log line. Safe methods pass untouched.
+/// naming the reason and a warning log line. Safe methods pass untouched, and so do
+/// requests the application exempts.
 public struct CSRFMiddleware<Context: CSRFRequestContext>: RouterMiddleware {
-    let protection: CSRFProtection
+    /// Decides, for an unsafe request, whether it skips the check.
+    public typealias Exemption = @Sendable (Request, Context) -> Bool
 
-    public init(protection: CSRFProtection) {
+    let protection: CSRFProtection
+    let isExempt: Exemption?
+
+    /// - Parameters:
+    ///   - exempting: answers `true` for unsafe requests that skip the check. CSRF is a
+    ///     request riding on credentials the browser attaches by itself, so exempt only a
+    ///     request that carries none the application would honour: no session cookie (or
+    ///     any cookie it authenticates by), no remembered HTTP authentication, no TLS
+    ///     client certificate, only a credential that a script must set explicitly,
+    ///     such as an `Authorization: Bearer` token (which a page on another origin can
+    ///     send only after a CORS preflight the API grants, and only if it knows the
+    ///     token). Such a request must then be authenticated by that credential alone,
+    ///     never fall back to a cookie. Called only for unsafe methods.
+    public init(protection: CSRFProtection, exempting isExempt: Exemption? = nil) {
         self.protection = protection
+        self.isExempt = isExempt
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if !CSRFProtection.isSafe(request.method),
+            isExempt?(request, context) != true,
             let failure = protection.check(request, isSecure: context.isSecureRequest, boundSecret: context.csrfBoundSecret)
         {
             context.logger.warning(

@@ -53,6 +53,7 @@ public enum TodoApplication {
         let csrf = CSRFProtection(cookie: try settings.csrfCookiePolicy(), trustedOrigins: settings.frontendOrigins)
         let sessionCookie = try settings.sessionCookiePolicy()
         let sessions = SessionStore(database: database, lifetime: settings.sessionLifetime)
+        let tokens = TokenStore(database: database)
         let router = Router(context: AppRequestContext.self, options: [.autoGenerateHeadEndpoints])
 
         // Order matters: each layer wraps those added after it. CORS sits outside the
@@ -71,8 +72,14 @@ public enum TodoApplication {
             JSONErrorMiddleware()
             HostValidationMiddleware(allowed: settings.allowedHosts)
             ClientMiddleware(proxies: settings.trustedProxies)
+            BearerTokenMiddleware(tokens: tokens, sessionCookie: sessionCookie)
             SessionMiddleware(sessions: sessions, cookie: sessionCookie)
-            CSRFMiddleware(protection: csrf)
+            // A bearer token without a session cookie skips CSRF (Sanctum's rule): nothing
+            // about it is ambient, so a third-party page has nothing to ride on; the
+            // browser never attaches it by itself, and a page on another origin can set
+            // the header only after a CORS preflight that only FRONTEND_ORIGINS pass.
+            // With a session cookie as well the request is `ambiguous` and checked.
+            CSRFMiddleware(protection: csrf, exempting: { _, context in context.bearer.isBearerOnly })
         }
 
         let accounts = AccountService(
@@ -92,7 +99,11 @@ public enum TodoApplication {
 
         let routes = RouteTable(router: router)
         DiagnosticsController(csrf: csrf, database: database).register(in: routes)
-        AuthController(accounts: accounts, csrf: csrf, sessionCookie: sessionCookie).register(in: routes)
+        let auth = AuthController(accounts: accounts, csrf: csrf, sessionCookie: sessionCookie)
+        auth.register(in: routes)
+        AccountController(accounts: accounts, sessions: sessions, csrf: csrf, sessionCookie: sessionCookie, auth: auth)
+            .register(in: routes)
+        TokenController(tokens: tokens).register(in: routes)
         TodoController(todos: TodoStore(database: database, maxTodosPerUser: settings.todosPerUser)).register(in: routes)
         routes.finish()
         return (router, routes)

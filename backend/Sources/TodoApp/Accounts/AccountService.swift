@@ -1,6 +1,7 @@
 import CrossOriginSecurity
 
-/// Sign-up, log-in and log-out: who may have a session, and issuing it.
+/// Sign-up, log-in and log-out, password change and account deletion: who may have a
+/// session, and issuing it.
 ///
 /// Every successful call issues a brand-new session id and binds it to the CSRF
 /// secret the caller has just rotated; the session the request carried, if any, is
@@ -22,8 +23,8 @@ struct AccountService: Sendable {
     /// Creates the user and logs them in. The username and password must have passed `CredentialRules`.
     /// - Throws: `503 busy` when hashing is at capacity, `429 throttled` past the address's sign-ups.
     func signUp(
-        username: String, password: String, clientAddress: String?, csrfSecret: String,
-        replacing previous: AuthenticatedSession?
+        username: String, password: String, clientAddress: String?, client: SessionStore.SessionClient,
+        csrfSecret: String, replacing previous: AuthenticatedSession?
     ) async throws -> SessionStore.Issued {
         let passwordHash = try await hasher.withPlace(for: clientAddress) { place in
             let ticket = try await throttle.reserveSignUp(clientAddress: clientAddress)
@@ -46,7 +47,8 @@ struct AccountService: Sendable {
                     try await SessionStore.delete(on: sql, idHash: previous.id)
                 }
                 let user = try await UserStore.insert(on: sql, username: username, passwordHash: passwordHash)
-                return try await SessionStore.issue(on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime)
+                return try await SessionStore.issue(
+                    on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
             }
         } catch is UsernameTaken {
             throw Self.usernameTaken(username)
@@ -56,8 +58,8 @@ struct AccountService: Sendable {
     /// Checks the credentials under the throttle and logs the user in.
     /// - Throws: `503 busy` when verification is at capacity, `429 throttled`, `400 invalid_credentials`.
     func logIn(
-        username: String, password: String, clientAddress: String?, csrfSecret: String,
-        replacing previous: AuthenticatedSession?
+        username: String, password: String, clientAddress: String?, client: SessionStore.SessionClient,
+        csrfSecret: String, replacing previous: AuthenticatedSession?
     ) async throws -> SessionStore.Issued {
         let user = try await hasher.withPlace(for: clientAddress) { place in
             let ticket = try await throttle.reserveLogIn(username: username, clientAddress: clientAddress)
@@ -80,7 +82,8 @@ struct AccountService: Sendable {
             if let previous {
                 try await SessionStore.delete(on: sql, idHash: previous.id)
             }
-            return try await SessionStore.issue(on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime)
+            return try await SessionStore.issue(
+                on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
         }
     }
 
@@ -88,5 +91,77 @@ struct AccountService: Sendable {
     func logOut(sessionIDHash: String?) async throws {
         guard let sessionIDHash else { return }
         try await sessions.delete(idHash: sessionIDHash)
+    }
+
+    static let wrongPassword = JSONError(
+        .badRequest, code: "invalid_credentials", detail: "The password is incorrect.")
+
+    static let sessionEnded = JSONError(
+        .unauthorized, code: "not_authenticated", detail: "This session has ended; log in again.")
+
+    /// Django's `update_session_auth_hash`, made stricter: after checking the current
+    /// password, stores the new one's hash, ends every session of the user, and issues
+    /// the caller's session again under a new id, bound to `csrfSecret`, all in one
+    /// transaction. The new password must have passed `CredentialRules`.
+    /// - Throws: `400 invalid_credentials` (a counted log-in failure), `429 throttled`,
+    ///   `503 busy`, `401 not_authenticated` when the session ended meanwhile.
+    func changePassword(
+        session: AuthenticatedSession, currentPassword: String, newPassword: String, clientAddress: String?,
+        client: SessionStore.SessionClient, csrfSecret: String
+    ) async throws -> SessionStore.Issued {
+        let newHash = try await withVerifiedPassword(of: session, password: currentPassword, clientAddress: clientAddress) {
+            place in
+            try await hasher.hash(newPassword, in: place)
+        }
+        let lifetime = sessions.lifetime
+        return try await database.transaction { sql in
+            // The caller's session must still be live: one ended from another device
+            // (or by a concurrent password change) cannot change the password.
+            let ended = try await sql.delete(from: "sessions").where("id_hash", .equal, session.id)
+                .returning("user_id").first()
+            guard ended != nil,
+                try await UserStore.updatePassword(on: sql, userID: session.userID, passwordHash: newHash)
+            else { throw Self.sessionEnded }
+            try await SessionStore.deleteAll(on: sql, userID: session.userID)
+            let user = UserRecord(id: session.userID, username: session.username, passwordHash: newHash)
+            return try await SessionStore.issue(
+                on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
+        }
+    }
+
+    /// Deletes the user with their todos, sessions and tokens in one transaction, after
+    /// checking their password; the username is free again afterwards.
+    /// - Throws: `400 invalid_credentials` (a counted log-in failure), `429 throttled`,
+    ///   `503 busy`, `401 not_authenticated` when the account is already gone.
+    func deleteAccount(session: AuthenticatedSession, password: String, clientAddress: String?) async throws {
+        try await withVerifiedPassword(of: session, password: password, clientAddress: clientAddress) { _ in }
+        let deleted = try await database.transaction { sql in
+            try await UserStore.delete(on: sql, userID: session.userID)
+        }
+        guard deleted else { throw Self.sessionEnded }
+    }
+
+    /// Checks the session user's own password as a log-in attempt is checked: reserved
+    /// under the log-in throttle first (per username and per address), a wrong password
+    /// kept as a counted failure, a right one forgiving the username's failures; then runs
+    /// `body` in the same place of the hashing queue, for any further bcrypt work.
+    private func withVerifiedPassword<Result: Sendable>(
+        of session: AuthenticatedSession, password: String, clientAddress: String?,
+        _ body: (HashingQueue.Place) async throws -> Result
+    ) async throws -> Result {
+        try await hasher.withPlace(for: clientAddress) { place in
+            let ticket = try await throttle.reserveLogIn(username: session.username, clientAddress: clientAddress)
+            let matches: Bool
+            do {
+                let user = try await users.find(id: session.userID)
+                matches = try await hasher.verify(password, against: user?.passwordHash, in: place)
+            } catch {
+                await throttle.release(ticket)
+                throw error
+            }
+            guard matches else { throw Self.wrongPassword }
+            try await throttle.logInSucceeded(ticket)
+            return try await body(place)
+        }
     }
 }

@@ -1,13 +1,18 @@
 /// A logged-in session, as loaded for one request: who the user is and which CSRF
 /// secret the session was issued with.
 public struct AuthenticatedSession: Sendable, Equatable {
+    /// The SHA-256 of the cookie value: the table's key, never shown to anyone.
     public let id: String
+    /// The id the session's owner sees and names it by (`/api/auth/sessions/<id>/`):
+    /// random, unrelated to the cookie value.
+    public let publicID: Int64
     public let userID: Int64
     public let username: String
     public let csrfSecret: String
 
-    public init(id: String, userID: Int64, username: String, csrfSecret: String) {
+    public init(id: String, publicID: Int64, userID: Int64, username: String, csrfSecret: String) {
         self.id = id
+        self.publicID = publicID
         self.userID = userID
         self.username = username
         self.csrfSecret = csrfSecret

@@ -13,6 +13,8 @@ public struct AppRequestContext: RequestContext, CSRFRequestContext {
     public var isSecureRequest: Bool = false
     /// The session named by the request's cookie, loaded by `SessionMiddleware`.
     public var session: AuthenticatedSession?
+    /// The request's bearer token, checked by `BearerTokenMiddleware`; `nil` without one.
+    var bearer: BearerAuthentication?
 
     public var csrfBoundSecret: String? { session?.csrfSecret }
 

@@ -18,6 +18,10 @@ struct SessionMiddleware: RouterMiddleware {
     let cookie: CookiePolicy
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // A request with a bearer token is authenticated by it alone (`BearerTokenMiddleware`).
+        if context.bearer != nil {
+            return try await next(request, context)
+        }
         let token: String
         switch cookie.lookup(in: request) {
         case .absent:
@@ -30,7 +34,9 @@ struct SessionMiddleware: RouterMiddleware {
         var context = context
         let loaded: SessionStore.Loaded?
         do {
-            loaded = try await sessions.load(token: token)
+            loaded = try await sessions.load(token: token) {
+                SessionStore.SessionClient(userAgent: request.headers[.userAgent], address: context.clientAddress)
+            }
         } catch let error as DatabaseUnavailable where Self.answersWithoutSession(request.uri.path) {
             // Health and ping must keep answering (health reports the outage itself).
             context.logger.warning(

@@ -2,7 +2,8 @@ import CrossOriginSecurity
 import HTTPTypes
 import Hummingbird
 
-/// `/api/auth/`: sign-up, log-in, log-out and the current user.
+/// `/api/auth/`: sign-up, log-in, log-out and the current user (account management is
+/// `AccountController`'s).
 ///
 /// Each of sign-up, log-in and log-out rotates the CSRF secret: the new session is
 /// bound to the new secret, the response sets its cookie, and tokens fetched before
@@ -54,7 +55,7 @@ struct AuthController {
         let rotated = csrf.rotate()
         let issued = try await accounts.signUp(
             username: username, password: password ?? "", clientAddress: context.clientAddress,
-            csrfSecret: rotated.secret, replacing: context.session)
+            client: Self.client(request, context), csrfSecret: rotated.secret, replacing: context.session)
         return try loggedIn(issued, status: .created, csrfCookie: rotated.cookie)
     }
 
@@ -68,7 +69,7 @@ struct AuthController {
         let rotated = csrf.rotate()
         let issued = try await accounts.logIn(
             username: username, password: password, clientAddress: context.clientAddress,
-            csrfSecret: rotated.secret, replacing: context.session)
+            client: Self.client(request, context), csrfSecret: rotated.secret, replacing: context.session)
         return try loggedIn(issued, status: .ok, csrfCookie: rotated.cookie)
     }
 
@@ -81,13 +82,19 @@ struct AuthController {
     }
 
     @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> Response {
-        var response = JSONResponse.make(
-            .ok, UserEnvelope(user: context.session.map { PublicUser(id: $0.userID, username: $0.username) }))
+        // A bearer token names its user too (no ability needed); a bad one is 401, not null.
+        let user = try Authentication.currentUser(context)
+        var response = JSONResponse.make(.ok, UserEnvelope(user: user.map { PublicUser(id: $0.id, username: $0.username) }))
         response.headers[.cacheControl] = "no-store"
         return response
     }
 
-    private func loggedIn(_ issued: SessionStore.Issued, status: HTTPResponse.Status, csrfCookie: Cookie) throws -> Response {
+    /// The client a new session is shown with in the owner's list of sessions.
+    static func client(_ request: Request, _ context: AppRequestContext) -> SessionStore.SessionClient {
+        SessionStore.SessionClient(userAgent: request.headers[.userAgent], address: context.clientAddress)
+    }
+
+    func loggedIn(_ issued: SessionStore.Issued, status: HTTPResponse.Status, csrfCookie: Cookie) throws -> Response {
         let user = PublicUser(id: issued.session.userID, username: issued.session.username)
         var response = JSONResponse.make(status, UserEnvelope(user: user))
         response.headers[.cacheControl] = "no-store"

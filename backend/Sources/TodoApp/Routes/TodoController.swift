@@ -13,25 +13,28 @@ struct TodoController {
     static let maxTitleLength = 500
 
     func register(in routes: RouteTable) {
-        routes.on("/api/todos/", .get, precheck: Self.loggedIn, use: list)
-        routes.on("/api/todos/", .post, precheck: Self.loggedIn, use: create)
-        routes.on("/api/todos/", .patch, precheck: Self.loggedIn, use: setAllCompleted)
-        routes.on("/api/todos/", .delete, precheck: Self.loggedIn, use: deleteCompleted)
-        routes.on("/api/todos/:id/", .get, precheck: Self.todoPathAndLoggedIn, use: show)
-        routes.on("/api/todos/:id/", .patch, precheck: Self.todoPathAndLoggedIn, use: update)
-        routes.on("/api/todos/:id/", .delete, precheck: Self.todoPathAndLoggedIn, use: delete)
+        routes.on("/api/todos/", .get, precheck: Self.loggedIn(.todosRead), use: list)
+        routes.on("/api/todos/", .post, precheck: Self.loggedIn(.todosWrite), use: create)
+        routes.on("/api/todos/", .patch, precheck: Self.loggedIn(.todosWrite), use: setAllCompleted)
+        routes.on("/api/todos/", .delete, precheck: Self.loggedIn(.todosWrite), use: deleteCompleted)
+        routes.on("/api/todos/:id/", .get, precheck: Self.todoPathAndLoggedIn(.todosRead), use: show)
+        routes.on("/api/todos/:id/", .patch, precheck: Self.todoPathAndLoggedIn(.todosWrite), use: update)
+        routes.on("/api/todos/:id/", .delete, precheck: Self.todoPathAndLoggedIn(.todosWrite), use: delete)
     }
 
-    /// 401 before the body is read.
-    @Sendable static func loggedIn(_ context: AppRequestContext) throws {
-        _ = try requireUser(context)
+    /// 401 (or a bearer token's 400, 401, 403) before the body is read. Reads need a
+    /// token's `todos:read`, changes its `todos:write`.
+    static func loggedIn(_ ability: Authentication.Ability) -> RouteTable.Precheck {
+        { context in _ = try requireUser(context, ability) }
     }
 
     /// A path that can never name a todo is 404 for everyone, logged in or not (routing
-    /// comes before authentication); then 401.
-    @Sendable static func todoPathAndLoggedIn(_ context: AppRequestContext) throws {
-        _ = try todoID(context)
-        _ = try requireUser(context)
+    /// comes before authentication); then authentication.
+    static func todoPathAndLoggedIn(_ ability: Authentication.Ability) -> RouteTable.Precheck {
+        { context in
+            _ = try todoID(context)
+            _ = try requireUser(context, ability)
+        }
     }
 
     struct TodoList: JSONRepresentable {
@@ -63,13 +66,13 @@ struct TodoController {
     // MARK: Handlers
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let userID = try Self.requireUser(context)
+        let userID = try Self.requireUser(context, .todosRead)
         let completed = try Self.completedFilter(request, allowed: ["true": true, "false": false])
         return JSONResponse.make(.ok, TodoList(todos: try await todos.list(userID: userID, completed: completed)))
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let userID = try Self.requireUser(context)
+        let userID = try Self.requireUser(context, .todosWrite)
         let body = try await JSONBody.object(from: request, context: context)
         let title = try body.string("title")
         let completed = try body.bool("completed") ?? false
@@ -85,14 +88,14 @@ struct TodoController {
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let userID = try Self.requireUser(context)
+        let userID = try Self.requireUser(context, .todosRead)
         let id = try Self.todoID(context)
         guard let todo = try await todos.find(userID: userID, id: id) else { throw Self.notFound }
         return JSONResponse.make(.ok, todo)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let userID = try Self.requireUser(context)
+        let userID = try Self.requireUser(context, .todosWrite)
         let id = try Self.todoID(context)
         let body = try await JSONBody.object(from: request, context: context)
         let title = try body.string("title")
@@ -107,7 +110,7 @@ struct TodoController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let userID = try Self.requireUser(context)
+        let userID = try Self.requireUser(context, .todosWrite)
         let id = try Self.todoID(context)
         guard try await todos.delete(userID: userID, id: id) else { throw Self.notFound }
         return JSONResponse.noContent()
@@ -115,7 +118,7 @@ struct TodoController {
 
     /// Toggle all: `{"completed": true|false}`.
     @Sendable func setAllCompleted(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let userID = try Self.requireUser(context)
+        let userID = try Self.requireUser(context, .todosWrite)
         let body = try await JSONBody.object(from: request, context: context)
         guard let completed = try body.bool("completed") else {
             throw JSONError(
@@ -127,7 +130,7 @@ struct TodoController {
 
     /// Clear completed: only with `?completed=true`, so a bare DELETE cannot empty the list.
     @Sendable func deleteCompleted(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let userID = try Self.requireUser(context)
+        let userID = try Self.requireUser(context, .todosWrite)
         guard try Self.completedFilter(request, allowed: ["true": true]) == true else {
             throw Self.invalidFilter("Clearing needs ?completed=true; nothing was deleted.")
         }
@@ -154,11 +157,10 @@ struct TodoController {
         }
     }
 
-    static func requireUser(_ context: AppRequestContext) throws(JSONError) -> Int64 {
-        guard let session = context.session else {
-            throw JSONError(.unauthorized, code: "not_authenticated", detail: "Log in to see and change todos.")
-        }
-        return session.userID
+    /// The user the request acts for (see `Authentication`): reads need `todos:read` of a
+    /// bearer token, changes `todos:write`.
+    static func requireUser(_ context: AppRequestContext, _ ability: Authentication.Ability) throws(JSONError) -> Int64 {
+        try Authentication.requireUser(context, ability: ability)
     }
 
     /// The id in the path: decimal digits that fit a 64-bit id, else no todo has it.

@@ -168,6 +168,61 @@ struct Migrator {
                 """
             ]
         },
+        Migration(version: 5, name: "session public ids, last seen, client and address; personal access tokens") { kind in
+            // Sessions get what their owner is shown: a public id (random, not the cookie or
+            // its hash, see `SessionStore.makePublicID`), when the session was last seen, a
+            // description of its client and the address it came from. Existing sessions keep
+            // working: each gets a random public id, last seen at its creation.
+            // On PostgreSQL the defaults are volatile expressions, evaluated per row, so they
+            // fill existing rows and also the rows of servers of the previous version that
+            // share the database during a deploy. SQLite cannot add a column with such a
+            // default, so it fills existing rows with an UPDATE (one file, one version).
+            var statements: [String]
+            switch kind {
+            case .postgres:
+                statements = [
+                    """
+                    ALTER TABLE sessions ADD COLUMN public_id BIGINT NOT NULL \
+                    DEFAULT (floor(random() * \(SessionStore.maxPublicID - 1))::BIGINT + 1)
+                    """,
+                    """
+                    ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL \
+                    DEFAULT (floor(extract(epoch FROM clock_timestamp()) * 1000))::BIGINT
+                    """,
+                ]
+            case .sqlite:
+                statements = [
+                    "ALTER TABLE sessions ADD COLUMN public_id BIGINT NOT NULL DEFAULT 0",
+                    "ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0",
+                    "UPDATE sessions SET public_id = (abs(random()) % \(SessionStore.maxPublicID - 1)) + 1",
+                ]
+            }
+            statements += [
+                "UPDATE sessions SET last_seen_at = created_at",
+                "ALTER TABLE sessions ADD COLUMN client TEXT NOT NULL DEFAULT '\(ClientDescription.unknown)'",
+                "ALTER TABLE sessions ADD COLUMN address TEXT NOT NULL DEFAULT ''",
+                "CREATE UNIQUE INDEX sessions_public_id ON sessions (public_id)",
+                // Personal access tokens: only the SHA-256 of the secret is kept (see
+                // `AccessToken`); `abilities` is a space-separated list.
+                """
+                CREATE TABLE api_tokens (
+                    id \(idColumn(kind)),
+                    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    abilities TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    last_used_at BIGINT
+                )
+                """,
+                "CREATE INDEX api_tokens_user_id ON api_tokens (user_id, id)",
+            ]
+            if kind == .postgres {
+                statements.append("ALTER TABLE api_tokens ALTER COLUMN id SET MAXVALUE \(TodoStore.maxOrder)")
+            }
+            return statements
+        },
     ]
 
     /// An integer key the database assigns: AUTOINCREMENT keeps SQLite from reusing the

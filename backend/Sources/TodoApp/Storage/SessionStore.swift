@@ -32,7 +32,50 @@ struct SessionStore: Sendable {
         let wasRefreshed: Bool
     }
 
+    /// Public ids are below 2^53, so JavaScript clients hold them exactly.
+    static let maxPublicID: Int64 = 9_007_199_254_740_991
+
+    /// What a session's owner is shown about the client that uses it.
+    struct SessionClient: Sendable, Equatable {
+        /// From `ClientDescription`: short, printable, never the raw `User-Agent`.
+        let description: String
+        /// The client address as the server saw it (after trusted proxies); empty when unknown.
+        let address: String
+
+        static let unknown = SessionClient(description: ClientDescription.unknown, address: "")
+        /// Longer addresses are cut: an IPv6 address with a zone fits well within it.
+        static let maxAddressLength = 64
+
+        init(description: String, address: String) {
+            self.description = description
+            self.address = address
+        }
+
+        init(userAgent: String?, address: String?) {
+            self.description = ClientDescription.describe(userAgent: userAgent)
+            self.address = String((address ?? "").unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }
+                .prefix(Self.maxAddressLength).map(Character.init))
+        }
+    }
+
+    /// A live session as its owner sees it in the list.
+    struct Summary: Sendable, Equatable {
+        let publicID: Int64
+        let createdAt: Int64
+        let lastSeenAt: Int64
+        let client: String
+        let address: String
+    }
+
     // MARK: Tokens
+
+    /// A random public id in 1...maxPublicID. It is no secret (knowing one is worth
+    /// nothing without the owner's session), but it is unrelated to the cookie value and
+    /// says nothing about how many sessions exist.
+    static func makePublicID() -> Int64 {
+        var generator = SystemRandomNumberGenerator()
+        return Int64.random(in: 1...maxPublicID, using: &generator)
+    }
 
     static func makeToken() -> String {
         var generator = SystemRandomNumberGenerator()
@@ -62,37 +105,55 @@ struct SessionStore: Sendable {
 
     /// Writes a new session for `user` inside the caller's transaction.
     static func issue(
-        on sql: any SQLDatabase, user: UserRecord, csrfSecret: String, lifetime: Int
+        on sql: any SQLDatabase, user: UserRecord, csrfSecret: String, lifetime: Int, client: SessionClient = .unknown
     ) async throws -> Issued {
         let token = makeToken()
         let idHash = hash(token)
         let now = Clock.milliseconds()
-        try await sql.insert(into: "sessions")
-            .columns("id_hash", "user_id", "csrf_secret", "created_at", "expires_at")
-            .values(
-                SQLBind(idHash), SQLBind(user.id), SQLBind(csrfSecret), SQLBind(now),
-                SQLBind(now + Int64(lifetime) * 1000))
-            .run()
-        return Issued(
-            token: token,
-            session: AuthenticatedSession(id: idHash, userID: user.id, username: user.username, csrfSecret: csrfSecret))
+        // A public id already taken (about one chance in 2^53 / live sessions) is drawn
+        // again; ON CONFLICT keeps the transaction usable on PostgreSQL.
+        for _ in 0..<4 {
+            let publicID = makePublicID()
+            let inserted = try await sql.raw(
+                """
+                INSERT INTO sessions (id_hash, user_id, csrf_secret, created_at, expires_at, public_id, last_seen_at, \
+                client, address) VALUES (\(bind: idHash), \(bind: user.id), \(bind: csrfSecret), \(bind: now), \
+                \(bind: now + Int64(lifetime) * 1000), \(bind: publicID), \(bind: now), \(bind: client.description), \
+                \(bind: client.address)) ON CONFLICT DO NOTHING RETURNING public_id
+                """
+            ).first()
+            guard inserted != nil else { continue }
+            return Issued(
+                token: token,
+                session: AuthenticatedSession(
+                    id: idHash, publicID: publicID, userID: user.id, username: user.username, csrfSecret: csrfSecret))
+        }
+        throw MissingRow(table: "sessions")
     }
 
-    /// The live session and its user for a cookie value, in one query; its expiry is
-    /// pushed out when the last refresh is more than `refreshInterval` old.
-    func load(token: String) async throws -> Loaded? {
+    /// The live session and its user for a cookie value, in one query. At most once every
+    /// `refreshInterval` its expiry is pushed out and its last-seen time, address and
+    /// client are brought up to date from `client` (asked only then), so that reads do not
+    /// each cost a write.
+    func load(token: String, seenFrom client: () -> SessionClient = { .unknown }) async throws -> Loaded? {
         guard Self.isWellFormed(token) else { return nil }
         let idHash = Self.hash(token)
         let now = Clock.milliseconds()
         guard let found = try await database.fetchFirst(LoadSession(idHash: idHash, now: now)) else { return nil }
         let session = AuthenticatedSession(
-            id: idHash, userID: found.userID, username: found.username, csrfSecret: found.csrfSecret)
+            id: idHash, publicID: found.publicID, userID: found.userID, username: found.username,
+            csrfSecret: found.csrfSecret)
         let refreshedExpiry = now + Int64(lifetime) * 1000
-        guard refreshedExpiry - found.expiresAt >= Self.refreshInterval else {
+        guard refreshedExpiry - found.expiresAt >= Self.refreshInterval || now - found.lastSeenAt >= Self.refreshInterval
+        else {
             return Loaded(session: session, wasRefreshed: false)
         }
+        let seen = client()
         do {
-            _ = try await database.fetch(RefreshSession(idHash: idHash, expiresAt: refreshedExpiry))
+            _ = try await database.fetch(
+                RefreshSession(
+                    idHash: idHash, expiresAt: max(refreshedExpiry, found.expiresAt), lastSeenAt: now,
+                    client: seen.description, address: seen.address))
         } catch let error as DatabaseUnavailable {
             // The session was just read, so it is valid for a while yet; a refresh the
             // database cannot take now (a full disk, a lock held too long) must not fail
@@ -101,7 +162,7 @@ struct SessionStore: Sendable {
                 "session refresh skipped", metadata: ["error": .string(LoggedError.describe(error.underlying))])
             return Loaded(session: session, wasRefreshed: false)
         }
-        return Loaded(session: session, wasRefreshed: true)
+        return Loaded(session: session, wasRefreshed: refreshedExpiry > found.expiresAt)
     }
 
     func delete(idHash: String) async throws {
@@ -112,6 +173,65 @@ struct SessionStore: Sendable {
 
     static func delete(on sql: any SQLDatabase, idHash: String) async throws {
         try await sql.delete(from: "sessions").where("id_hash", .equal, idHash).run()
+    }
+
+    /// Deletes every session of the user (password change, account deletion); returns how many.
+    @discardableResult
+    static func deleteAll(on sql: any SQLDatabase, userID: Int64) async throws -> Int {
+        try await sql.delete(from: "sessions").where("user_id", .equal, userID).returning("public_id").all().count
+    }
+
+    /// The user's live sessions, the most recently seen first.
+    func list(userID: Int64) async throws -> [Summary] {
+        let now = Clock.milliseconds()
+        return try await database.read { sql in
+            try await sql.select()
+                .columns("public_id", "created_at", "last_seen_at", "client", "address")
+                .from("sessions")
+                .where("user_id", .equal, userID)
+                .where("expires_at", .greaterThan, now)
+                .orderBy("last_seen_at", .descending)
+                .orderBy("created_at", .descending)
+                .all()
+                .map { row in
+                    Summary(
+                        publicID: try row.decode(column: "public_id", as: Int64.self),
+                        createdAt: try row.decode(column: "created_at", as: Int64.self),
+                        lastSeenAt: try row.decode(column: "last_seen_at", as: Int64.self),
+                        client: try row.decode(column: "client", as: String.self),
+                        address: try row.decode(column: "address", as: String.self))
+                }
+        }
+    }
+
+    /// Ends the user's live session with this public id; `false` when the user has none
+    /// (another user's id included).
+    func end(userID: Int64, publicID: Int64) async throws -> Bool {
+        let now = Clock.milliseconds()
+        return try await database.read { sql in
+            try await sql.delete(from: "sessions")
+                .where("user_id", .equal, userID)
+                .where("public_id", .equal, publicID)
+                .where("expires_at", .greaterThan, now)
+                .returning("public_id")
+                .all()
+                .count == 1
+        }
+    }
+
+    /// Ends every live session of the user but `keeping` (the caller's); returns how many.
+    /// Expired ones go too, uncounted: they were already over.
+    func endAll(userID: Int64, keeping idHash: String) async throws -> Int {
+        let now = Clock.milliseconds()
+        return try await database.read { sql in
+            try await sql.delete(from: "sessions")
+                .where("user_id", .equal, userID)
+                .where("id_hash", .notEqual, idHash)
+                .returning("expires_at")
+                .all()
+                .filter { try $0.decode(column: "expires_at", as: Int64.self) > now }
+                .count
+        }
     }
 
     /// Removes every expired session, `batchSize` rows a statement; returns how many.
@@ -130,12 +250,15 @@ struct LoadSession: StoreQuery {
         let csrfSecret: String
         let expiresAt: Int64
         let username: String
+        let publicID: Int64
+        let lastSeenAt: Int64
     }
 
     static let name = "todolist_load_session"
     static let text = QueryText(
         """
-        SELECT sessions.user_id, sessions.csrf_secret, sessions.expires_at, users.username \
+        SELECT sessions.user_id, sessions.csrf_secret, sessions.expires_at, users.username, sessions.public_id, \
+        sessions.last_seen_at \
         FROM sessions JOIN users ON users.id = sessions.user_id \
         WHERE sessions.id_hash = $1 AND sessions.expires_at > $2
         """)
@@ -146,14 +269,21 @@ struct LoadSession: StoreQuery {
 
     static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> Row {
         Row(userID: try columns.integer(), csrfSecret: try columns.text(), expiresAt: try columns.integer(),
-            username: try columns.text())
+            username: try columns.text(), publicID: try columns.integer(), lastSeenAt: try columns.integer())
     }
 }
 
+/// Pushes the expiry out and records when, from where and with what the session was last seen.
 struct RefreshSession: StoreCommand {
     static let name = "todolist_refresh_session"
-    static let text = QueryText("UPDATE sessions SET expires_at = $2 WHERE id_hash = $1")
+    static let text = QueryText(
+        "UPDATE sessions SET expires_at = $2, last_seen_at = $3, client = $4, address = $5 WHERE id_hash = $1")
     let idHash: String
     let expiresAt: Int64
-    var binds: [QueryValue] { [.text(idHash), .integer(expiresAt)] }
+    let lastSeenAt: Int64
+    let client: String
+    let address: String
+    var binds: [QueryValue] {
+        [.text(idHash), .integer(expiresAt), .integer(lastSeenAt), .text(client), .text(address)]
+    }
 }

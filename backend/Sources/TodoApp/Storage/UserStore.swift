@@ -44,6 +44,37 @@ struct UserStore: Sendable {
         }
     }
 
+    func find(id: Int64) async throws -> UserRecord? {
+        try await database.read { sql in
+            try await sql.select()
+                .columns("id", "username", "password_hash")
+                .from("users")
+                .where("id", .equal, id)
+                .first()
+                .map(Self.decode)
+        }
+    }
+
+    /// Replaces the user's password hash; `false` when the user no longer exists.
+    static func updatePassword(on sql: any SQLDatabase, userID: Int64, passwordHash: String) async throws -> Bool {
+        try await sql.update("users")
+            .set("password_hash", to: passwordHash)
+            .where("id", .equal, userID)
+            .returning("id")
+            .first() != nil
+    }
+
+    /// Deletes the user and everything that is theirs (todos, sessions, access tokens),
+    /// inside the caller's transaction; `false` when there was no such user. The
+    /// foreign keys cascade too; the deletes are spelled out so that nothing depends on
+    /// SQLite's foreign-key pragma.
+    static func delete(on sql: any SQLDatabase, userID: Int64) async throws -> Bool {
+        try await sql.delete(from: "todos").where("user_id", .equal, userID).run()
+        try await sql.delete(from: "api_tokens").where("user_id", .equal, userID).run()
+        try await sql.delete(from: "sessions").where("user_id", .equal, userID).run()
+        return try await sql.delete(from: "users").where("id", .equal, userID).returning("id").first() != nil
+    }
+
     func exists(username: String) async throws -> Bool {
         try await find(username: username) != nil
     }

@@ -1,0 +1,105 @@
+import CrossOriginSecurity
+import HTTPTypes
+import Hummingbird
+
+/// Who a request acts for, and the contract's answers when it cannot: the one place
+/// that decides between the browser session and a bearer token.
+///
+/// - No credentials: `401 not_authenticated`.
+/// - A bearer token and a session cookie together: `400 ambiguous_credentials` (neither is
+///   guessed at: the cookie may have been sent by a browser without its user's intent).
+/// - A bearer token that is malformed, unknown, revoked or expired: `401 invalid_token`
+///   with `WWW-Authenticate: Bearer`.
+/// - A valid token without the ability a route needs: `403 insufficient_scope`.
+/// - A valid token on a route that manages the account: `403 session_required`.
+enum Authentication {
+    /// What a personal access token may do.
+    enum Ability: String, Sendable, CaseIterable, Comparable {
+        case todosRead = "todos:read"
+        case todosWrite = "todos:write"
+
+        static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
+    /// The session of a route that manages the account; bearer tokens cannot use these.
+    static func requireSession(_ context: AppRequestContext) throws(JSONError) -> AuthenticatedSession {
+        if let bearer = context.bearer {
+            switch bearer {
+            case .ambiguous: throw ambiguousCredentials
+            case .invalid: throw invalidToken
+            case .authenticated: throw sessionRequired
+            }
+        }
+        guard let session = context.session else {
+            throw JSONError(.unauthorized, code: "not_authenticated", detail: "Log in to manage your account.")
+        }
+        return session
+    }
+
+    @Sendable static func sessionPrecheck(_ context: AppRequestContext) throws {
+        _ = try requireSession(context)
+    }
+
+    /// The user a todo route acts for: the session's, or the token's when it has `ability`.
+    static func requireUser(_ context: AppRequestContext, ability: Ability) throws(JSONError) -> Int64 {
+        if let bearer = context.bearer {
+            switch bearer {
+            case .ambiguous: throw ambiguousCredentials
+            case .invalid: throw invalidToken
+            case .authenticated(let token):
+                guard token.abilities.contains(ability) else { throw insufficientScope(ability) }
+                return token.userID
+            }
+        }
+        guard let session = context.session else {
+            throw JSONError(.unauthorized, code: "not_authenticated", detail: "Log in to see and change todos.")
+        }
+        return session.userID
+    }
+
+    /// The user `GET /api/auth/me/` names: the session's or any valid token's; `nil` when
+    /// the request has no credentials.
+    static func currentUser(_ context: AppRequestContext) throws(JSONError) -> (id: Int64, username: String)? {
+        if let bearer = context.bearer {
+            switch bearer {
+            case .ambiguous: throw ambiguousCredentials
+            case .invalid: throw invalidToken
+            case .authenticated(let token): return (token.userID, token.username)
+            }
+        }
+        return context.session.map { ($0.userID, $0.username) }
+    }
+
+    /// A decimal id in the path within 1...`max`, or `nil` (which names nothing: 404).
+    static func pathID(_ context: AppRequestContext, max: Int64) -> Int64? {
+        guard let text = context.parameters.get("id"), !text.isEmpty, text.utf8.count <= 19,
+            text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let id = Int64(text), id >= 1, id <= max
+        else { return nil }
+        return id
+    }
+
+    static let ambiguousCredentials = JSONError(
+        .badRequest, code: "ambiguous_credentials",
+        detail: "Send either a bearer token or the session cookie, not both.")
+
+    static let invalidToken: JSONError = {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] = #"Bearer error="invalid_token""#
+        return JSONError(
+            .unauthorized, code: "invalid_token",
+            detail: "The bearer token is malformed, unknown, revoked or expired.", headers: headers)
+    }()
+
+    static let sessionRequired = JSONError(
+        .forbidden, code: "session_required",
+        detail: "Managing the account needs the browser session; a bearer token cannot do it.")
+
+    static func insufficientScope(_ ability: Ability) -> JSONError {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] = #"Bearer error="insufficient_scope", scope="\#(ability.rawValue)""#
+        return JSONError(
+            .forbidden, code: "insufficient_scope", detail: "This token lacks the ability '\(ability.rawValue)'.",
+            headers: headers)
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import SQLKit
+
+/// Personal access tokens (`api_tokens`): created, listed and revoked by their owner's
+/// browser session, looked up by hash on every request that presents one.
+struct TokenStore: Sendable {
+    let database: Database
+    /// The most tokens one user may hold, expired ones included until revoked.
+    var maxTokensPerUser: Int = 100
+
+    /// A token's `last_used_at` is written at most this often, so that using a token
+    /// does not make every read a write (as `SessionStore.refreshInterval`).
+    static let touchInterval: Int64 = 60_000
+
+    /// A token as its owner sees it in the list (never its secret).
+    struct Record: Sendable, Equatable {
+        let id: Int64
+        let name: String
+        let abilities: [Authentication.Ability]
+        let createdAt: Int64
+        let expiresAt: Int64?
+        let lastUsedAt: Int64?
+    }
+
+    /// The user already holds `maxTokensPerUser` tokens; nothing was written.
+    struct TooManyTokens: Error {}
+
+    /// Stores a new token's hash and returns the token, which exists nowhere else.
+    /// - Throws: `TooManyTokens`, decided under the user's lock (PostgreSQL: the user's row;
+    ///   SQLite: the transaction's write lock), so concurrent creations cannot pass the cap.
+    func create(
+        userID: Int64, name: String, abilities: Set<Authentication.Ability>, expiresIn: Int?
+    ) async throws -> (token: String, record: Record) {
+        let token = AccessToken.make()
+        let tokenHash = AccessToken.hash(token)
+        let now = Clock.milliseconds()
+        let expiresAt = expiresIn.map { now + Int64($0) * 1000 }
+        let sorted = abilities.sorted()
+        let cap = maxTokensPerUser
+        let kind = database.kind
+        let id = try await database.transaction { sql -> Int64 in
+            if kind == .postgres {
+                try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) FOR NO KEY UPDATE").run()
+            }
+            let held = try await sql.raw("SELECT COUNT(*) AS held FROM api_tokens WHERE user_id = \(bind: userID)")
+                .first()?.decode(column: "held", as: Int64.self) ?? 0
+            guard held < Int64(cap) else { throw TooManyTokens() }
+            let row = try await sql.insert(into: "api_tokens")
+                .columns("user_id", "name", "token_hash", "abilities", "created_at", "expires_at")
+                .values(
+                    SQLBind(userID), SQLBind(name), SQLBind(tokenHash), SQLBind(Self.encode(sorted)), SQLBind(now),
+                    SQLBind(expiresAt))
+                .returning("id")
+                .first()
+            guard let row else { throw MissingRow(table: "api_tokens") }
+            return try row.decode(column: "id", as: Int64.self)
+        }
+        return (
+            token,
+            Record(id: id, name: name, abilities: sorted, createdAt: now, expiresAt: expiresAt, lastUsedAt: nil)
+        )
+    }
+
+    /// The user's tokens, newest first, expired ones included (so they can be seen and revoked).
+    func list(userID: Int64) async throws -> [Record] {
+        try await database.read { sql in
+            try await sql.select()
+                .columns("id", "name", "abilities", "created_at", "expires_at", "last_used_at")
+                .from("api_tokens")
+                .where("user_id", .equal, userID)
+                .orderBy("id", .descending)
+                .all()
+                .map { row in
+                    Record(
+                        id: try row.decode(column: "id", as: Int64.self),
+                        name: try row.decode(column: "name", as: String.self),
+                        abilities: Self.decode(try row.decode(column: "abilities", as: String.self)).sorted(),
+                        createdAt: try row.decode(column: "created_at", as: Int64.self),
+                        expiresAt: try row.decode(column: "expires_at", as: Int64?.self),
+                        lastUsedAt: try row.decode(column: "last_used_at", as: Int64?.self))
+                }
+        }
+    }
+
+    /// Revokes the user's token; `false` when the user has no such token (another user's included).
+    func delete(userID: Int64, id: Int64) async throws -> Bool {
+        try await database.read { sql in
+            try await sql.delete(from: "api_tokens")
+                .where("user_id", .equal, userID)
+                .where("id", .equal, id)
+                .returning("id")
+                .first() != nil
+        }
+    }
+
+    /// The live token a request presents, with its user, in one indexed query; `nil` for
+    /// one that is malformed, unknown, revoked or expired. Its last use is recorded at most
+    /// every `touchInterval`.
+    func authenticate(_ token: String) async throws -> AuthenticatedToken? {
+        guard AccessToken.isWellFormed(token) else { return nil }
+        let now = Clock.milliseconds()
+        guard let found = try await database.fetchFirst(LoadToken(tokenHash: AccessToken.hash(token), now: now))
+        else { return nil }
+        if now - found.lastUsedAt >= Self.touchInterval {
+            do {
+                _ = try await database.fetch(TouchToken(id: found.id, lastUsedAt: now))
+            } catch let error as DatabaseUnavailable {
+                // As a skipped session refresh: the token was just read; the next use retries.
+                database.logger.warning(
+                    "token last-use not recorded", metadata: ["error": .string(LoggedError.describe(error.underlying))])
+            }
+        }
+        return AuthenticatedToken(
+            id: found.id, userID: found.userID, username: found.username, abilities: Self.decode(found.abilities))
+    }
+
+    static func encode(_ abilities: [Authentication.Ability]) -> String {
+        abilities.map(\.rawValue).joined(separator: " ")
+    }
+
+    /// Abilities this version does not know are dropped: a token never gains by them.
+    static func decode(_ text: String) -> Set<Authentication.Ability> {
+        Set(text.split(separator: " ").compactMap { Authentication.Ability(rawValue: String($0)) })
+    }
+}
+
+// MARK: Queries (run on every request with a bearer token)
+
+struct LoadToken: StoreQuery {
+    struct Row: Sendable {
+        let id: Int64
+        let userID: Int64
+        let username: String
+        let abilities: String
+        /// 0 when never used.
+        let lastUsedAt: Int64
+    }
+
+    static let name = "todolist_load_token"
+    static let text = QueryText(
+        """
+        SELECT api_tokens.id, api_tokens.user_id, users.username, api_tokens.abilities, \
+        COALESCE(api_tokens.last_used_at, 0) \
+        FROM api_tokens JOIN users ON users.id = api_tokens.user_id \
+        WHERE api_tokens.token_hash = $1 AND (api_tokens.expires_at IS NULL OR api_tokens.expires_at > $2)
+        """)
+    static let isReadOnly = true
+    let tokenHash: String
+    let now: Int64
+    var binds: [QueryValue] { [.text(tokenHash), .integer(now)] }
+
+    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> Row {
+        Row(id: try columns.integer(), userID: try columns.integer(), username: try columns.text(),
+            abilities: try columns.text(), lastUsedAt: try columns.integer())
+    }
+}
+
+struct TouchToken: StoreCommand {
+    static let name = "todolist_touch_token"
+    static let text = QueryText("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+    let id: Int64
+    let lastUsedAt: Int64
+    var binds: [QueryValue] { [.integer(id), .integer(lastUsedAt)] }
+}
