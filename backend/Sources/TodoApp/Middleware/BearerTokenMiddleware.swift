@@ -16,6 +16,10 @@ struct BearerTokenMiddleware: RouterMiddleware {
     let sessionCookie: CookiePolicy
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Most requests (the browser's) carry no Authorization header: one look, no parsing.
+        guard request.headers[.authorization] != nil else {
+            return try await next(request, context)
+        }
         let presented = BearerCredentials.parse(request.headers[values: .authorization])
         if presented == .absent {
             return try await next(request, context)
