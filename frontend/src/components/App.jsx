@@ -2,7 +2,8 @@ import { useEffect, useRef } from 'react';
 
 import { navigate, useHashPath } from '../hooks/useHashPath.js';
 import { useSession } from '../hooks/useSession.js';
-import { matchRoute } from '../routes.js';
+import { matchRoute, PRIVATE_ROUTES } from '../routes.js';
+import { AccountPage } from './AccountPage.jsx';
 import { ApiProblem } from './ApiProblem.jsx';
 import { AppHeader } from './AppHeader.jsx';
 import { AuthForm } from './AuthForm.jsx';
@@ -23,7 +24,7 @@ export function App({ api }) {
 
   useEffect(() => {
     if (status !== 'ready') return;
-    if (route.name === 'list' && !user) {
+    if (PRIVATE_ROUTES.has(route.name) && !user) {
       returnTo.current = path;
       navigate('/login', { replace: true });
     } else if ((route.name === 'login' || route.name === 'signup') && user) {
@@ -33,14 +34,24 @@ export function App({ api }) {
   }, [status, user, route.name, path]);
 
   const sessionNotice = session.notice && (
-    <Notice tone={session.notice.tone} onDismiss={session.dismissNotice}>
+    <Notice
+      tone={session.notice.tone}
+      onDismiss={session.dismissNotice}
+      action={
+        session.notice.retry && (
+          <button type="button" className="button" onClick={session.notice.retry}>
+            Retry
+          </button>
+        )
+      }
+    >
       {session.notice.text}
     </Notice>
   );
 
   return (
     <div className="page">
-      <AppHeader user={user} onLogout={session.logout} />
+      <AppHeader user={user} onLogout={session.logout} view={route.name} />
       <main id="main" className="content" tabIndex={-1}>
         {renderView()}
       </main>
@@ -49,6 +60,12 @@ export function App({ api }) {
       </footer>
     </div>
   );
+
+  function accountDeleted() {
+    // Straight to the log-in form (not through the redirect, which would bring a new log-in back here).
+    navigate('/login', { replace: true });
+    session.endedByServer(`The account “${user.username}” has been deleted, with all its todos and tokens.`);
+  }
 
   function renderView() {
     // Diagnostics must work even when the session cannot be loaded: that is when it is needed.
@@ -61,11 +78,19 @@ export function App({ api }) {
     if (route.name === 'login') return <AuthForm key="login" mode="login" onSubmit={session.login} notice={sessionNotice} />;
     if (route.name === 'signup') return <AuthForm key="signup" mode="signup" onSubmit={session.signup} notice={sessionNotice} />;
     if (!user) return null; // Redirecting to the log-in form.
+    if (route.name === 'account') {
+      return (
+        <>
+          {sessionNotice}
+          <AccountPage key={user.id} api={api} user={user} onLogout={session.logout} onDeleted={accountDeleted} />
+        </>
+      );
+    }
     return (
       <>
         {sessionNotice}
         {/* Keyed by user so that nothing of one user's list survives into another's. */}
-        <TodoApp key={user.id} api={api} filter={route.filter} />
+        <TodoApp key={user.id} api={api} filter={route.filter} userId={user.id} />
       </>
     );
   }

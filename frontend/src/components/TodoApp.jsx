@@ -15,8 +15,8 @@ import { TodoItem } from './TodoItem.jsx';
 const VIEW_TITLES = { all: 'Todos', active: 'Active todos', completed: 'Completed todos' };
 
 /** The list page: TodoMVC's behaviour, with the data on the server. */
-export function TodoApp({ api, filter }) {
-  const todos = useTodos(api);
+export function TodoApp({ api, filter, userId }) {
+  const todos = useTodos(api, userId);
   const newTodoRef = useRef(null);
   // Each shown row's checkbox, by todo id: where focus goes when a row leaves the view.
   const toggles = useRef(new Map());
@@ -76,6 +76,20 @@ export function TodoApp({ api, filter }) {
     <section className="todoapp" aria-labelledby="todoapp-title">
       <header className="header">
         <h1 id="todoapp-title">todos</h1>
+        {failures.length > 0 && (
+          <Notice
+            onDismiss={dismissFailures}
+            action={
+              canRetry(failures) && (
+                <button type="button" className="button" onClick={retryFailed}>
+                  Retry
+                </button>
+              )
+            }
+          >
+            {describeFailures(failures)}
+          </Notice>
+        )}
         <div className="new-todo-row">
           {items.length > 0 && (
             <>
@@ -92,21 +106,6 @@ export function TodoApp({ api, filter }) {
           <NewTodo ref={newTodoRef} value={todos.newTitle} onChange={todos.setNewTitle} onAdd={todos.add} />
         </div>
       </header>
-
-      {failures.length > 0 && (
-        <Notice
-          onDismiss={dismissFailures}
-          action={
-            canRetry(failures) && (
-              <button type="button" className="button" onClick={retryFailed}>
-                Retry
-              </button>
-            )
-          }
-        >
-          {describeFailures(failures)}
-        </Notice>
-      )}
 
       {items.length > 0 && (
         <>

@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 
+import { forgetDrafts } from '../state/drafts.js';
+
 /**
  * Who is logged in. The session cookie is HttpOnly, so the only way to know is
  * to ask the API (GET /api/auth/me/) at start-up; after that the state follows
@@ -47,15 +49,29 @@ export function useSession(api) {
   const signup = useCallback((credentials) => api.auth.signup(credentials).then(signedIn), [api, signedIn]);
 
   const logout = useCallback(
-    () =>
-      api.auth.logout().then(
-        () => setState({ status: 'ready', user: null, error: null, notice: null }),
-        (error) => setState((current) => ({ ...current, notice: { tone: 'error', text: `Could not log out: ${error.detail}` } })),
-      ),
+    function logout() {
+      return api.auth.logout().then(
+        () => {
+          forgetDrafts(); // Leaving on purpose: the next person here must not find this text.
+          setState({ status: 'ready', user: null, error: null, notice: null });
+        },
+        (error) =>
+          setState((current) => ({
+            ...current,
+            notice: { tone: 'error', text: `Could not log out: ${error.detail}`, retry: error.isWorthRetrying ? logout : null },
+          })),
+      );
+    },
     [api],
   );
 
   const dismissNotice = useCallback(() => setState((current) => ({ ...current, notice: null })), []);
 
-  return { ...state, retry, login, signup, logout, dismissNotice };
+  /** The server already ended the session (the account was deleted): logged out, with `text` to say why. */
+  const endedByServer = useCallback(
+    (text) => setState({ status: 'ready', user: null, error: null, notice: { tone: 'info', text } }),
+    [],
+  );
+
+  return { ...state, retry, login, signup, logout, dismissNotice, endedByServer };
 }

@@ -1,5 +1,6 @@
 import { useEffect, useReducer, useRef, useState } from 'react';
 
+import { keepUnsaved, loadDrafts, saveDrafts } from '../state/drafts.js';
 import { initialTodosState, todosReducer } from '../state/todos.js';
 import { quoteTitle } from '../state/titles.js';
 
@@ -7,10 +8,11 @@ import { quoteTitle } from '../state/titles.js';
  * The todo list and every change to it. Each change is optimistic: it is shown
  * at once and rolled back, with a message, if the API refuses it. Typed text is
  * never lost: a failed add puts its title back in the new-todo box, a failed
- * rename opens the editor again with the draft.
+ * rename opens the editor again with the draft, and both are kept for `userId`
+ * in this tab (drafts.js) so that they come back after logging in again.
  */
-export function useTodos(api) {
-  const [state, dispatch] = useReducer(todosReducer, initialTodosState);
+export function useTodos(api, userId) {
+  const [state, dispatch] = useReducer(todosReducer, userId, (id) => ({ ...initialTodosState, ...loadDrafts(id) }));
   const [loadAttempt, setLoadAttempt] = useState(0);
   const nextTempId = useRef(0);
   // Orders change starts and failure reports, so that a success clears only older failures.
@@ -31,6 +33,8 @@ export function useTodos(api) {
       ignore = true;
     };
   }, [api, loadAttempt]);
+
+  useEffect(() => saveDrafts(userId, state), [userId, state.newTitle, state.editing]); // eslint-disable-line react-hooks/exhaustive-deps
 
   /** Runs one request of a change; the failure (if any) is reported and rethrown. */
   async function send(request, { what, retry }) {
@@ -62,12 +66,14 @@ export function useTodos(api) {
         retry: { type: 'add', title },
       });
       dispatch({ type: 'add/confirmed', tempId, todo: saved });
-    } catch {
+    } catch (error) {
       dispatch({ type: 'removed', ids: [tempId] });
       dispatch({ type: 'newTitle/restore', title });
+      if (error.status === 401) keepUnsaved(userId, { newTitle: title });
     }
   }
 
+  /** @returns {Promise<boolean|null>} true saved, false refused or unreachable, null the session ended. */
   async function change(todo, changes, what, retry) {
     const previous = Object.fromEntries(Object.keys(changes).map((key) => [key, todo[key]]));
     dispatch({ type: 'changed', id: todo.id, changes });
@@ -80,7 +86,7 @@ export function useTodos(api) {
       } else {
         dispatch({ type: 'changed', id: todo.id, changes: previous });
       }
-      return false;
+      return error.status === 401 ? null : false; // null: the session ended.
     }
   }
 
@@ -97,7 +103,9 @@ export function useTodos(api) {
       id: todo.id,
       title,
     });
-    if (!saved) dispatch({ type: 'edit/restore', id: todo.id, draft: title });
+    if (saved) return;
+    dispatch({ type: 'edit/restore', id: todo.id, draft: title });
+    if (saved === null) keepUnsaved(userId, { editing: { id: todo.id, draft: title } });
   }
 
   async function remove(todo) {

@@ -27,8 +27,11 @@ export function todosReducer(state, action) {
   switch (action.type) {
     case 'load/start':
       return { ...state, status: 'loading', loadError: null };
-    case 'load/done':
-      return { ...state, status: 'ready', items: action.todos, failures: [] };
+    case 'load/done': {
+      // An editor kept from an earlier visit (drafts.js) stays open only if its todo still exists.
+      const editing = state.editing && action.todos.some((t) => t.id === state.editing.id) ? state.editing : null;
+      return { ...state, status: 'ready', items: action.todos, failures: [], editing };
+    }
     case 'load/fail':
       return { ...state, status: 'failed', loadError: action.error };
 

@@ -482,3 +482,57 @@ describe('TodoApp: the failure message', () => {
     assert.deepEqual(buttons, ['×']);
   });
 });
+
+describe('TodoApp: unsaved text outlives the list (session ended, reload)', () => {
+  function installSessionStorage() {
+    const data = new Map();
+    globalThis.sessionStorage = {
+      getItem: (key) => (data.has(key) ? data.get(key) : null),
+      setItem: (key, value) => data.set(key, String(value)),
+      removeItem: (key) => data.delete(key),
+    };
+    return data;
+  }
+
+  it('brings back the new-todo text and an open editor for the same user only', async () => {
+    installSessionStorage();
+    try {
+      const api = fakeApi([todo(1, 'Keep')]);
+      const first = await render(<TodoApp api={api} filter="all" userId={7} />);
+      await act(async () => oneByClass(first, 'new-todo').props.onChange({ target: { value: 'Half-typed' } }));
+      await fire(items(first)[0].find((n) => n.props['data-testid'] === 'todo-title'), 'onDoubleClick');
+      await act(async () => oneByClass(first, 'edit').props.onChange({ target: { value: 'Keep, renamed' } }));
+      await act(async () => first.unmount());
+
+      const again = await render(<TodoApp api={api} filter="all" userId={7} />);
+      assert.equal(oneByClass(again, 'new-todo').props.value, 'Half-typed');
+      assert.equal(oneByClass(again, 'edit').props.value, 'Keep, renamed');
+      await act(async () => again.unmount());
+
+      const someoneElse = await render(<TodoApp api={api} filter="all" userId={8} />);
+      assert.equal(oneByClass(someoneElse, 'new-todo').props.value, '');
+      assert.equal(queryByClass(someoneElse, 'edit'), null);
+    } finally {
+      delete globalThis.sessionStorage;
+    }
+  });
+
+  it('keeps the title of an add refused with 401, even once the list is gone', async () => {
+    installSessionStorage();
+    try {
+      let refuse;
+      const api = fakeApi();
+      api.todos.create = () => new Promise((_, reject) => (refuse = () => reject(serverError(401, 'not_authenticated', 'Log in.'))));
+      const first = await render(<TodoApp api={api} filter="all" userId={7} />);
+      await typeNewTodo(first, 'Sent as the session ended');
+      await act(async () => first.unmount()); // the app swaps the list for the log-in form
+      await act(async () => refuse());
+      await settle();
+
+      const again = await render(<TodoApp api={fakeApi()} filter="all" userId={7} />);
+      assert.equal(oneByClass(again, 'new-todo').props.value, 'Sent as the session ended');
+    } finally {
+      delete globalThis.sessionStorage;
+    }
+  });
+});
