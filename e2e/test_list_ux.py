@@ -6,7 +6,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from flows import DESKTOP, PHONE, add_todo, expect_titles, item, sign_up, unique_username
+from flows import (DESKTOP, PASSWORD, PHONE, add_todo, expect_titles, item, log_in, log_out, sign_up,
+                   unique_username)
 
 SCREENS = {"desktop": DESKTOP, "phone": PHONE}
 # Long enough to break any layout that does not wrap, and within the 500-character limit.
@@ -47,7 +48,7 @@ def overlaps(a, b) -> bool:
 # ---- 1. An error people can read and close ----
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
-def test_a_long_title_error_fits_the_screen_and_closes(dev, screen):
+def test_a_long_title_error_fits_the_screen_and_closes(dev, screen, screenshot):
     stack, contexts = dev
     page = signed_up_page(contexts, screen)
     stack.backend.stop()
@@ -66,6 +67,7 @@ def test_a_long_title_error_fits_the_screen_and_closes(dev, screen):
     assert within_viewport(page, close.bounding_box()), close.bounding_box()
     page.evaluate("window.scrollTo(0, 0)")
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    screenshot(page, f"error-{screen}")
     close.click()
     expect(page.get_by_test_id("error-message")).to_have_count(0)
 
@@ -125,6 +127,42 @@ def test_typed_text_survives_an_api_stop(dev):
     expect(field).to_have_value("")
     page.reload()
     expect_titles(page, ["Keep this, renamed", "An idea worth keeping"])
+
+
+def test_typed_text_survives_the_session_ending(dev):
+    stack, contexts = dev
+    context = contexts.new(**DESKTOP)
+    page = context.new_page()
+    username = unique_username("ended")
+    sign_up(page, username)
+    add_todo(page, "Keep this")
+    page.locator("input.new-todo").fill("Half-typed idea")
+    item(page, "Keep this").get_by_test_id("todo-title").dblclick()
+    page.locator("input.edit").fill("Keep this, renamed")
+
+    other_tab = context.new_page()  # the same browser logs out elsewhere: this tab's session ends
+    other_tab.goto("/#/")
+    other_tab.get_by_test_id("logout").click()
+    expect(other_tab.get_by_test_id("current-user")).to_have_count(0)
+    other_tab.close()
+
+    page.locator("input.edit").press("Enter")  # answered 401: the app asks to log in again
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    expect(page.get_by_test_id("status-message")).to_contain_text("session has ended")
+    form = page.get_by_test_id("login-form")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button").click()
+    expect(page.locator("input.new-todo")).to_have_value("Half-typed idea")
+    expect(page.locator("input.edit")).to_have_value("Keep this, renamed")
+    page.locator("input.edit").press("Enter")
+    expect_titles(page, ["Keep this, renamed"])
+
+    log_out(page)  # leaving on purpose forgets unsaved text: the next person here must not see it
+    log_in(page, username)
+    page.goto("/#/")
+    expect_titles(page, ["Keep this, renamed"])
+    expect(page.locator("input.new-todo")).to_have_value("")
 
 
 # ---- 3. Stale and covering errors ----
@@ -326,10 +364,13 @@ def test_toggle_all_shows_a_visible_hint(dev):
 
 # ---- 6. Small things ----
 
-def test_the_editing_hint_fits_the_device(dev):
+def test_the_editing_hint_fits_the_device(dev, screenshot):
     stack, contexts = dev
     phone = signed_up_page(contexts, "phone")
-    add_todo(phone, "On the phone")
+    for title in ["Buy milk", "Write the annual report", "Call the plumber"]:
+        add_todo(phone, title)
+    item(phone, "Buy milk").locator("input.toggle").check()
+    screenshot(phone, "list-phone")
     expect(phone.get_by_text(re.compile("tap the pencil", re.I))).to_be_visible()
     expect(phone.get_by_text(re.compile("double-click", re.I))).to_be_hidden()
     desktop = signed_up_page(contexts, "desktop")
