@@ -17,10 +17,15 @@ export const FILTER_PATHS = {
   completed: '/completed',
 };
 
-/** @returns {{name: 'list', filter: string} | {name: 'login'|'signup'|'diagnostics'|'not-found'}} */
+/** Views that need a logged-in user; a logged-out visitor is sent to log in, then back. */
+export const PRIVATE_ROUTES = new Set(['list', 'account']);
+
+/** @returns {{name: 'list', filter: string} | {name: 'login'|'signup'|'diagnostics'|'account'|'not-found'}} */
 export function matchRoute(path) {
   const clean = path.split('?')[0].replace(/\/+$/, '') || '/';
   if (clean in FILTERS) return { name: 'list', filter: FILTERS[clean] };
-  if (clean === '/login' || clean === '/signup' || clean === '/diagnostics') return { name: clean.slice(1) };
+  if (clean === '/login' || clean === '/signup' || clean === '/diagnostics' || clean === '/account') {
+    return { name: clean.slice(1) };
+  }
   return { name: 'not-found' };
 }

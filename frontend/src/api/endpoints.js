@@ -6,9 +6,15 @@
  * @typedef {{id: number, username: string}} User
  * @typedef {{id: number, title: string, completed: boolean, order: number,
  *            createdAt: string, updatedAt: string}} Todo
+ * @typedef {{id: number, createdAt: string, lastSeenAt: string, client: string,
+ *            address: string, current: boolean}} Session
+ * @typedef {{id: number, name: string, abilities: string[], createdAt: string,
+ *            expiresAt: string|null, lastUsedAt: string|null}} Token
  */
 export function createApi(client) {
   const todoPath = (id) => `/api/todos/${encodeURIComponent(String(id))}/`;
+  const sessionPath = (id) => `/api/auth/sessions/${encodeURIComponent(String(id))}/`;
+  const tokenPath = (id) => `/api/auth/tokens/${encodeURIComponent(String(id))}/`;
 
   return {
     client,
@@ -37,6 +43,49 @@ export function createApi(client) {
       logout: () => client.post('/api/auth/logout/', undefined, { rotatesCsrf: true }).then(() => undefined),
       /** @returns {Promise<User|null>} null when logged out. */
       me: () => client.get('/api/auth/me/').then(unwrapUser),
+    },
+
+    // Account management: the browser session only (a bearer token gets 403 session_required).
+    sessions: {
+      /** @returns {Promise<Session[]>} every live session of the user, `current` marking this one. */
+      list: () => client.get('/api/auth/sessions/').then((data) => data.sessions),
+      /**
+       * Ends one session. Ending the current one is a log-out, which rotates the CSRF secret;
+       * the token is forgotten in every case, as the caller may not know which one it ended.
+       * @returns {Promise<void>}
+       */
+      end: (id) => client.delete(sessionPath(id), { rotatesCsrf: true }).then(() => undefined),
+      /** "Log out everywhere else". @returns {Promise<number>} how many sessions ended. */
+      endOthers: () => client.delete('/api/auth/sessions/').then((data) => data.ended),
+    },
+
+    account: {
+      /**
+       * The session survives with a new id and a new CSRF secret (both cookies are set by the
+       * answer), so the cached token is forgotten and the next unsafe request fetches one.
+       * @returns {Promise<User>}
+       */
+      changePassword: ({ currentPassword, newPassword }) =>
+        client
+          .post('/api/auth/password/', { currentPassword, newPassword }, { rotatesCsrf: true })
+          .then(unwrapUser),
+      /** Deletes the user, their todos, sessions and tokens; the cookies are cleared. @returns {Promise<void>} */
+      delete: ({ password }) =>
+        client.delete('/api/auth/me/', { body: { password }, rotatesCsrf: true }).then(() => undefined),
+    },
+
+    tokens: {
+      /** @returns {Promise<Token[]>} newest first, without secrets. */
+      list: () => client.get('/api/auth/tokens/').then((data) => data.tokens),
+      /**
+       * @param {{name: string, abilities: string[], expiresIn?: number|null}} token
+       *   expiresIn in seconds; null or absent: never expires.
+       * @returns {Promise<Token & {token: string}>} the secret is in `token`, shown this once.
+       */
+      create: ({ name, abilities, expiresIn = null }) =>
+        client.post('/api/auth/tokens/', { name, abilities, expiresIn }),
+      /** @returns {Promise<void>} */
+      revoke: (id) => client.delete(tokenPath(id)).then(() => undefined),
     },
 
     todos: {

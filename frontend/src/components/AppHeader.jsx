@@ -1,5 +1,5 @@
-/** The top bar: who is logged in, and the way out. */
-export function AppHeader({ user, onLogout }) {
+/** The top bar: who is logged in, their account page, and the way out. `view` is the current route's name. */
+export function AppHeader({ user, onLogout, view }) {
   return (
     <header className="app-header">
       <a className="skip-link" href="#main" onClick={skipToMain}>
@@ -15,6 +15,9 @@ export function AppHeader({ user, onLogout }) {
               <span className="current-user-label">Signed in as </span>
               <strong data-testid="current-user">{user.username}</strong>
             </span>
+            <a href="#/account" className="account-link" data-testid="account-link" aria-current={view === 'account' ? 'page' : undefined}>
+              Account
+            </a>
             <button type="button" className="button button-quiet logout" data-testid="logout" onClick={onLogout}>
               Log out
             </button>
