@@ -65,3 +65,17 @@ def expect_diagnostics_ok(page: Page) -> None:
     page.goto("/#/diagnostics")
     expect(page.get_by_test_id("diagnostics-get")).to_have_text("Test GET request: OK")
     expect(page.get_by_test_id("diagnostics-post")).to_have_text("Test POST request: OK")
+
+
+def open_account(page: Page) -> None:
+    """The Account page, the way a person gets there: the header's Account link."""
+    page.get_by_test_id("account-link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    expect(page.get_by_test_id("session").first).to_be_visible()
+
+
+def expect_logged_out_with_message(page: Page, message: str = "Your session has ended") -> None:
+    """The log-in form, with the app's message saying why the person is there."""
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    expect(page.get_by_test_id("current-user")).to_have_count(0)
+    expect(page.get_by_test_id("status-message")).to_contain_text(message)

@@ -68,10 +68,10 @@ export function useSession(api) {
   const dismissNotice = useCallback(() => setState((current) => ({ ...current, notice: null })), []);
 
   /** The server already ended the session (the account was deleted): logged out, with `text` to say why. */
-  const endedByServer = useCallback(
-    (text) => setState({ status: 'ready', user: null, error: null, notice: { tone: 'info', text } }),
-    [],
-  );
+  const endedByServer = useCallback((text) => {
+    forgetDrafts(); // The account is gone: nothing of its unsaved text may stay in this tab.
+    setState({ status: 'ready', user: null, error: null, notice: { tone: 'info', text } });
+  }, []);
 
   return { ...state, retry, login, signup, logout, dismissNotice, endedByServer };
 }
