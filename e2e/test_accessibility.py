@@ -4,7 +4,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from flows import DESKTOP, PASSWORD, PHONE, add_todo, item, sign_up, unique_username
+from flows import DESKTOP, PASSWORD, PHONE, add_todo, item, open_account, sign_up, unique_username
 
 SCREENS = {"desktop": DESKTOP, "phone": PHONE}
 BLOCKING = {"serious", "critical"}
@@ -76,6 +76,22 @@ def test_no_serious_or_critical_violation_on_any_view(dev, screen):
     audit(page, "editing")
     page.locator("input.edit").press("Escape")
 
+    open_account(page)
+    audit(page, "account")
+    page.get_by_test_id("token-form").get_by_label("Name", exact=True).fill("audit script")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_test_id("token-secret")).to_be_focused()
+    audit(page, "account with a new token shown")
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_label("New password").fill("short")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_test_id("newPassword-error")).to_be_visible()
+    page.get_by_role("button", name="Delete account…").click()
+    expect(page.get_by_label("Type your password to confirm")).to_be_focused()
+    audit(page, "account with a field error and the deletion step")
+    page.goto("/#/")
+    expect(page.get_by_test_id("todo-item")).to_have_count(3)
+
     stack.backend.stop()
     item(page, "Call the plumber").locator("input.toggle").click()  # fails and rolls back
     expect(page.get_by_test_id("error-message")).to_be_visible()
@@ -103,5 +119,5 @@ def test_no_serious_or_critical_violation_on_any_view(dev, screen):
     expect(page.get_by_test_id("form-error")).to_be_visible()
     audit(page, "log-in with a wrong password")
 
-    assert len(audit.views) == 15, audit.views
+    assert len(audit.views) == 18, audit.views
     assert not audit.found, "axe found serious or critical violations:\n" + audit.report()
