@@ -9,7 +9,7 @@ import re
 import requests
 from playwright.sync_api import Page, expect
 
-from flows import (DESKTOP, PASSWORD, add_todo, expect_logged_out_with_message, expect_titles, log_in,
+from flows import (DESKTOP, PASSWORD, PHONE, add_todo, expect_logged_out_with_message, expect_titles, log_in,
                    open_account, sign_up, unique_username)
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -382,3 +382,33 @@ def test_the_account_page_works_with_the_keyboard_alone(dev):
     page.keyboard.type(NEW_PASSWORD)
     page.keyboard.press("Enter")
     expect_logged_out_with_message(page, "has been deleted")
+
+
+# ---- Touch screens ----
+
+def test_on_a_phone_every_account_control_is_a_44px_target_and_nothing_overflows(dev, screenshot):
+    stack, contexts = dev
+    page = contexts.new_page(**PHONE)
+    sign_up(page, unique_username("phone"))
+    log_in(contexts.new_page(user_agent=FIREFOX, **DESKTOP), page.get_by_test_id("current-user").inner_text())
+    open_account(page)
+    page.get_by_label("Name", exact=True).fill("phone token")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_test_id("token-secret")).to_be_visible()
+    page.get_by_role("button", name="Delete account…").click()
+    screenshot(page, "account-phone")
+
+    small = page.evaluate("""() => {
+        const targets = [...document.querySelectorAll('header a, header button, [data-testid=account-page] :is(a, button, select, input)')]
+            .filter((el) => el.type !== 'hidden' && el.getClientRects().length > 0);
+        return targets.map((el) => {
+            // A checkbox's target is its whole label.
+            const box = (el.type === 'checkbox' ? el.closest('label') : el).getBoundingClientRect();
+            return {what: (el.textContent || el.name || el.id).trim().slice(0, 40), width: box.width, height: box.height};
+        }).filter((t) => t.width < 43.5 || t.height < 43.5);
+    }""")
+    assert small == [], f"targets under 44 px on a touch screen: {small}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    # The header keeps Account and Log out on one line each.
+    for control in (page.get_by_test_id("account-link"), page.get_by_test_id("logout")):
+        assert control.bounding_box()["height"] < 60, control.bounding_box()
