@@ -36,8 +36,12 @@ export function useTodos(api, userId) {
 
   useEffect(() => saveDrafts(userId, state), [userId, state.newTitle, state.editing]); // eslint-disable-line react-hooks/exhaustive-deps
 
-  /** Runs one request of a change; the failure (if any) is reported and rethrown. */
-  async function send(request, { what, retry }) {
+  /**
+   * Runs one request of a change; the failure (if any) is reported and rethrown.
+   * `gone` is what to say when the todo no longer exists (404), or null when that
+   * reaches the change's goal anyway (a delete) and needs no message.
+   */
+  async function send(request, { what, retry, gone }) {
     const since = tick();
     try {
       const result = await request();
@@ -46,10 +50,12 @@ export function useTodos(api, userId) {
     } catch (error) {
       // A 401 is handled once, app-wide (the user is sent to log in); a message
       // here would only flash before this view goes away.
-      if (error.status !== 401) {
-        const failure = { what, detail: error.detail, retry: error.isWorthRetrying ? retry : null, at: tick() };
-        dispatch({ type: 'failure/reported', failure });
-      }
+      if (error.status === 401 || (error.code === 'not_found' && gone === null)) throw error;
+      const failure =
+        error.code === 'not_found' && gone
+          ? { what: gone, detail: 'it was deleted, perhaps in another tab or device.', retry: null, at: tick() }
+          : { what, detail: error.detail, retry: error.isWorthRetrying ? retry : null, at: tick() };
+      dispatch({ type: 'failure/reported', failure });
       throw error;
     }
   }
@@ -78,7 +84,7 @@ export function useTodos(api, userId) {
     const previous = Object.fromEntries(Object.keys(changes).map((key) => [key, todo[key]]));
     dispatch({ type: 'changed', id: todo.id, changes });
     try {
-      await send(() => api.todos.patch(todo.id, changes), { what, retry });
+      await send(() => api.todos.patch(todo.id, changes), { what, retry, gone: `${quoteTitle(todo.title)} no longer exists` });
       return true;
     } catch (error) {
       if (error.code === 'not_found') {
@@ -114,6 +120,7 @@ export function useTodos(api, userId) {
       await send(() => api.todos.delete(todo.id), {
         what: `Could not delete ${quoteTitle(todo.title)}`,
         retry: { type: 'delete', id: todo.id },
+        gone: null,
       });
     } catch (error) {
       if (error.code === 'not_found') return; // Already gone: the goal is reached.

@@ -536,3 +536,26 @@ describe('TodoApp: unsaved text outlives the list (session ended, reload)', () =
     }
   });
 });
+
+describe('TodoApp: a todo deleted elsewhere', () => {
+  const gone = () => serverError(404, 'not_found', 'No such todo.');
+
+  it('says nothing when deleting it: the goal is reached', async () => {
+    const api = fakeApi([todo(1, 'a'), todo(2, 'b')]);
+    api.todos.delete = () => Promise.reject(gone());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'destroy'), 'onClick');
+    assert.deepEqual(titles(renderer), ['b']);
+    assert.equal(alertText(renderer), '');
+  });
+
+  it('takes it off the list when changing it, and says why, without Retry', async () => {
+    const api = fakeApi([todo(1, 'a'), todo(2, 'b')]);
+    api.todos.patch = () => Promise.reject(gone());
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'toggle'), 'onChange');
+    assert.deepEqual(titles(renderer), ['b']);
+    assert.equal(messageText(renderer), '“a” no longer exists: it was deleted, perhaps in another tab or device.');
+    assert.deepEqual(byTestId(renderer, 'error-message')[0].findAll((n) => n.type === 'button').map(textOf), ['×']);
+  });
+});
