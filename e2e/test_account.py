@@ -71,6 +71,8 @@ def test_a_password_change_logs_out_the_other_browser_and_keeps_this_one(dev):
     expect(here.get_by_test_id("newPassword-error")).to_be_visible()
     expect(here.get_by_test_id("currentPassword-error")).to_have_count(0)
 
+    refused: list[str] = []  # from here on, this browser must never meet a CSRF refusal
+    here.on("response", lambda r: r.status == 403 and refused.append(f"{r.request.method} {r.url}"))
     form.get_by_label("New password").fill(NEW_PASSWORD)
     form.get_by_role("button", name="Change password").click()
     expect(here.get_by_test_id("password-status")).to_contain_text("Password changed. You are still logged in here")
@@ -84,6 +86,9 @@ def test_a_password_change_logs_out_the_other_browser_and_keeps_this_one(dev):
 
     # This one stays logged in, and its writes pass the CSRF check with the rotated secret.
     still_logged_in_and_can_write(here, username, "after the password change")
+    # The API client fetched a token for the new secret at once, rather than being refused
+    # with the old one and retrying.
+    assert refused == [], refused
 
     # Only the new password logs in from now on.
     third = contexts.new_page(**DESKTOP)
