@@ -384,6 +384,10 @@ def test_the_account_page_works_with_the_keyboard_alone(dev):
     tab_to(page, r"^Delete account…$")
     page.keyboard.press("Enter")
     expect_focus(page, r"^field-password$")
+    page.keyboard.press("Escape")  # changed my mind: back where I was
+    expect_focus(page, r"^Delete account…$")
+    page.keyboard.press("Enter")
+    expect_focus(page, r"^field-password$")
     page.keyboard.type(NEW_PASSWORD)
     page.keyboard.press("Enter")
     expect_logged_out_with_message(page, "has been deleted")

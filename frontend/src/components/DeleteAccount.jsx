@@ -56,7 +56,13 @@ export function DeleteAccount({ api, username, onDeleted }) {
         device. The username becomes free for anyone to take. This cannot be undone.
       </p>
       {confirming ? (
-        <form className="account-form" data-testid="delete-account-form" onSubmit={handleSubmit} aria-describedby="delete-explanation">
+        <form
+          className="account-form"
+          data-testid="delete-account-form"
+          onSubmit={handleSubmit}
+          onKeyDown={(event) => event.key === 'Escape' && !submitting && cancel()}
+          aria-describedby="delete-explanation"
+        >
           {errors.form && <AccountError testId="delete-form-error">{errors.form}</AccountError>}
           <FormField
             ref={passwordRef}

@@ -353,6 +353,9 @@ describe('Account page: deleting the account', () => {
     assert.equal(input(renderer, 'password').props.type, 'password');
     await click(renderer, 'Cancel');
     assert.equal(byTestId(renderer, 'delete-account-form').length, 0);
+    await click(renderer, 'Delete account…');
+    await fire(byTestId(renderer, 'delete-account-form')[0], 'onKeyDown', { key: 'Escape' });
+    assert.equal(byTestId(renderer, 'delete-account-form').length, 0, 'Escape cancels too');
     assert.equal(called(api, 'account.delete').length, 0);
   });
 
