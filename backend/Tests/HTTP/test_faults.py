@@ -28,6 +28,8 @@ from servers import PostgresCluster
 TODO_KEYS = {"id", "title", "completed", "order", "createdAt", "updatedAt"}
 # PostgresEngine.leaseTimeout: how long a request may wait for a connection before 503.
 LEASE_DEADLINE = 3.0
+# PostgresEngine.queryTimeout: how long work on a leased connection may take before 503.
+QUERY_DEADLINE = 3.0
 # What a debug build on a shared 2-core machine may add to it.
 SLACK = 1.5
 
@@ -291,6 +293,98 @@ def test_postgres_stopped_under_load_answers_503_promptly_and_recovers(servers):
               f"slowest 503 {max(during):.2f}s; health during the outage {health_seconds:.2f}s; "
               f"first success {recovered - restarted_at:.2f}s after the restart began")
     finally:
+        if load is not None:
+            load.join()
+        cluster.cleanup()
+
+
+def cluster_processes(cluster: PostgresCluster) -> list[int]:
+    """The postmaster and every process under it (backends, checkpointer, ...)."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], [postmaster]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, []))
+    return found
+
+
+def test_postgres_frozen_mid_query_answers_503_within_the_deadlines_and_recovers(servers):
+    """PostgreSQL stops answering without closing anything (SIGSTOP: a hung host, a network
+    partition): requests waiting for a connection answer 503 at the lease deadline, and
+    requests whose query is in flight at the query deadline, whose connection is then
+    closed; nothing hangs, and service resumes once PostgreSQL answers again. The same
+    bound covers a query sent on a connection that closed while it was being leased."""
+    if not postgres_enabled():
+        pytest.skip("PostgreSQL tests are disabled")
+    cluster = PostgresCluster().start()
+    load = None
+    frozen: list[int] = []
+    try:
+        server = servers.start("postgres", database_url=cluster.create_database())
+        owner = signed_up(server.url)
+        owner.fetch_token()
+        load = MixedLoad(owner, workers=12).start()
+        time.sleep(1.5)
+
+        frozen_at = time.monotonic()
+        frozen = cluster_processes(cluster)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        first_503 = load.first_answer(frozen_at, {503}, timeout=LEASE_DEADLINE + QUERY_DEADLINE + SLACK + 5)
+        assert first_503 is not None, "no 503 while PostgreSQL was frozen"
+        time.sleep(LEASE_DEADLINE + QUERY_DEADLINE)
+        ping_started = time.monotonic()
+        assert requests.get(server.url + "/api/ping/", timeout=5).status_code == 200
+        ping_seconds = time.monotonic() - ping_started
+
+        thawed_at = time.monotonic()
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        frozen = []
+        recovered = load.first_answer(thawed_at, {200, 201}, timeout=30)
+        assert recovered is not None, "no request succeeded within 30 s of PostgreSQL answering again"
+        time.sleep(1.5)
+        load.join()
+        after_recovery = load.since(recovered + 0.5)
+
+        outcomes = load.since(0)
+        failures = []
+        for sent, seconds, name, outcome in outcomes:
+            if not isinstance(outcome, requests.Response):
+                failures.append(f"{name} sent {sent - frozen_at:+.2f}s after the freeze: {outcome!r}")
+                continue
+            if seconds > LEASE_DEADLINE + QUERY_DEADLINE + SLACK:
+                failures.append(f"{name}: answered {outcome.status_code} after {seconds:.2f}s")
+            if outcome.status_code == 503:
+                assert_error(outcome, 503, "database_unavailable")
+            elif outcome.status_code not in (200, 201):
+                failures.append(f"{name}: {outcome.status_code} {outcome.text}")
+        assert not failures, f"{len(failures)} of {len(outcomes)}: {failures[:5]}"
+        assert after_recovery and all(
+            isinstance(outcome, requests.Response) and outcome.status_code in (200, 201)
+            for *_, outcome in after_recovery), "failures after recovery"
+        assert server.process.poll() is None
+        assert requests.get(server.url + "/api/health/", timeout=5).status_code == 200
+        assert_consistent(listed_todos(owner))
+        during = [seconds for sent, seconds, _, outcome in outcomes
+                  if isinstance(outcome, requests.Response) and outcome.status_code == 503]
+        print(f"\n[postgres frozen] {len(outcomes)} requests, {len(during)} answered 503, the slowest after "
+              f"{max(during):.2f}s; ping while frozen {ping_seconds * 1000:.0f} ms; first success "
+              f"{recovered - thawed_at:.2f}s after the thaw")
+    finally:
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
         if load is not None:
             load.join()
         cluster.cleanup()

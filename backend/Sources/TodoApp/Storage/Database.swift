@@ -114,7 +114,7 @@ public final class Database: Sendable {
     /// (a 503 worth retrying) rather than a bug or a constraint (a 500 or a 4xx).
     static func isUnavailability(_ error: any Error) -> Bool {
         switch error {
-        case is ConnectionLeaseTimeout, is ConnectionPoolError, is ChannelError, is IOError:
+        case is ConnectionLeaseTimeout, is QueryTimeout, is ConnectionPoolError, is ChannelError, is IOError:
             return true
         case let error as PSQLError:
             switch error.code {
@@ -195,6 +195,13 @@ enum SQLTransaction {
 struct ConnectionLeaseTimeout: Error, CustomStringConvertible {
     let waited: Duration
     var description: String { "no database connection became available within \(waited)" }
+}
+
+/// Work on a leased connection did not end within the query deadline; the connection was
+/// closed, so what was not committed is rolled back, but a commit may have happened.
+struct QueryTimeout: Error, CustomStringConvertible {
+    let waited: Duration
+    var description: String { "the database did not answer within \(waited); the connection was closed" }
 }
 
 /// Errors described for the log without the data they carry.

@@ -15,7 +15,8 @@ import ServiceLifecycle
 /// and then fails as unavailable: requests answer 503 promptly, and the pool serves
 /// again as soon as the server is back, without a restart. After a lease has timed
 /// out, later ones wait only `outageLeaseTimeout` until one succeeds again, so an
-/// outage costs clients a fraction of a second per request, not seconds.
+/// outage costs clients a fraction of a second per request, not seconds. Work on a leased
+/// connection has `queryTimeout`, after which the connection is closed.
 final class PostgresEngine: DatabaseEngine {
     let client: PostgresClient
     private let location: DatabaseLocation.PostgresLocation
@@ -23,12 +24,14 @@ final class PostgresEngine: DatabaseEngine {
     private let logger: Logger
     let leaseTimeout: Duration
     let outageLeaseTimeout: Duration
+    let queryTimeout: Duration
     private let inOutage = NIOLockedValueBox(false)
 
     /// Throws `PostgresTLS.SetupError` when the root certificates `sslmode` needs cannot be read.
     init(
         location: DatabaseLocation.PostgresLocation, poolSize: Int, logger: Logger,
-        leaseTimeout: Duration = .seconds(3), outageLeaseTimeout: Duration = .milliseconds(500)
+        leaseTimeout: Duration = .seconds(3), outageLeaseTimeout: Duration = .milliseconds(500),
+        queryTimeout: Duration = .seconds(3)
     ) throws {
         let tls = try PostgresTLS(location: location)
         self.location = location
@@ -36,6 +39,7 @@ final class PostgresEngine: DatabaseEngine {
         self.logger = logger
         self.leaseTimeout = leaseTimeout
         self.outageLeaseTimeout = outageLeaseTimeout
+        self.queryTimeout = queryTimeout
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.username,
             password: location.password, database: location.database, tls: tls.clientTLS)
@@ -67,10 +71,10 @@ final class PostgresEngine: DatabaseEngine {
     private func withLeasedConnection<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await withLeaseDeadline { leased in
+        try await withDeadlines { deadlines in
             try await self.client.withConnection { connection in
                 // Too late: the deadline has already answered for this request.
-                guard leased.mark() else { throw CancellationError() }
+                guard deadlines.leased(connection) else { throw CancellationError() }
                 self.inOutage.withLockedValue { $0 = false }
                 return try await body(connection)
             }
@@ -113,35 +117,35 @@ final class PostgresEngine: DatabaseEngine {
 
     func close() async {}
 
-    /// Races the operation against `leaseTimeout`, but only until a connection is
-    /// leased: a query that has started is left to finish, so a client is never told
-    /// "unavailable" about a write that then commits.
+    /// Runs the operation against two deadlines: `leaseTimeout` for a connection, then
+    /// `queryTimeout` for the work on it. Whichever ends first answers, once:
+    /// - the lease deadline answers `ConnectionLeaseTimeout` (503) and cancels the wait;
+    ///   nothing was sent to the database;
+    /// - the query deadline answers `QueryTimeout` (503, the outcome of a write unknown)
+    ///   and closes the connection: PostgreSQL rolls back what it has not committed, and
+    ///   the pool replaces the connection.
     ///
-    /// The deadline is a timer on an event loop that cancels the operation's task: a
-    /// task group with a sleeping child per query cost a second task and a libdispatch
-    /// timer (Swift's sleeps run on dispatch's threads) on every request.
-    private func withLeaseDeadline<Result: Sendable>(
-        _ operation: @escaping @Sendable (LeaseFlag) async throws -> Result
+    /// The query deadline does not wait for the operation to end: PostgresNIO (1.33) writes
+    /// each query to its channel without a write promise, so a query sent on a connection
+    /// that closed while it was being leased (PostgreSQL shutting down, a reset) is never
+    /// answered, even once the connection is closed. Such an operation is left suspended
+    /// (a task and its closure), and its connection leaves the pool when it closes.
+    ///
+    /// The timers run on an event loop: a task group with a sleeping child per query cost
+    /// a second task and a libdispatch timer (Swift's sleeps run on dispatch's threads) on
+    /// every request.
+    private func withDeadlines<Result: Sendable>(
+        _ operation: @escaping @Sendable (OperationDeadlines<Result>) async throws -> Result
     ) async throws -> Result {
-        let leased = LeaseFlag()
-        let timeout = inOutage.withLockedValue { $0 } ? outageLeaseTimeout : leaseTimeout
-        let inOutage = self.inOutage
-        let task = Task { try await operation(leased) }
-        let deadline = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(timeout)) {
-            if leased.expireUnlessMarked() {
-                inOutage.withLockedValue { $0 = true }
-                task.cancel()
-            }
-        }
-        defer { deadline.cancel() }
+        let deadlines = OperationDeadlines<Result>(
+            leaseTimeout: inOutage.withLockedValue { $0 } ? outageLeaseTimeout : leaseTimeout,
+            queryTimeout: queryTimeout, inOutage: inOutage)
         return try await withTaskCancellationHandler {
-            do {
-                return try await task.value
-            } catch where leased.hasExpired {
-                throw ConnectionLeaseTimeout(waited: timeout)
+            try await withCheckedThrowingContinuation { continuation in
+                deadlines.start(answering: continuation) { try await operation(deadlines) }
             }
         } onCancel: {
-            task.cancel()
+            deadlines.cancel()
         }
     }
 }
@@ -169,30 +173,117 @@ struct PostgresConnectFailure: Error, CustomStringConvertible {
     }
 }
 
-/// Whether the connection was leased or the deadline passed first: whichever happens
-/// first wins, under a lock, so a leased connection's query is never cancelled.
-final class LeaseFlag: Sendable {
-    private enum State { case waiting, leased, expired }
-    private let state = NIOLockedValueBox(State.waiting)
-
-    /// Whether the lease is in time (the deadline has not passed).
-    func mark() -> Bool {
-        state.withLockedValue { state in
-            if state == .waiting { state = .leased }
-            return state == .leased
-        }
+/// One database operation's race between its work and its deadlines (see
+/// `PostgresEngine.withDeadlines`): under a lock, whichever of the work, the lease deadline
+/// and the query deadline ends first answers the caller; the others find it answered.
+final class OperationDeadlines<Result: Sendable>: Sendable {
+    private enum Phase {
+        case waiting
+        case leased(PostgresConnection)
+        case answered
     }
 
-    /// Whether the lease expired now (it was still waiting).
-    func expireUnlessMarked() -> Bool {
-        state.withLockedValue { state in
-            guard state == .waiting else { return false }
-            state = .expired
+    private typealias Answer = CheckedContinuation<Result, any Error>
+
+    private struct State {
+        var phase = Phase.waiting
+        var continuation: Answer?
+        var work: Task<Void, Never>?
+        var timer: Scheduled<Void>?
+    }
+
+    private let leaseTimeout: Duration
+    private let queryTimeout: Duration
+    private let inOutage: NIOLockedValueBox<Bool>
+    private let loop = MultiThreadedEventLoopGroup.singleton.any()
+    private let state = NIOLockedValueBox(State())
+
+    init(leaseTimeout: Duration, queryTimeout: Duration, inOutage: NIOLockedValueBox<Bool>) {
+        self.leaseTimeout = leaseTimeout
+        self.queryTimeout = queryTimeout
+        self.inOutage = inOutage
+    }
+
+    /// Starts the work and the lease deadline; `continuation` is resumed exactly once.
+    func start(
+        answering continuation: CheckedContinuation<Result, any Error>,
+        _ work: @escaping @Sendable () async throws -> Result
+    ) {
+        state.withLockedValue { $0.continuation = continuation }
+        let task = Task {
+            do {
+                self.answer(.success(try await work()))
+            } catch {
+                self.answer(.failure(error))
+            }
+        }
+        let timer = loop.scheduleTask(in: TimeAmount(leaseTimeout)) { self.leaseDeadlinePassed() }
+        let answered = state.withLockedValue { state in
+            state.work = task
+            guard case .answered = state.phase else {
+                state.timer = timer
+                return false
+            }
             return true
         }
+        if answered {
+            timer.cancel()
+        }
     }
 
-    var hasExpired: Bool { state.withLockedValue { $0 == .expired } }
+    /// Whether the connection came in time; if so, the query deadline starts now.
+    func leased(_ connection: PostgresConnection) -> Bool {
+        let (inTime, leaseTimer) = state.withLockedValue { state -> (Bool, Scheduled<Void>?) in
+            guard case .waiting = state.phase else { return (false, nil) }
+            state.phase = .leased(connection)
+            let leaseTimer = state.timer
+            state.timer = loop.scheduleTask(in: TimeAmount(queryTimeout)) { self.queryDeadlinePassed() }
+            return (true, leaseTimer)
+        }
+        leaseTimer?.cancel()
+        return inTime
+    }
+
+    /// The caller went away: stop waiting for a connection (a query already sent finishes).
+    func cancel() {
+        state.withLockedValue { $0.work }?.cancel()
+    }
+
+    private func answer(_ result: Swift.Result<Result, any Error>) {
+        let (continuation, timer) = state.withLockedValue { state -> (Answer?, Scheduled<Void>?) in
+            if case .answered = state.phase { return (nil, nil) }
+            state.phase = .answered
+            defer { state.continuation = nil }
+            return (state.continuation, state.timer)
+        }
+        timer?.cancel()
+        continuation?.resume(with: result)
+    }
+
+    private func leaseDeadlinePassed() {
+        let (continuation, work) = state.withLockedValue { state -> (Answer?, Task<Void, Never>?) in
+            guard case .waiting = state.phase else { return (nil, nil) }
+            state.phase = .answered
+            defer { state.continuation = nil }
+            return (state.continuation, state.work)
+        }
+        guard let continuation else { return }
+        inOutage.withLockedValue { $0 = true }
+        work?.cancel()
+        continuation.resume(throwing: ConnectionLeaseTimeout(waited: leaseTimeout))
+    }
+
+    private func queryDeadlinePassed() {
+        let (continuation, connection) = state.withLockedValue { state -> (Answer?, PostgresConnection?) in
+            guard case .leased(let connection) = state.phase else { return (nil, nil) }
+            state.phase = .answered
+            defer { state.continuation = nil }
+            return (state.continuation, connection)
+        }
+        guard let continuation, let connection else { return }
+        connection.close().whenComplete { _ in }
+        continuation.resume(throwing: QueryTimeout(waited: queryTimeout))
+    }
 }
 
 /// A `StoreQuery` as PostgresNIO's prepared statement: prepared under the query's name
