@@ -480,3 +480,33 @@ def test_an_existing_database_migrates_and_its_sessions_keep_working(servers, db
     assert current_session(second)["id"] == other["id"]
     assert first.delete(f"/api/auth/sessions/{other['id']}/").status_code == 204
     assert logged_out(second)
+
+
+def test_sessions_written_by_the_previous_version_after_the_upgrade_still_get_public_ids(servers, db):
+    """During a deploy a server of the previous version may share the upgraded database and
+    write sessions without the new columns: each still gets a distinct public id."""
+    server = servers.start(db)
+    owner = signed_up(server.url)
+    user_id = owner.get("/api/auth/me/").json()["user"]["id"]
+    now = int(time.time() * 1000)
+    tokens = ["E" * 42 + "F", "G" * 42 + "H"]
+    for index, token in enumerate(tokens):
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        execute(server, f"INSERT INTO sessions (id_hash, user_id, csrf_secret, created_at, expires_at) "
+                        f"VALUES ('{digest}', {user_id}, '{'t' * 31}{index}', {now}, {now + 3_600_000})")
+    listed = sessions_of(owner)
+    assert len(listed) == 3 and len({s["id"] for s in listed}) == 3
+    assert all(isinstance(s["id"], int) and 0 < s["id"] < 2**53 for s in listed)
+    for token in tokens:
+        old = ApiClient(server.url)
+        old.set_cookie("sessionid", token)
+        assert not logged_out(old)
+
+
+def execute(server, sql: str) -> None:
+    url = server.database_url
+    if url.startswith("sqlite://"):
+        with sqlite3.connect(url[len("sqlite://"):], timeout=10) as connection:
+            connection.execute(sql)
+        return
+    query(server, sql)

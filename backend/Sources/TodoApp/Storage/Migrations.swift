@@ -173,34 +173,54 @@ struct Migrator {
             // its hash, see `SessionStore.makePublicID`), when the session was last seen, a
             // description of its client and the address it came from. Existing sessions keep
             // working: each gets a random public id, last seen at its creation.
-            // On PostgreSQL the defaults are volatile expressions, evaluated per row, so they
-            // fill existing rows and also the rows of servers of the previous version that
-            // share the database during a deploy. SQLite cannot add a column with such a
-            // default, so it fills existing rows with an UPDATE (one file, one version).
+            // The new columns' defaults are expressions evaluated per row, so a row written
+            // without them (by a server of the previous version sharing the database during
+            // a deploy, or by any other writer) still gets a distinct public id. PostgreSQL
+            // adds such columns in place; SQLite cannot add a column with a non-constant
+            // default, so it rebuilds the table (its documented way to change a table).
+            let randomPublicID: String
             var statements: [String]
             switch kind {
             case .postgres:
+                randomPublicID = "(floor(random() * \(SessionStore.maxPublicID - 1))::BIGINT + 1)"
                 statements = [
-                    """
-                    ALTER TABLE sessions ADD COLUMN public_id BIGINT NOT NULL \
-                    DEFAULT (floor(random() * \(SessionStore.maxPublicID - 1))::BIGINT + 1)
-                    """,
+                    "ALTER TABLE sessions ADD COLUMN public_id BIGINT NOT NULL DEFAULT \(randomPublicID)",
                     """
                     ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL \
                     DEFAULT (floor(extract(epoch FROM clock_timestamp()) * 1000))::BIGINT
                     """,
+                    "UPDATE sessions SET last_seen_at = created_at",
+                    "ALTER TABLE sessions ADD COLUMN client TEXT NOT NULL DEFAULT '\(ClientDescription.unknown)'",
+                    "ALTER TABLE sessions ADD COLUMN address TEXT NOT NULL DEFAULT ''",
                 ]
             case .sqlite:
+                randomPublicID = "(abs(random()) % \(SessionStore.maxPublicID - 1) + 1)"
                 statements = [
-                    "ALTER TABLE sessions ADD COLUMN public_id BIGINT NOT NULL DEFAULT 0",
-                    "ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0",
-                    "UPDATE sessions SET public_id = (abs(random()) % \(SessionStore.maxPublicID - 1)) + 1",
+                    """
+                    CREATE TABLE sessions_v5 (
+                        id_hash TEXT PRIMARY KEY,
+                        user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                        csrf_secret TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        expires_at BIGINT NOT NULL,
+                        public_id BIGINT NOT NULL DEFAULT \(randomPublicID),
+                        last_seen_at BIGINT NOT NULL \
+                            DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+                        client TEXT NOT NULL DEFAULT '\(ClientDescription.unknown)',
+                        address TEXT NOT NULL DEFAULT ''
+                    )
+                    """,
+                    """
+                    INSERT INTO sessions_v5 (id_hash, user_id, csrf_secret, created_at, expires_at, last_seen_at) \
+                    SELECT id_hash, user_id, csrf_secret, created_at, expires_at, created_at FROM sessions
+                    """,
+                    "DROP TABLE sessions",
+                    "ALTER TABLE sessions_v5 RENAME TO sessions",
+                    "CREATE INDEX sessions_expires_at ON sessions (expires_at)",
+                    "CREATE INDEX sessions_user_id ON sessions (user_id)",
                 ]
             }
             statements += [
-                "UPDATE sessions SET last_seen_at = created_at",
-                "ALTER TABLE sessions ADD COLUMN client TEXT NOT NULL DEFAULT '\(ClientDescription.unknown)'",
-                "ALTER TABLE sessions ADD COLUMN address TEXT NOT NULL DEFAULT ''",
                 "CREATE UNIQUE INDEX sessions_public_id ON sessions (public_id)",
                 // Personal access tokens: only the SHA-256 of the secret is kept (see
                 // `AccessToken`); `abilities` is a space-separated list.
