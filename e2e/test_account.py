@@ -31,6 +31,7 @@ def next_action_logs_out(page: Page) -> None:
 def still_logged_in_and_can_write(page: Page, username: str, title: str) -> None:
     page.goto("/#/")
     expect(page.get_by_test_id("current-user")).to_have_text(username)
+    expect(page.locator("input.new-todo")).to_be_visible()  # the list is loaded (add_todo counts its rows)
     add_todo(page, title)
     page.reload()  # saved on the server, not only on screen
     expect(page.get_by_test_id("todo-title").filter(has_text=title)).to_have_count(1)
