@@ -1,10 +1,12 @@
 import { useRef } from 'react';
 
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { useLiveUpdates } from '../hooks/useLiveUpdates.js';
 import { useTodos } from '../hooks/useTodos.js';
 import { canRetry, describeFailures } from '../state/failures.js';
 import { visibleTodos } from '../state/todos.js';
 import { ApiProblem } from './ApiProblem.jsx';
+import { ConnectionStatus } from './ConnectionStatus.jsx';
 import { EditingHint } from './EditingHint.jsx';
 import { Loading } from './Loading.jsx';
 import { NewTodo } from './NewTodo.jsx';
@@ -14,9 +16,13 @@ import { TodoItem } from './TodoItem.jsx';
 
 const VIEW_TITLES = { all: 'Todos', active: 'Active todos', completed: 'Completed todos' };
 
-/** The list page: TodoMVC's behaviour, with the data on the server. */
-export function TodoApp({ api, filter, userId }) {
+/**
+ * The list page: TodoMVC's behaviour, with the data on the server, and changes made elsewhere
+ * (other tabs, devices) applied as they happen. `liveOptions`: see useLiveUpdates (tests).
+ */
+export function TodoApp({ api, filter, userId, liveOptions }) {
   const todos = useTodos(api, userId);
+  const connection = useLiveUpdates(api, { onEvent: todos.applyEvent, reRead: todos.reRead }, liveOptions);
   const newTodoRef = useRef(null);
   // Each shown row's checkbox, by todo id: where focus goes when a row leaves the view.
   const toggles = useRef(new Map());
@@ -76,6 +82,7 @@ export function TodoApp({ api, filter, userId }) {
     <section className="todoapp" aria-labelledby="todoapp-title">
       <header className="header">
         <h1 id="todoapp-title">todos</h1>
+        <ConnectionStatus status={connection} />
         {failures.length > 0 && (
           <Notice
             onDismiss={dismissFailures}

@@ -1,7 +1,7 @@
 import { useEffect, useReducer, useRef, useState } from 'react';
 
 import { keepUnsaved, loadDrafts, saveDrafts } from '../state/drafts.js';
-import { initialTodosState, todosReducer } from '../state/todos.js';
+import { actionForEvent, initialTodosState, todosReducer } from '../state/todos.js';
 import { quoteTitle } from '../state/titles.js';
 
 /**
@@ -10,6 +10,9 @@ import { quoteTitle } from '../state/titles.js';
  * never lost: a failed add puts its title back in the new-todo box, a failed
  * rename opens the editor again with the draft, and both are kept for `userId`
  * in this tab (drafts.js) so that they come back after logging in again.
+ *
+ * Live updates (`applyEvent`, `reRead`) bring other tabs' and devices' changes in; see
+ * state/todos.js for how they meet this tab's own changes.
  */
 export function useTodos(api, userId) {
   const [state, dispatch] = useReducer(todosReducer, userId, (id) => ({ ...initialTodosState, ...loadDrafts(id) }));
@@ -22,17 +25,73 @@ export function useTodos(api, userId) {
     return clock.current;
   };
 
+  // Live events received while a read of the list is under way: the list may predate them,
+  // so they are applied again on top of it (every event is safe to apply twice). null: no read.
+  const eventsDuringRead = useRef(null);
+  const reading = useRef({ active: false, again: false });
+  const statusRef = useRef(state.status);
+  statusRef.current = state.status;
+
+  function finishRead(action) {
+    dispatch(action);
+    (eventsDuringRead.current || []).forEach(dispatch);
+    eventsDuringRead.current = null;
+  }
+
   useEffect(() => {
     let ignore = false;
     dispatch({ type: 'load/start' });
+    eventsDuringRead.current = [];
     api.todos.list().then(
-      (todos) => !ignore && dispatch({ type: 'load/done', todos }),
-      (error) => !ignore && dispatch({ type: 'load/fail', error }),
+      (todos) => !ignore && finishRead({ type: 'load/done', todos }),
+      (error) => {
+        if (ignore) return;
+        eventsDuringRead.current = null;
+        dispatch({ type: 'load/fail', error });
+      },
     );
     return () => {
       ignore = true;
     };
   }, [api, loadAttempt]);
+
+  /** One live event (see api/events.js) applied to the list. */
+  function applyEvent(type, data) {
+    const action = actionForEvent(type, data);
+    if (!action) return;
+    eventsDuringRead.current?.push(action);
+    dispatch(action);
+  }
+
+  /**
+   * Reads the list again without a loading state (after `resync`, a reconnect, or the tab
+   * coming back), keeping this tab's unanswered adds, the editor and any failure message.
+   * A failure is silent: the stream's indicator already says the server is out of reach, and a
+   * 401 logs out app-wide. Calls while one read is under way make one more read after it.
+   */
+  function reRead() {
+    if (statusRef.current === 'loading') return; // The load under way reads after the change.
+    if (statusRef.current === 'failed') {
+      setLoadAttempt((n) => n + 1);
+      return;
+    }
+    if (reading.current.active) {
+      reading.current.again = true;
+      return;
+    }
+    reading.current = { active: true, again: false };
+    eventsDuringRead.current = [];
+    api.todos.list().then(
+      (todos) => finishRead({ type: 'server/listed', todos }),
+      () => {
+        eventsDuringRead.current = null;
+      },
+    ).finally(() => {
+      const again = reading.current.again;
+      reading.current = { active: false, again: false };
+      if (again) reRead();
+    });
+  }
 
   useEffect(() => saveDrafts(userId, state), [userId, state.newTitle, state.editing]); // eslint-disable-line react-hooks/exhaustive-deps
 
@@ -84,13 +143,19 @@ export function useTodos(api, userId) {
     const previous = Object.fromEntries(Object.keys(changes).map((key) => [key, todo[key]]));
     dispatch({ type: 'changed', id: todo.id, changes });
     try {
-      await send(() => api.todos.patch(todo.id, changes), { what, retry, gone: `${quoteTitle(todo.title)} no longer exists` });
+      const saved = await send(() => api.todos.patch(todo.id, changes), {
+        what,
+        retry,
+        gone: `${quoteTitle(todo.title)} no longer exists`,
+      });
+      // The server's state (a trimmed title, and its updatedAt), unless an event brought a newer one.
+      if (saved && typeof saved === 'object' && saved.id === todo.id) dispatch({ type: 'server/saved', todo: saved });
       return true;
     } catch (error) {
       if (error.code === 'not_found') {
         dispatch({ type: 'removed', ids: [todo.id] });
       } else {
-        dispatch({ type: 'changed', id: todo.id, changes: previous });
+        dispatch({ type: 'change/undone', id: todo.id, previous, updatedAt: todo.updatedAt });
       }
       return error.status === 401 ? null : false; // null: the session ended.
     }
@@ -132,6 +197,7 @@ export function useTodos(api, userId) {
     const affected = state.items.filter((t) => !t.pending && t.completed !== completed);
     const apply = Object.fromEntries(affected.map((t) => [t.id, completed]));
     const undo = Object.fromEntries(affected.map((t) => [t.id, !completed]));
+    const updatedAtById = Object.fromEntries(affected.map((t) => [t.id, t.updatedAt]));
     dispatch({ type: 'completed/set', completedById: apply });
     try {
       await send(() => api.todos.toggleAll(completed), {
@@ -139,7 +205,7 @@ export function useTodos(api, userId) {
         retry: { type: 'toggleAll', completed },
       });
     } catch {
-      dispatch({ type: 'completed/set', completedById: undo });
+      dispatch({ type: 'completed/undone', completedById: undo, updatedAtById });
     }
   }
 
@@ -194,6 +260,8 @@ export function useTodos(api, userId) {
   return {
     ...state,
     reload: () => setLoadAttempt((n) => n + 1),
+    applyEvent,
+    reRead,
     dismissFailures: () => dispatch({ type: 'failures/dismissed' }),
     retryFailed,
     setNewTitle: (title) => dispatch({ type: 'newTitle/set', title }),

@@ -5,6 +5,12 @@
  * asked afterwards. Each action below therefore has an inverse that
  * `useTodos` dispatches when the server refuses; inverses restore only what
  * the failed change touched, so concurrent changes are not undone with it.
+ *
+ * The server's own state arrives as `server/*` actions: live events (see `actionForEvent`),
+ * a re-read of the list, and the answers to this tab's changes. They make the list end in the
+ * server's state whatever order they come in: a todo's `updatedAt` says which of two states of
+ * it is newer, deletions are remembered (`goneIds`) so nothing brings a deleted todo back, and
+ * an undo gives way to a server state that arrived after its change was made.
  */
 
 export const initialTodosState = {
@@ -18,6 +24,11 @@ export const initialTodosState = {
   editing: null,
   /** Failed changes not yet cleared, oldest first (see failures.js). */
   failures: [],
+  /** `todo.created` events that arrived while this tab's own adds were unanswered: one of them
+      may be the event of such an add, so they wait until the adds have their ids. */
+  held: [],
+  /** Ids the server said were deleted (events), as keys: never shown again. */
+  goneIds: {},
 };
 
 /** The most failures one message gathers (a burst while offline can be long). */
@@ -32,19 +43,103 @@ export function todosReducer(state, action) {
       const editing = state.editing && action.todos.some((t) => t.id === state.editing.id) ? state.editing : null;
       return { ...state, status: 'ready', items: action.todos, failures: [], editing };
     }
+    case 'server/listed': {
+      // A re-read (resync, reconnect, back after a while): the server's list, plus this tab's
+      // adds still waiting for their answer. Failures and the editor's text stay.
+      const listed = action.todos.filter((t) => !(t.id in state.goneIds));
+      const ids = new Set(listed.map((t) => t.id));
+      const waiting = state.items.filter((t) => t.pending);
+      const editing = state.editing && (ids.has(state.editing.id) || waiting.some((t) => t.id === state.editing.id)) ? state.editing : null;
+      return { ...state, items: [...listed, ...waiting], held: state.held.filter((t) => !ids.has(t.id)), editing };
+    }
     case 'load/fail':
       return { ...state, status: 'failed', loadError: action.error };
 
     case 'added':
       return { ...state, items: [...state.items, action.todo] };
-    case 'add/confirmed':
-      return { ...state, items: state.items.map((t) => (t.id === action.tempId ? action.todo : t)) };
+    case 'add/confirmed': {
+      const { todo, tempId } = action;
+      const held = state.held.filter((t) => t.id !== todo.id);
+      // Its event or a re-read may have shown it already, or an event deleted it meanwhile.
+      if (todo.id in state.goneIds || state.items.some((t) => t.id === todo.id)) {
+        const items = state.items.filter((t) => t.id !== tempId);
+        return releaseHeld({ ...state, held, items: upsert(items, todo, { strict: true }) || items });
+      }
+      return releaseHeld({ ...state, held, items: state.items.map((t) => (t.id === tempId ? todo : t)) });
+    }
+
+    case 'server/created': {
+      const { todo } = action;
+      if (todo.id in state.goneIds) return state;
+      const items = upsert(state.items, todo);
+      if (items) return items === state.items ? state : { ...state, items };
+      if (state.held.some((t) => t.id === todo.id) || state.items.some((t) => t.pending)) {
+        return { ...state, held: [...state.held.filter((t) => t.id !== todo.id), todo] };
+      }
+      return { ...state, items: [...state.items, todo].sort(byServerOrder) };
+    }
+    case 'server/updated':
+    case 'server/saved': {
+      // `saved`: the answer to this tab's own change; on a tie with an event, the event wins
+      // (the answer may have been overtaken on its way).
+      const strict = action.type === 'server/saved';
+      const items = upsert(state.items, action.todo, { strict });
+      if (items) return items === state.items ? state : { ...state, items };
+      // Unknown here: a held create it changes, or a todo this tab is deleting (ignored).
+      if (!state.held.some((t) => t.id === action.todo.id)) return state;
+      return { ...state, held: state.held.map((t) => (t.id === action.todo.id && isNewer(action.todo, t, strict) ? { ...t, ...action.todo } : t)) };
+    }
+    case 'server/deleted': {
+      const goneIds = { ...state.goneIds };
+      action.ids.forEach((id) => (goneIds[id] = true));
+      const ids = new Set(action.ids);
+      const affected = state.items.some((t) => ids.has(t.id)) || state.held.some((t) => ids.has(t.id));
+      if (!affected) return { ...state, goneIds };
+      const editing = state.editing && ids.has(state.editing.id) ? null : state.editing;
+      return {
+        ...state,
+        goneIds,
+        editing,
+        items: state.items.filter((t) => !ids.has(t.id)),
+        held: state.held.filter((t) => !ids.has(t.id)),
+      };
+    }
+    case 'server/completed': {
+      // Toggle all, from any tab: the listed todos now have `completed` (as of `updatedAt`).
+      const ids = new Set(action.ids);
+      const change = { completed: action.completed, ...(action.updatedAt ? { updatedAt: action.updatedAt } : {}) };
+      let changed = false;
+      const apply = (t) => {
+        if (!ids.has(t.id) || !isNewer(change, t) || (t.completed === change.completed && t.updatedAt === change.updatedAt)) return t;
+        changed = true;
+        return { ...t, ...change };
+      };
+      const items = state.items.map(apply);
+      const held = state.held.map(apply);
+      return changed ? { ...state, items, held } : state;
+    }
 
     case 'changed':
       return {
         ...state,
         items: state.items.map((t) => (t.id === action.id ? { ...t, ...action.changes } : t)),
       };
+    case 'change/undone': {
+      // A refused change is undone only if no newer server state of the todo came meanwhile.
+      const todo = state.items.find((t) => t.id === action.id);
+      if (!todo || todo.updatedAt !== action.updatedAt) return state;
+      return { ...state, items: state.items.map((t) => (t.id === action.id ? { ...t, ...action.previous } : t)) };
+    }
+    case 'completed/undone': {
+      // The same for toggle all, todo by todo: `updatedAtById` is each one's state when it was sent.
+      const { completedById, updatedAtById } = action;
+      return {
+        ...state,
+        items: state.items.map((t) =>
+          t.id in completedById && t.updatedAt === updatedAtById[t.id] ? { ...t, completed: completedById[t.id] } : t,
+        ),
+      };
+    }
     case 'completed/set': {
       // `completedById` maps id -> completed; used both to apply and to undo toggle-all.
       const { completedById } = action;
@@ -57,11 +152,11 @@ export function todosReducer(state, action) {
     case 'removed': {
       const ids = new Set(action.ids);
       const editing = state.editing && ids.has(state.editing.id) ? null : state.editing;
-      return { ...state, items: state.items.filter((t) => !ids.has(t.id)), editing };
+      return releaseHeld({ ...state, items: state.items.filter((t) => !ids.has(t.id)), editing });
     }
     case 'restored': {
       const present = new Set(state.items.map((t) => t.id));
-      const back = action.todos.filter((t) => !present.has(t.id));
+      const back = action.todos.filter((t) => !present.has(t.id) && !(t.id in state.goneIds));
       return { ...state, items: [...state.items, ...back].sort(byServerOrder) };
     }
 
@@ -97,6 +192,70 @@ export function todosReducer(state, action) {
     default:
       throw new Error(`Unknown todos action: ${action.type}`);
   }
+}
+
+/**
+ * The action that applies one live event (see api/events.js), or null for one this list does
+ * not use. Events carry what the REST API returns, so they go through the same actions as its
+ * answers.
+ */
+export function actionForEvent(type, data) {
+  if (!data || typeof data !== 'object') return null;
+  switch (type) {
+    case 'todo.created':
+      return isTodo(data) ? { type: 'server/created', todo: data } : null;
+    case 'todo.updated':
+      return isTodo(data) ? { type: 'server/updated', todo: data } : null;
+    case 'todo.deleted':
+      return data.id == null ? null : { type: 'server/deleted', ids: [data.id] };
+    case 'todos.completed':
+      return Array.isArray(data.ids) && typeof data.completed === 'boolean'
+        ? { type: 'server/completed', ids: data.ids, completed: data.completed, updatedAt: data.updatedAt || null }
+        : null;
+    case 'todos.cleared':
+      return Array.isArray(data.ids) ? { type: 'server/deleted', ids: data.ids } : null;
+    default:
+      return null;
+  }
+}
+
+const isTodo = (data) => data.id != null && typeof data.title === 'string' && typeof data.completed === 'boolean';
+
+/**
+ * Whether server state `incoming` of a todo is at least as new as `current`, by `updatedAt`
+ * (millisecond RFC 3339 times). Without a time on either side there is nothing to compare:
+ * the incoming one wins. `strict`: a tie goes to `current`.
+ */
+function isNewer(incoming, current, strict = false) {
+  const a = Date.parse(incoming.updatedAt);
+  const b = Date.parse(current.updatedAt);
+  if (Number.isNaN(a) || Number.isNaN(b)) return true;
+  return strict ? a > b : a >= b;
+}
+
+/**
+ * `items` with the server's `todo` in place of its older self: the same array when nothing
+ * changes (an event for a state the tab already shows is a no-op), null when it is not there.
+ */
+function upsert(items, todo, { strict = false } = {}) {
+  const index = items.findIndex((t) => t.id === todo.id);
+  if (index < 0) return null;
+  const current = items[index];
+  if (!isNewer(todo, current, strict)) return items;
+  const next = { ...current, ...todo };
+  delete next.pending;
+  if (Object.keys(next).every((key) => next[key] === current[key]) && !current.pending) return items;
+  const out = items.slice();
+  out[index] = next;
+  return next.order === current.order ? out : out.sort(byServerOrder);
+}
+
+/** Once none of this tab's adds is unanswered, held creates are other tabs' todos: show them. */
+function releaseHeld(state) {
+  if (state.held.length === 0 || state.items.some((t) => t.pending)) return state;
+  const present = new Set(state.items.map((t) => t.id));
+  const back = state.held.filter((t) => !present.has(t.id) && !(t.id in state.goneIds));
+  return { ...state, held: [], items: back.length ? [...state.items, ...back].sort(byServerOrder) : state.items };
 }
 
 /** The server's order (`order`, then `id`); todos not saved yet stay at the end. */

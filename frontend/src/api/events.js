@@ -1,0 +1,184 @@
+/**
+ * The live-updates stream (`GET /api/events/`, Server-Sent Events): the one place that knows
+ * its path, its event names and how it reconnects. No React here; `useLiveUpdates` wraps it.
+ *
+ * Event names and data (see ../../docs/live-updates.md and the contract, "Live updates"):
+ * - `todo.created`, `todo.updated`: the todo as the REST API returns it;
+ * - `todo.deleted`: `{"id"}`;
+ * - `todos.completed` (toggle all): `{"ids", "completed", "updatedAt"}`, the todos that changed;
+ * - `todos.cleared` (clear completed): `{"ids"}`, the todos deleted;
+ * - `resync`: events were missed, re-read the list.
+ */
+export const EVENTS_PATH = '/api/events/';
+
+export const TODO_EVENTS = ['todo.created', 'todo.updated', 'todo.deleted', 'todos.completed', 'todos.cleared'];
+export const RESYNC_EVENT = 'resync';
+
+/**
+ * What the connection looks like to a person:
+ * - `connecting`: the first attempt is under way;
+ * - `live`: open, changes arrive as they are made;
+ * - `reconnecting`: the stream broke `quietMs` or more ago and is being opened again;
+ * - `offline`: still broken `offlineAfterMs` after it broke, or the browser says it is offline;
+ * - `unavailable`: this browser has no EventSource (the list still works, without live updates);
+ * - `closed`: `close()` was called.
+ */
+export const STREAM_STATUSES = ['connecting', 'live', 'reconnecting', 'offline', 'unavailable', 'closed'];
+
+/** Waits before opening the stream again after the browser gave up on it (4xx, 5xx, wrong type). */
+export const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
+
+/**
+ * Opens the stream with the session cookie (`withCredentials`), keeps it open, and reports.
+ *
+ * The browser reopens a stream by itself after a network error, sending `Last-Event-ID` so
+ * the server replays what was missed; after an HTTP error (401 when the session ended, 403,
+ * 502 from a proxy while the API is down, 503 when the server is full) it gives up, and this
+ * function opens a new one after a growing delay (`retryDelaysMs`). A new EventSource has no
+ * last event id, so every open after a break calls `onOpen({reopened: true})`: the caller then
+ * re-reads the list.
+ *
+ * @param {{baseUrl: string}} client  The API client (for its base URL).
+ * @param {object} handlers
+ * @param {(type: string, data: *, id: string) => void} handlers.onEvent  A todo event or `resync`.
+ * @param {(status: string) => void} [handlers.onStatus]  See STREAM_STATUSES; only on a change.
+ * @param {({reopened: boolean}) => void} [handlers.onOpen]  Every time the stream opens.
+ * @param {() => void} [handlers.onBroken]  The browser gave up (an HTTP error): the session may
+ *   have ended, which only a JSON request can tell.
+ * @param {object} [options]  Injected in tests.
+ * @returns {{close(): void, reconnectNow(): void, status(): string}}
+ */
+export function openEventStream(
+  client,
+  { onEvent, onStatus = () => {}, onOpen = () => {}, onBroken = () => {} },
+  {
+    EventSource: EventSourceImpl = globalThis.EventSource,
+    window: win = typeof window === 'undefined' ? null : window,
+    retryDelaysMs = DEFAULT_RETRY_DELAYS_MS,
+    quietMs = 2000,
+    offlineAfterMs = 10000,
+  } = {},
+) {
+  const url = `${client.baseUrl.replace(/\/+$/, '')}${EVENTS_PATH}`;
+  let status = null;
+  let source = null;
+  let everOpened = false;
+  let brokenSince = null; // When the stream last stopped being open (null while open).
+  let failures = 0; // Consecutive HTTP failures, for the retry delay.
+  let retryTimer = null;
+  let quietTimer = null;
+  let offlineTimer = null;
+  let closed = false;
+
+  const setStatus = (next) => {
+    if (next === status) return;
+    status = next;
+    onStatus(next);
+  };
+
+  if (typeof EventSourceImpl !== 'function') {
+    setStatus('unavailable');
+    return { close() {}, reconnectNow() {}, status: () => status };
+  }
+
+  function connect() {
+    retryTimer = null;
+    if (closed) return;
+    source = new EventSourceImpl(url, { withCredentials: true });
+    source.onopen = opened;
+    source.onerror = errored;
+    for (const type of [...TODO_EVENTS, RESYNC_EVENT]) {
+      source.addEventListener(type, (event) => received(type, event));
+    }
+  }
+
+  function opened() {
+    const reopened = everOpened || brokenSince !== null;
+    everOpened = true;
+    brokenSince = null;
+    failures = 0;
+    clearTimeout(quietTimer);
+    clearTimeout(offlineTimer);
+    setStatus('live');
+    onOpen({ reopened });
+  }
+
+  function received(type, event) {
+    let data = null;
+    try {
+      data = event.data ? JSON.parse(event.data) : null;
+    } catch {
+      return; // Not ours (a proxy's page?): a resync or reconnect will put the list right.
+    }
+    onEvent(type, data, event.lastEventId);
+  }
+
+  function errored() {
+    if (closed) return;
+    const gaveUp = !source || source.readyState === 2; // EventSource.CLOSED
+    lost();
+    if (!gaveUp) return; // The browser reconnects by itself (with Last-Event-ID).
+    source.close();
+    source = null;
+    const delay = retryDelaysMs[Math.min(failures, retryDelaysMs.length - 1)];
+    failures += 1;
+    retryTimer = setTimeout(connect, delay);
+    onBroken();
+  }
+
+  /** The stream is not open: say so calmly (a blip of under `quietMs` shows nothing). */
+  function lost() {
+    if (brokenSince !== null) return;
+    brokenSince = Date.now();
+    if (win && win.navigator && win.navigator.onLine === false) {
+      setStatus('offline');
+      return;
+    }
+    if (status === 'connecting') {
+      // Never opened yet: nothing to keep calm about.
+      setStatus('reconnecting');
+    } else {
+      quietTimer = setTimeout(() => setStatus('reconnecting'), quietMs);
+    }
+    offlineTimer = setTimeout(() => setStatus('offline'), offlineAfterMs);
+  }
+
+  /** Opens again at once (back online, window visible again), instead of waiting for the timer. */
+  function reconnectNow() {
+    if (closed || source) return;
+    clearTimeout(retryTimer);
+    connect();
+  }
+
+  const wentOffline = () => {
+    if (closed) return;
+    if (status !== 'live') setStatus('offline');
+  };
+  const cameOnline = () => {
+    if (closed) return;
+    if (status === 'offline') setStatus('reconnecting');
+    reconnectNow();
+  };
+  win?.addEventListener?.('offline', wentOffline);
+  win?.addEventListener?.('online', cameOnline);
+
+  setStatus('connecting');
+  connect();
+
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(retryTimer);
+      clearTimeout(quietTimer);
+      clearTimeout(offlineTimer);
+      win?.removeEventListener?.('offline', wentOffline);
+      win?.removeEventListener?.('online', cameOnline);
+      if (source) source.close();
+      source = null;
+      setStatus('closed');
+    },
+    reconnectNow,
+    status: () => status,
+  };
+}

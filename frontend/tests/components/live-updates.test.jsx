@@ -1,0 +1,207 @@
+// The list with live updates: a fake EventSource stands in for GET /api/events/.
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { TodoApp } from '../../src/components/TodoApp.jsx';
+import { FakeEventSource } from '../unit/fake-event-source.mjs';
+import { act, byTestId, fakeApi, fire, items, render, serverError, settle, textOf, titles, typeNewTodo } from './helpers.jsx';
+
+const at = (second) => `2026-11-30T08:00:${String(second).padStart(2, '0')}.000Z`;
+const todo = (id, title, { completed = false, updated = 0 } = {}) => ({
+  id,
+  title,
+  completed,
+  order: id,
+  createdAt: at(0),
+  updatedAt: at(updated),
+});
+const fast = { quietMs: 20, offlineAfterMs: 60, retryDelaysMs: [20] };
+const wait = (ms) => act(() => new Promise((resolve) => setTimeout(resolve, ms)));
+const lists = (api) => api.calls.filter(([name]) => name === 'todos.list').length;
+const indicator = (renderer) => byTestId(renderer, 'connection-status')[0];
+const checked = (renderer) => items(renderer).map((li) => li.findByProps({ className: 'toggle' }).props.checked);
+
+async function live(renderer, action) {
+  await act(async () => action());
+  await settle();
+}
+
+describe('TodoApp: live updates', () => {
+  const renderers = [];
+  beforeEach(() => {
+    FakeEventSource.reset();
+    globalThis.EventSource = FakeEventSource;
+  });
+  afterEach(async () => {
+    for (const renderer of renderers.splice(0)) await act(async () => renderer.unmount());
+    delete globalThis.EventSource;
+  });
+
+  async function show(api, filter = 'all') {
+    const renderer = await render(<TodoApp api={api} filter={filter} userId={1} liveOptions={fast} />);
+    renderers.push(renderer);
+    return renderer;
+  }
+
+  it('opens the stream with credentials and shows a calm, named indicator: connecting, then live', async () => {
+    const renderer = await show(fakeApi([todo(1, 'A')]));
+    assert.equal(FakeEventSource.instances.length, 1);
+    assert.equal(FakeEventSource.latest.url, 'http://api.test/api/events/');
+    assert.equal(FakeEventSource.latest.withCredentials, true);
+    const status = indicator(renderer);
+    assert.equal(status.props.role, 'status');
+    assert.equal(status.props['aria-label'], 'Live updates');
+    assert.equal(textOf(status), 'Live updates: Connecting…');
+    await live(renderer, () => FakeEventSource.latest.open());
+    assert.equal(textOf(indicator(renderer)), 'Live updates: Live');
+    assert.equal(indicator(renderer).props['data-state'], 'live');
+  });
+
+  it('applies every kind of change made elsewhere, without reloading', async () => {
+    const api = fakeApi([todo(1, 'A'), todo(2, 'B')]);
+    const renderer = await show(api);
+    const source = FakeEventSource.latest;
+    await live(renderer, () => source.open());
+    const reads = lists(api);
+
+    await live(renderer, () => source.emit('todo.created', todo(3, 'C'), 1));
+    assert.deepEqual(titles(renderer), ['A', 'B', 'C']);
+    await live(renderer, () => source.emit('todo.updated', todo(2, 'B renamed', { updated: 2 }), 2));
+    assert.deepEqual(titles(renderer), ['A', 'B renamed', 'C']);
+    await live(renderer, () => source.emit('todo.updated', todo(1, 'A', { completed: true, updated: 3 }), 3));
+    assert.deepEqual(checked(renderer), [true, false, false]);
+    await live(renderer, () => source.emit('todo.deleted', { id: 2 }, 4));
+    assert.deepEqual(titles(renderer), ['A', 'C']);
+    await live(renderer, () => source.emit('todos.completed', { ids: [3], completed: true, updatedAt: at(5) }, 5));
+    assert.deepEqual(checked(renderer), [true, true]);
+    assert.match(textOf(byTestId(renderer, 'todo-count')[0]), /0 items left/);
+    await live(renderer, () => source.emit('todos.cleared', { ids: [1, 3] }, 6));
+    assert.deepEqual(titles(renderer), []);
+    assert.equal(lists(api), reads, 'no re-read was needed');
+  });
+
+  it('does not add its own todo twice when its event arrives before the POST answer', async () => {
+    const api = fakeApi([]);
+    let answer;
+    api.todos.create = ({ title }) => new Promise((resolve) => (answer = () => resolve(todo(10, title))));
+    const renderer = await show(api);
+    const source = FakeEventSource.latest;
+    await live(renderer, () => source.open());
+
+    await typeNewTodo(renderer, 'Mine');
+    await live(renderer, () => source.emit('todo.created', todo(10, 'Mine'), 1));
+    assert.deepEqual(titles(renderer), ['Mine']);
+    await live(renderer, () => answer());
+    assert.deepEqual(titles(renderer), ['Mine']);
+    assert.equal(items(renderer)[0].props.className.includes('pending'), false);
+  });
+
+  it('its own toggle echoed by the stream is applied once', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    api.todos.patch = async (id, changes) => ({ ...todo(1, 'A', { updated: 4 }), ...changes });
+    const renderer = await show(api);
+    const source = FakeEventSource.latest;
+    await live(renderer, () => source.open());
+    await fire(items(renderer)[0].findByProps({ className: 'toggle' }), 'onChange');
+    await live(renderer, () => source.emit('todo.updated', todo(1, 'A', { completed: true, updated: 4 }), 1));
+    assert.deepEqual(checked(renderer), [true]);
+    assert.deepEqual(titles(renderer), ['A']);
+  });
+
+  it('an optimistic change overtaken by an event, then refused, ends in the server state', async () => {
+    const api = fakeApi([todo(1, 'A', { updated: 1 })]);
+    let refuse;
+    api.todos.patch = () => new Promise((_, reject) => (refuse = () => reject(serverError(500, 'internal_error', 'Boom.'))));
+    const renderer = await show(api);
+    const source = FakeEventSource.latest;
+    await live(renderer, () => source.open());
+
+    await fire(items(renderer)[0].findByProps({ className: 'toggle' }), 'onChange'); // Optimistic: done.
+    await live(renderer, () => source.emit('todo.updated', todo(1, 'A (theirs)', { completed: true, updated: 2 }), 1));
+    await live(renderer, () => refuse());
+    assert.deepEqual(titles(renderer), ['A (theirs)']);
+    assert.deepEqual(checked(renderer), [true], 'not undone: the server says it is done');
+  });
+
+  it('re-reads the list on resync', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    const renderer = await show(api);
+    const source = FakeEventSource.latest;
+    await live(renderer, () => source.open());
+    const reads = lists(api);
+    api.todos.list = async () => [todo(1, 'A'), todo(2, 'Missed')];
+    api.calls.push(['todos.list']);
+    await live(renderer, () => source.emit('resync', { reason: 'too_old' }, 7));
+    assert.deepEqual(titles(renderer), ['A', 'Missed']);
+    assert.ok(lists(api) > reads);
+  });
+
+  it('re-reads the list when the browser reconnects after a break, and says reconnecting meanwhile', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    let reads = 0;
+    const renderer = await show(api);
+    api.todos.list = async () => {
+      reads += 1;
+      return [todo(1, 'A'), todo(2, 'Made while away')];
+    };
+    const source = FakeEventSource.latest;
+    await live(renderer, () => source.open());
+    const before = reads;
+    await live(renderer, () => source.drop());
+    await wait(40);
+    assert.equal(indicator(renderer).props['data-state'], 'reconnecting');
+    assert.equal(textOf(indicator(renderer)), 'Live updates: Reconnecting…');
+    await wait(60);
+    assert.equal(indicator(renderer).props['data-state'], 'offline');
+    assert.equal(textOf(indicator(renderer)), 'Live updates: Offline');
+    await live(renderer, () => source.open());
+    assert.equal(indicator(renderer).props['data-state'], 'live');
+    assert.equal(reads, before + 1);
+    assert.deepEqual(titles(renderer), ['A', 'Made while away']);
+  });
+
+  it('after an HTTP error checks the session with a read, and opens a new stream', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    const renderer = await show(api);
+    await live(renderer, () => FakeEventSource.latest.open());
+    const reads = lists(api);
+    await live(renderer, () => FakeEventSource.latest.fail());
+    assert.equal(lists(api), reads + 1);
+    await wait(40);
+    assert.equal(FakeEventSource.instances.length, 2);
+    await live(renderer, () => FakeEventSource.latest.open());
+    assert.equal(lists(api), reads + 2, 'and reads again once open: events may have been missed');
+  });
+
+  it('events during the first load are not lost when the list arrives', async () => {
+    const api = fakeApi();
+    let release;
+    api.todos.list = () => new Promise((resolve) => (release = resolve));
+    const renderer = await show(api);
+    const source = FakeEventSource.latest;
+    await live(renderer, () => source.open());
+    await live(renderer, () => source.emit('todo.created', todo(2, 'New'), 1));
+    await live(renderer, () => release([todo(1, 'Old')]));
+    assert.deepEqual(titles(renderer), ['Old', 'New']);
+  });
+
+  it('closes the stream when the list goes away (log-out, session ended)', async () => {
+    const renderer = await show(fakeApi([]));
+    const source = FakeEventSource.latest;
+    await live(renderer, () => source.open());
+    await act(async () => renderer.unmount());
+    renderers.splice(renderers.indexOf(renderer), 1);
+    assert.equal(source.readyState, FakeEventSource.CLOSED);
+    await wait(40);
+    assert.equal(FakeEventSource.instances.length, 1, 'and never reopens it');
+  });
+});
+
+describe('TodoApp: without EventSource', () => {
+  it('works as before, with no indicator', async () => {
+    const renderer = await render(<TodoApp api={fakeApi([todo(1, 'A')])} filter="all" userId={1} />);
+    assert.equal(byTestId(renderer, 'connection-status').length, 0);
+    assert.deepEqual(titles(renderer), ['A']);
+    await act(async () => renderer.unmount());
+  });
+});

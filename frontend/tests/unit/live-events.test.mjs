@@ -1,0 +1,152 @@
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { openEventStream } from '../../src/api/events.js';
+import { FakeEventSource, fakeWindow } from './fake-event-source.mjs';
+
+const client = { baseUrl: 'http://api.test/' };
+// Short waits so that the timing rules can be seen in a unit test.
+const fast = { quietMs: 30, offlineAfterMs: 90, retryDelaysMs: [20, 60] };
+
+function start(options = {}) {
+  const seen = { events: [], statuses: [], opens: [], broken: 0 };
+  const stream = openEventStream(
+    client,
+    {
+      onEvent: (type, data, id) => seen.events.push([type, data, id]),
+      onStatus: (status) => seen.statuses.push(status),
+      onOpen: (info) => seen.opens.push(info),
+      onBroken: () => (seen.broken += 1),
+    },
+    { EventSource: FakeEventSource, window: fakeWindow(), ...fast, ...options },
+  );
+  return { stream, seen };
+}
+
+describe('openEventStream', () => {
+  let running;
+  beforeEach(() => FakeEventSource.reset());
+  afterEach(() => running?.stream.close());
+
+  it('opens /api/events/ with the cookies and says connecting, then live', () => {
+    running = start();
+    const source = FakeEventSource.latest;
+    assert.equal(source.url, 'http://api.test/api/events/');
+    assert.equal(source.withCredentials, true);
+    assert.deepEqual(running.seen.statuses, ['connecting']);
+    source.open();
+    assert.deepEqual(running.seen.statuses, ['connecting', 'live']);
+    assert.deepEqual(running.seen.opens, [{ reopened: false }]);
+  });
+
+  it('hands over each kind of event with its data and id', () => {
+    running = start();
+    const source = FakeEventSource.latest;
+    source.open();
+    const todo = { id: 7, title: 'Milk', completed: false, order: 1 };
+    source.emit('todo.created', todo, 1);
+    source.emit('todo.updated', { ...todo, completed: true }, 2);
+    source.emit('todo.deleted', { id: 7 }, 3);
+    source.emit('todos.completed', { ids: [1, 2], completed: true, updatedAt: '2026-01-01T00:00:00.000Z' }, 4);
+    source.emit('todos.cleared', { ids: [1, 2] }, 5);
+    source.emit('resync', { reason: 'gap' }, 5);
+    assert.deepEqual(
+      running.seen.events.map(([type, , id]) => [type, id]),
+      [['todo.created', '1'], ['todo.updated', '2'], ['todo.deleted', '3'], ['todos.completed', '4'], ['todos.cleared', '5'], ['resync', '5']],
+    );
+    assert.deepEqual(running.seen.events[0][1], todo);
+  });
+
+  it('ignores an event whose data is not JSON', () => {
+    running = start();
+    FakeEventSource.latest.open();
+    FakeEventSource.latest.emit('todo.created', '<html>');
+    assert.deepEqual(running.seen.events, []);
+  });
+
+  it('stays calm through a short break the browser heals itself, and says the list may be stale', async () => {
+    running = start();
+    const source = FakeEventSource.latest;
+    source.open();
+    source.drop();
+    await sleep(10);
+    assert.deepEqual(running.seen.statuses, ['connecting', 'live']); // Not yet: under quietMs.
+    source.open(); // The browser's own reconnect, with Last-Event-ID.
+    assert.equal(FakeEventSource.instances.length, 1);
+    assert.deepEqual(running.seen.opens, [{ reopened: false }, { reopened: true }]);
+    await sleep(120);
+    assert.deepEqual(running.seen.statuses, ['connecting', 'live']);
+  });
+
+  it('says reconnecting after a moment, offline after longer, and live again once back', async () => {
+    running = start();
+    const source = FakeEventSource.latest;
+    source.open();
+    source.drop();
+    await sleep(50);
+    assert.deepEqual(running.seen.statuses, ['connecting', 'live', 'reconnecting']);
+    await sleep(80);
+    assert.deepEqual(running.seen.statuses, ['connecting', 'live', 'reconnecting', 'offline']);
+    source.open();
+    assert.equal(running.seen.statuses.at(-1), 'live');
+  });
+
+  it('opens a new stream, after a growing delay, when the browser gives up after an HTTP error', async () => {
+    running = start();
+    FakeEventSource.latest.open();
+    const first = FakeEventSource.latest;
+    first.fail();
+    assert.equal(running.seen.broken, 1, 'the caller is told, so it can check the session');
+    assert.equal(first.readyState, FakeEventSource.CLOSED);
+    await sleep(35);
+    assert.equal(FakeEventSource.instances.length, 2);
+    FakeEventSource.latest.fail();
+    await sleep(35);
+    assert.equal(FakeEventSource.instances.length, 2, 'the second wait is longer');
+    await sleep(50);
+    assert.equal(FakeEventSource.instances.length, 3);
+    FakeEventSource.latest.open();
+    assert.deepEqual(running.seen.opens.at(-1), { reopened: true });
+    assert.equal(running.seen.statuses.at(-1), 'live');
+  });
+
+  it('says reconnecting at once when the first attempt fails', () => {
+    running = start();
+    FakeEventSource.latest.fail();
+    assert.deepEqual(running.seen.statuses, ['connecting', 'reconnecting']);
+  });
+
+  it('says offline when the browser goes offline, and reconnects at once when it is back', async () => {
+    const win = fakeWindow();
+    running = start({ window: win, retryDelaysMs: [10000] });
+    FakeEventSource.latest.open();
+    win.goOffline();
+    FakeEventSource.latest.fail();
+    assert.equal(running.seen.statuses.at(-1), 'offline');
+    win.goOnline();
+    assert.equal(FakeEventSource.instances.length, 2, 'no need to wait for the retry timer');
+    assert.equal(running.seen.statuses.at(-1), 'reconnecting');
+    FakeEventSource.latest.open();
+    assert.equal(running.seen.statuses.at(-1), 'live');
+  });
+
+  it('close() ends the stream for good: no reconnect, no more status', async () => {
+    running = start();
+    const source = FakeEventSource.latest;
+    source.open();
+    running.stream.close();
+    assert.equal(source.readyState, FakeEventSource.CLOSED);
+    assert.equal(running.seen.statuses.at(-1), 'closed');
+    source.onerror?.({});
+    await sleep(50);
+    assert.equal(FakeEventSource.instances.length, 1);
+    assert.equal(running.seen.statuses.at(-1), 'closed');
+  });
+
+  it('is unavailable, and harmless, without EventSource', () => {
+    running = start({ EventSource: undefined });
+    assert.deepEqual(running.seen.statuses, ['unavailable']);
+    running.stream.close();
+  });
+});
