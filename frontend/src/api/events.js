@@ -84,11 +84,13 @@ export function openEventStream(
   function connect() {
     retryTimer = null;
     if (closed) return;
-    source = new EventSourceImpl(url, { withCredentials: true });
-    source.onopen = opened;
-    source.onerror = errored;
+    const current = new EventSourceImpl(url, { withCredentials: true });
+    source = current;
+    // Only the current stream counts: one closed here (offline, replaced) may still fire.
+    current.onopen = () => current === source && opened();
+    current.onerror = () => current === source && errored();
     for (const type of [...TODO_EVENTS, RESYNC_EVENT]) {
-      source.addEventListener(type, (event) => received(type, event));
+      current.addEventListener(type, (event) => current === source && received(type, event));
     }
   }
 
@@ -115,7 +117,7 @@ export function openEventStream(
 
   function errored() {
     if (closed) return;
-    const gaveUp = !source || source.readyState === 2; // EventSource.CLOSED
+    const gaveUp = source.readyState === 2; // EventSource.CLOSED
     lost();
     if (!gaveUp) return; // The browser reconnects by itself (with Last-Event-ID).
     source.close();
@@ -134,13 +136,19 @@ export function openEventStream(
       setStatus('offline');
       return;
     }
-    if (status === 'connecting') {
-      // Never opened yet: nothing to keep calm about.
-      setStatus('reconnecting');
-    } else {
+    if (status === 'live') {
       quietTimer = setTimeout(() => setStatus('reconnecting'), quietMs);
+    } else {
+      setStatus('reconnecting'); // Never open yet, or back online: nothing to keep calm about.
     }
     offlineTimer = setTimeout(() => setStatus('offline'), offlineAfterMs);
+  }
+
+  function clearTimers() {
+    clearTimeout(retryTimer);
+    clearTimeout(quietTimer);
+    clearTimeout(offlineTimer);
+    retryTimer = null;
   }
 
   /** Opens again at once (back online, window visible again), instead of waiting for the timer. */
@@ -150,14 +158,24 @@ export function openEventStream(
     connect();
   }
 
+  // The browser knows before the stream does: offline, no connection can work, so the stream
+  // is closed (a connection kept by the network stack would otherwise hold back what was
+  // missed); back online, a new one is opened at once, and its opening re-reads the list.
   const wentOffline = () => {
     if (closed) return;
-    if (status !== 'live') setStatus('offline');
+    clearTimers();
+    if (source) source.close();
+    source = null;
+    if (brokenSince === null) brokenSince = Date.now();
+    setStatus('offline');
   };
   const cameOnline = () => {
-    if (closed) return;
-    if (status === 'offline') setStatus('reconnecting');
-    reconnectNow();
+    if (closed || source) return;
+    clearTimers();
+    failures = 0;
+    brokenSince = null;
+    lost();
+    connect();
   };
   win?.addEventListener?.('offline', wentOffline);
   win?.addEventListener?.('online', cameOnline);
@@ -169,9 +187,7 @@ export function openEventStream(
     close() {
       if (closed) return;
       closed = true;
-      clearTimeout(retryTimer);
-      clearTimeout(quietTimer);
-      clearTimeout(offlineTimer);
+      clearTimers();
       win?.removeEventListener?.('offline', wentOffline);
       win?.removeEventListener?.('online', cameOnline);
       if (source) source.close();

@@ -120,15 +120,20 @@ describe('openEventStream', () => {
   it('says offline when the browser goes offline, and reconnects at once when it is back', async () => {
     const win = fakeWindow();
     running = start({ window: win, retryDelaysMs: [10000] });
-    FakeEventSource.latest.open();
+    const first = FakeEventSource.latest;
+    first.open();
     win.goOffline();
-    FakeEventSource.latest.fail();
+    assert.equal(running.seen.statuses.at(-1), 'offline', 'at once, even from live');
+    assert.equal(first.readyState, FakeEventSource.CLOSED, 'a stream that cannot work is closed');
+    first.fail(); // Late news from the closed stream changes nothing.
     assert.equal(running.seen.statuses.at(-1), 'offline');
+    assert.equal(running.seen.broken, 0);
     win.goOnline();
     assert.equal(FakeEventSource.instances.length, 2, 'no need to wait for the retry timer');
     assert.equal(running.seen.statuses.at(-1), 'reconnecting');
     FakeEventSource.latest.open();
     assert.equal(running.seen.statuses.at(-1), 'live');
+    assert.deepEqual(running.seen.opens.at(-1), { reopened: true }, 'so the list is re-read');
   });
 
   it('close() ends the stream for good: no reconnect, no more status', async () => {
