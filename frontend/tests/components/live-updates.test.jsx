@@ -173,6 +173,33 @@ describe('TodoApp: live updates', () => {
     assert.equal(lists(api), reads + 2, 'and reads again once open: events may have been missed');
   });
 
+  it('re-reads the list when the tab is shown again after being hidden for a while, not after a glance away', async () => {
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'visible' });
+    globalThis.document = doc;
+    const setVisibility = (state) => {
+      doc.visibilityState = state;
+      doc.dispatchEvent(new Event('visibilitychange'));
+    };
+    try {
+      const api = fakeApi([todo(1, 'A')]);
+      const renderer = await render(
+        <TodoApp api={api} filter="all" userId={1} liveOptions={{ ...fast, staleAfterHiddenMs: 50 }} />,
+      );
+      renderers.push(renderer);
+      await live(renderer, () => FakeEventSource.latest.open());
+      const reads = lists(api);
+      await live(renderer, () => setVisibility('hidden'));
+      await live(renderer, () => setVisibility('visible')); // A glance away.
+      assert.equal(lists(api), reads);
+      await live(renderer, () => setVisibility('hidden'));
+      await wait(70);
+      await live(renderer, () => setVisibility('visible'));
+      assert.equal(lists(api), reads + 1);
+    } finally {
+      delete globalThis.document;
+    }
+  });
+
   it('events during the first load are not lost when the list arrives', async () => {
     const api = fakeApi();
     let release;
