@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from stack import PROD_DOMAIN, DevStack, ProdStack, free_port  # noqa: E402
+from servers import PostgresCluster  # noqa: E402  (stack.py put backend/Tests/HTTP on the path)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -133,6 +134,20 @@ def dev(request, tmp_path, browser):
 def prod(request, tmp_path, browser):
     """https://app.todolist.test -> https://api.todolist.test through nginx, fresh database."""
     yield from _stack_fixture(request, tmp_path, browser, ProdStack, https=True)
+
+
+@pytest.fixture
+def prod_two_instances(request, tmp_path, browser):
+    """The production layout with two API processes behind nginx on one PostgreSQL database
+    (a throw-away cluster); `stack.use_instance(context, n)` picks a browser's instance."""
+    cluster = PostgresCluster().start()
+    try:
+        database_url = cluster.create_database()
+        yield from _stack_fixture(
+            request, tmp_path, browser,
+            lambda workdir: ProdStack(workdir, database_url=database_url, instances=2), https=True)
+    finally:
+        cluster.cleanup()
 
 
 @pytest.fixture

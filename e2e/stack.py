@@ -4,6 +4,9 @@ DevStack:  http://localhost:<p1> (static frontend/dist)  ->  http://localhost:<p
 ProdStack: https://app.todolist.test:<p> and https://api.todolist.test:<p>, both served by
            nginx with deploy/nginx/todolist.conf and a self-signed certificate made here;
            the API behind it with Secure, __Host- cookies and TRUSTED_PROXIES=127.0.0.1.
+           With `instances=2` (and a PostgreSQL `database_url`), two API processes share the
+           database behind nginx; a browser context chooses its instance with the test-only
+           cookie `INSTANCE_COOKIE` on the API host (see `use_instance`).
 """
 from __future__ import annotations
 
@@ -125,10 +128,16 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-class ProdStack:
-    """nginx terminating TLS for the app and API hosts, the API on a loopback port behind it."""
+INSTANCE_COOKIE = "e2e_instance"
 
-    def __init__(self, workdir: Path):
+
+class ProdStack:
+    """nginx terminating TLS for the app and API hosts, the API on a loopback port behind it
+    (or `instances` API processes on one PostgreSQL database, `database_url`)."""
+
+    def __init__(self, workdir: Path, database_url: str | None = None, instances: int = 1):
+        if instances > 1 and not (database_url or "").startswith("postgres"):
+            raise ValueError("several instances share one PostgreSQL database")
         self.workdir = workdir
         self.port = free_port()
         self.app_host = f"app.{PROD_DOMAIN}"
@@ -136,7 +145,7 @@ class ProdStack:
         self.app_url = f"https://{self.app_host}:{self.port}"
         self.api_url = f"https://{self.api_host}:{self.port}"
         (workdir / "db").mkdir(exist_ok=True)
-        self.backend = ServerProcess(sqlite_url(workdir / "db"), env={
+        self.backends = [ServerProcess(database_url or sqlite_url(workdir / "db"), env={
             "FRONTEND_ORIGINS": self.app_url,
             "COOKIE_SECURE": "true",
             "CSRF_COOKIE_NAME": "__Host-csrftoken",
@@ -144,28 +153,40 @@ class ProdStack:
             "TRUSTED_PROXIES": "127.0.0.1",
             "ALLOWED_HOSTS": self.api_host,
             "BCRYPT_COST": "4",
-        })
+        }) for _ in range(instances)]
+        self.backend = self.backends[0]
         self.web_root = workdir / "dist"
         self.nginx_dir = workdir / "nginx"
         self.nginx: subprocess.Popen | None = None
 
     def start(self) -> "ProdStack":
-        self.backend.start()
+        for backend in self.backends:
+            backend.start()
         shutil.copytree(DIST, self.web_root)
         write_config(self.web_root, self.api_url)
         self.nginx_dir.mkdir()
         cert, key = make_certificate(self.nginx_dir)
+        routing = ""
+        backend_address = f"127.0.0.1:{self.backend.port}"
+        if len(self.backends) > 1:
+            # Test-only routing: instance N (1-based) for a request carrying INSTANCE_COOKIE=N,
+            # the first otherwise; the access log names the instance that answered.
+            choices = "".join(f"    {n} 127.0.0.1:{b.port};\n" for n, b in enumerate(self.backends, 1))
+            routing = (f"  map $cookie_{INSTANCE_COOKIE} $todolist_backend {{\n    default 127.0.0.1:{self.backend.port};\n"
+                       f"{choices}  }}\n  log_format upstream '$request_method $uri $status [$cookie_{INSTANCE_COOKIE}] $upstream_addr';\n")
+            backend_address = "$todolist_backend"
         servers = fill_placeholders(
             NGINX_TEMPLATE.read_text(),
             LISTEN_PORT=f"127.0.0.1:{self.port}", APP_HOST=self.app_host, API_HOST=self.api_host,
             TLS_CERTIFICATE=cert, TLS_KEY=key, FRONTEND_ROOT=self.web_root,
-            BACKEND=f"127.0.0.1:{self.backend.port}")
+            BACKEND=backend_address)
+        access_format = " upstream" if len(self.backends) > 1 else ""
         # A main file of our own around the shipped server blocks: logs and pid in the temp folder.
         user = "user root;\n" if os.geteuid() == 0 else ""
         (self.nginx_dir / "nginx.conf").write_text(
             f"{user}worker_processes 1;\ndaemon off;\npid {self.nginx_dir}/nginx.pid;\n"
             f"error_log {self.nginx_dir}/error.log warn;\nevents {{ worker_connections 256; }}\n"
-            f"http {{\n  include /etc/nginx/mime.types;\n  access_log {self.nginx_dir}/access.log;\n"
+            f"http {{\n  include /etc/nginx/mime.types;\n{routing}  access_log {self.nginx_dir}/access.log{access_format};\n"
             f"  client_body_temp_path {self.nginx_dir}/body; proxy_temp_path {self.nginx_dir}/proxy;\n"
             f"  fastcgi_temp_path {self.nginx_dir}/fcgi; uwsgi_temp_path {self.nginx_dir}/uwsgi;\n"
             f"  scgi_temp_path {self.nginx_dir}/scgi;\n{servers}\n}}\n")
@@ -191,8 +212,26 @@ class ProdStack:
                 text += path.read_text(errors="replace")
         return text
 
+    def use_instance(self, context, number: int) -> None:
+        """Sends this browser context's API requests to instance `number` (1-based)."""
+        context.add_cookies([{"name": INSTANCE_COOKIE, "value": str(number), "domain": self.api_host, "path": "/",
+                              "secure": True, "httpOnly": True, "sameSite": "Lax"}])
+
+    def instances_serving(self, path: str) -> set[tuple[str, int]]:
+        """(INSTANCE_COOKIE value, instance number) of each request nginx passed on for `path`
+        (with `instances` > 1): which browser was served by which API process. CORS preflights
+        carry no cookies (they go to the first instance) and are left out."""
+        numbers = {f"127.0.0.1:{b.port}": n for n, b in enumerate(self.backends, 1)}
+        served = set()
+        for line in (self.nginx_dir / "access.log").read_text(errors="replace").splitlines():
+            fields = line.split()
+            if len(fields) == 5 and fields[1] == path and fields[0] != "OPTIONS":
+                served.add((fields[3].strip("[]"), numbers.get(fields[4], 0)))
+        return served
+
     def backend_logs(self) -> str:
-        return self.backend.logs() + "\n--- nginx ---\n" + self.nginx_logs()
+        logs = "".join(f"--- instance {n} ---\n{b.logs()}\n" for n, b in enumerate(self.backends, 1))
+        return logs + "\n--- nginx ---\n" + self.nginx_logs()
 
     def cleanup(self) -> None:
         if self.nginx and self.nginx.poll() is None:
@@ -201,4 +240,5 @@ class ProdStack:
                 self.nginx.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.nginx.kill()
-        self.backend.cleanup()
+        for backend in self.backends:
+            backend.cleanup()
