@@ -57,7 +57,10 @@ public struct CSRFProtection: Sendable {
         return checkToken(request, boundSecret: boundSecret)
     }
 
-    func isTrustedOrigin(_ origin: String, request: Request, isSecure: Bool) -> Bool {
+    /// Whether `origin` is the request's own (same scheme and host) or a trusted one. Also
+    /// for a route that must refuse foreign pages on safe methods too, such as a stream a
+    /// page could otherwise open with the user's cookies.
+    public func isTrustedOrigin(_ origin: String, request: Request, isSecure: Bool) -> Bool {
         if let host = Self.host(of: request), origin == (isSecure ? "https://" : "http://") + host {
             return true
         }

@@ -17,9 +17,10 @@ public enum TodoApplication {
         }
         let database = try await Database.open(url: settings.databaseURL, poolSize: settings.databasePoolSize, logger: logger)
         let router: Router<AppRequestContext>
+        let live = LiveUpdates(database: database, settings: liveSettings(settings), logger: logger)
         do {
             try await database.migrate()
-            router = try buildRouter(settings: settings, database: database)
+            router = try buildRouter(settings: settings, database: database, live: live)
         } catch {
             await database.close()
             throw error
@@ -38,7 +39,7 @@ public enum TodoApplication {
             router: router,
             server: limits.server(logger: logger),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
-            services: database.services + [purge],
+            services: database.services + [purge] + live.services(engine: database.engine as? PostgresEngine),
             logger: logger
         )
     }
@@ -48,8 +49,23 @@ public enum TodoApplication {
         try assemble(settings: settings, database: database).router
     }
 
+    static func buildRouter(settings: AppSettings, database: Database, live: LiveUpdates) throws -> Router<AppRequestContext> {
+        try assemble(settings: settings, database: database, live: live).router
+    }
+
+    /// The live updates' settings (`GET /api/events/`).
+    static func liveSettings(_ settings: AppSettings) -> LiveUpdates.Settings {
+        LiveUpdates.Settings(
+            heartbeat: .seconds(settings.heartbeatInterval), streamsPerUser: settings.streamsPerUser,
+            streamsMax: settings.streamsMax, eventsKeptPerUser: settings.eventsKeptPerUser)
+    }
+
     /// The router and the table of its routes (which tests compare with `docs/openapi.yaml`).
-    static func assemble(settings: AppSettings, database: Database) throws -> (router: Router<AppRequestContext>, routes: RouteTable) {
+    /// Without `live`, streams get no heartbeats or expiry checks (its services are not run).
+    static func assemble(
+        settings: AppSettings, database: Database, live: LiveUpdates? = nil
+    ) throws -> (router: Router<AppRequestContext>, routes: RouteTable) {
+        let live = live ?? LiveUpdates(database: database, settings: liveSettings(settings), logger: database.logger)
         let csrf = CSRFProtection(cookie: try settings.csrfCookiePolicy(), trustedOrigins: settings.frontendOrigins)
         let sessionCookie = try settings.sessionCookiePolicy()
         let sessions = SessionStore(database: database, lifetime: settings.sessionLifetime)
@@ -95,7 +111,8 @@ public enum TodoApplication {
                 failuresPerAddress: settings.loginFailuresPerAddress,
                 window: settings.loginThrottleWindow,
                 signupsPerAddress: settings.signupsPerAddress,
-                signupWindow: settings.signupThrottleWindow))
+                signupWindow: settings.signupThrottleWindow),
+            live: live)
 
         let routes = RouteTable(router: router)
         DiagnosticsController(csrf: csrf, database: database).register(in: routes)
@@ -104,7 +121,9 @@ public enum TodoApplication {
         AccountController(accounts: accounts, sessions: sessions, csrf: csrf, sessionCookie: sessionCookie, auth: auth)
             .register(in: routes)
         TokenController(tokens: tokens).register(in: routes)
-        TodoController(todos: TodoStore(database: database, maxTodosPerUser: settings.todosPerUser)).register(in: routes)
+        TodoController(todos: TodoStore(database: database, maxTodosPerUser: settings.todosPerUser, live: live))
+            .register(in: routes)
+        EventsController(live: live, csrf: csrf).register(in: routes)
         routes.finish()
         return (router, routes)
     }

@@ -12,6 +12,8 @@ struct AccountService: Sendable {
     let sessions: SessionStore
     let hasher: PasswordHasher
     let throttle: LoginThrottle
+    /// Told of every session that ends here, so its live update streams end too.
+    var live: LiveUpdates? = nil
 
     static let invalidCredentials = JSONError(
         .badRequest, code: "invalid_credentials", detail: "The username or password is incorrect.")
@@ -42,7 +44,7 @@ struct AccountService: Sendable {
         }
         let lifetime = sessions.lifetime
         do {
-            return try await database.transaction { sql in
+            let issued = try await database.transaction { sql in
                 if let previous {
                     try await SessionStore.delete(on: sql, idHash: previous.id)
                 }
@@ -50,6 +52,8 @@ struct AccountService: Sendable {
                 return try await SessionStore.issue(
                     on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
             }
+            if let previous { await ended(previous) }
+            return issued
         } catch is UsernameTaken {
             throw Self.usernameTaken(username)
         }
@@ -78,13 +82,25 @@ struct AccountService: Sendable {
             return user
         }
         let lifetime = sessions.lifetime
-        return try await database.transaction { sql in
+        let issued = try await database.transaction { sql in
             if let previous {
                 try await SessionStore.delete(on: sql, idHash: previous.id)
             }
             return try await SessionStore.issue(
                 on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
         }
+        if let previous { await ended(previous) }
+        return issued
+    }
+
+    /// The session has ended: its live update streams end, on every instance.
+    func ended(_ session: AuthenticatedSession) async {
+        await live?.sessionEnded(userID: session.userID, publicID: session.publicID)
+    }
+
+    /// Every session of the user but `except` has ended.
+    func userSessionsEnded(userID: Int64, except: Int64?) async {
+        await live?.userSessionsEnded(userID: userID, except: except)
     }
 
     /// Ends the session server-side; nothing to do when there is none.
@@ -114,7 +130,7 @@ struct AccountService: Sendable {
             try await hasher.hash(newPassword, in: place)
         }
         let lifetime = sessions.lifetime
-        return try await database.transaction { sql in
+        let issued = try await database.transaction { sql in
             // The caller's session must still be live: one ended from another device
             // (or by a concurrent password change) cannot change the password.
             let ended = try await sql.delete(from: "sessions").where("id_hash", .equal, session.id)
@@ -127,6 +143,8 @@ struct AccountService: Sendable {
             return try await SessionStore.issue(
                 on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
         }
+        await userSessionsEnded(userID: session.userID, except: issued.session.publicID)
+        return issued
     }
 
     /// Deletes the user with their todos, sessions and tokens in one transaction, after
@@ -139,6 +157,7 @@ struct AccountService: Sendable {
             try await UserStore.delete(on: sql, userID: session.userID)
         }
         guard deleted else { throw Self.sessionEnded }
+        await userSessionsEnded(userID: session.userID, except: nil)
     }
 
     /// Checks the session user's own password as a log-in attempt is checked: reserved

@@ -79,6 +79,7 @@ struct AccountController {
         let session = try Authentication.requireSession(context)
         let id = try Self.sessionID(context)
         guard try await sessions.end(userID: session.userID, publicID: id) else { throw Self.sessionNotFound }
+        await accounts.live?.sessionEnded(userID: session.userID, publicID: id)
         var response = JSONResponse.noContent()
         if id == session.publicID {
             response.setCookie(sessionCookie.expiredCookie())
@@ -91,6 +92,7 @@ struct AccountController {
     @Sendable func endOtherSessions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let session = try Authentication.requireSession(context)
         let ended = try await sessions.endAll(userID: session.userID, keeping: session.id)
+        await accounts.userSessionsEnded(userID: session.userID, except: session.publicID)
         return JSONResponse.make(.ok, TodoController.Count(key: "ended", count: ended))
     }
 

@@ -75,6 +75,7 @@ struct AuthController {
 
     @Sendable func logOut(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await accounts.logOut(sessionIDHash: context.session?.id)
+        if let session = context.session { await accounts.ended(session) }
         var response = JSONResponse.noContent()
         response.setCookie(sessionCookie.expiredCookie())
         response.setCookie(csrf.rotate().cookie)

@@ -40,6 +40,14 @@ public struct AppSettings: Sendable {
     public var todosPerUser: Int = 10_000
     /// Seconds a connection may stay without a complete request head before it is closed.
     public var idleTimeout: Int = 60
+    /// Live updates (`GET /api/events/`): seconds between heartbeat comments.
+    public var heartbeatInterval: Int = 15
+    /// Live update streams one user may hold; opening one more closes their oldest.
+    public var streamsPerUser: Int = 10
+    /// Live update streams this process holds at most; past it, `503 busy`.
+    public var streamsMax: Int = 10_000
+    /// Events kept per user for a reconnecting stream's replay.
+    public var eventsKeptPerUser: Int = 200
     /// Seconds a request's body may take to arrive after its head.
     public var requestTimeout: Int = 30
     /// Bytes a request head (request line and headers) may take.
@@ -77,6 +85,10 @@ public struct AppSettings: Sendable {
         ("HASHING_THREADS", "cores - 1 (at least 1)", "Threads computing bcrypt; the rest of the cores stay with the event loops."),
         ("IDLE_TIMEOUT", "60", "Seconds a connection may stay idle, or take to send a request's headers, before it is closed."),
         ("REQUEST_TIMEOUT", "30", "Seconds a request's body may take to arrive after its headers before the connection is closed."),
+        ("HEARTBEAT_INTERVAL", "15", "Seconds between heartbeat comments on live update streams (GET /api/events/); keep proxies' read timeouts above it."),
+        ("STREAMS_PER_USER", "10", "Live update streams one user may hold on one server process; opening one more closes their oldest."),
+        ("STREAMS_MAX", "10000", "Live update streams one server process holds at most; more are refused with 503 busy and Retry-After."),
+        ("EVENTS_KEPT_PER_USER", "200", "Live update events kept per user in the database, replayed to a stream that reconnects with Last-Event-ID; an older gap gets a resync event."),
         ("MAX_HEADER_SIZE", "16384", "Largest request head (request line and headers) in bytes; larger ones are refused."),
         ("ALLOWED_HOSTS", "(none)", "Comma-separated host names this server answers for (api.example.com; .example.com for the domain and its subdomains; * for any); other Host headers get 400 bad_host. Unset: no check. Set it in production."),
         ("PUBLIC_SUFFIX_LIST", PublicSuffixList.debianPath, "The Public Suffix List file the deploy check (todolist-server check) reads to tell sites apart."),
@@ -124,6 +136,10 @@ public struct AppSettings: Sendable {
             "HASHING_THREADS", default: HashingQueue.defaultThreads, in: 1...256)
         settings.allowedHosts = try reader.allowedHosts("ALLOWED_HOSTS")
         settings.todosPerUser = try reader.integer("TODOS_PER_USER", default: 10_000, in: 1...1_000_000)
+        settings.heartbeatInterval = try reader.integer("HEARTBEAT_INTERVAL", default: 15, in: 1...3600)
+        settings.streamsPerUser = try reader.integer("STREAMS_PER_USER", default: 10, in: 1...10_000)
+        settings.streamsMax = try reader.integer("STREAMS_MAX", default: 10_000, in: 1...1_000_000)
+        settings.eventsKeptPerUser = try reader.integer("EVENTS_KEPT_PER_USER", default: 200, in: 1...100_000)
         settings.publicSuffixListPath = try reader.string("PUBLIC_SUFFIX_LIST", default: PublicSuffixList.debianPath)
         try settings.validate()
         return settings

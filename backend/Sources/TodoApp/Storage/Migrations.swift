@@ -243,6 +243,28 @@ struct Migrator {
             }
             return statements
         },
+        Migration(version: 6, name: "live update events: per-user event counters and the recent events") { _ in
+            // Each user's events are numbered by their counter row (see `LiveEventLog`); the
+            // recent ones are kept for replay to a reconnecting stream.
+            [
+                """
+                CREATE TABLE live_event_counters (
+                    user_id BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+                    last_id BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE live_events (
+                    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    id BIGINT NOT NULL,
+                    kind TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, id)
+                )
+                """,
+            ]
+        },
     ]
 
     /// An integer key the database assigns: AUTOINCREMENT keeps SQLite from reusing the

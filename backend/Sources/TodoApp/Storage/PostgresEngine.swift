@@ -115,6 +115,15 @@ final class PostgresEngine: DatabaseEngine {
 
     var services: [any Service] { [client] }
 
+    /// A connection of its own, outside the pool, for a caller that holds it indefinitely
+    /// (the live updates' `LISTEN`); the caller closes it.
+    func connect(logger: Logger) async throws -> PostgresConnection {
+        let configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username,
+            password: location.password, database: location.database, tls: try tls.connectionTLS())
+        return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+    }
+
     func close() async {}
 
     /// Runs the operation against two deadlines: `leaseTimeout` for a connection, then

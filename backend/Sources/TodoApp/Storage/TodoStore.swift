@@ -1,4 +1,5 @@
 import Foundation
+import SQLKit
 
 /// A todo as the API shows it.
 struct Todo: Sendable, Equatable {
@@ -48,6 +49,9 @@ struct TodoStore: Sendable {
     let database: Database
     /// The most todos one user may hold (the contract's default: 10,000).
     var maxTodosPerUser: Int = 10_000
+    /// Where changes are announced: each change then runs in a transaction that also
+    /// records its event (see `LiveEventLog`). `nil` (some tests) changes without events.
+    var live: LiveUpdates? = nil
 
     /// The largest `order` a JavaScript client holds exactly (2^53 − 1); a computed
     /// default order never goes beyond it. Clients cannot send more (`JSONObject.integer`).
@@ -94,11 +98,13 @@ struct TodoStore: Sendable {
             let now = Clock.milliseconds()
             let inserted: Todo?
             if let order {
-                inserted = try await database.fetchFirst(
-                    InsertTodo(userID: userID, title: title, completed: completed, order: order, now: now, cap: cap))
+                inserted = try await fetchFirstAnnouncing(
+                    InsertTodo(userID: userID, title: title, completed: completed, order: order, now: now, cap: cap),
+                    userID: userID) { todo in (.todoCreated, todo.jsonText) }
             } else {
-                inserted = try await database.fetchFirst(
-                    AppendTodo(userID: userID, title: title, completed: completed, now: now, cap: cap))
+                inserted = try await fetchFirstAnnouncing(
+                    AppendTodo(userID: userID, title: title, completed: completed, now: now, cap: cap),
+                    userID: userID) { todo in (.todoCreated, todo.jsonText) }
             }
             if let inserted { return inserted }
             guard let room = try await database.fetchFirst(TodoRoom(userID: userID)) else {
@@ -115,25 +121,58 @@ struct TodoStore: Sendable {
         if changes.isEmpty {
             return try await find(userID: userID, id: id)
         }
-        return try await database.fetchFirst(
-            UpdateTodo(userID: userID, id: id, changes: changes, now: Clock.milliseconds()))
+        return try await fetchFirstAnnouncing(
+            UpdateTodo(userID: userID, id: id, changes: changes, now: Clock.milliseconds()), userID: userID
+        ) { todo in (.todoUpdated, todo.jsonText) }
     }
 
     /// Whether a todo was deleted.
     func delete(userID: Int64, id: Int64) async throws -> Bool {
-        try await database.fetchFirst(DeleteTodo(userID: userID, id: id)) != nil
+        try await fetchFirstAnnouncing(DeleteTodo(userID: userID, id: id), userID: userID) { id in
+            (.todoDeleted, DeletedTodo(id: id).jsonText)
+        } != nil
     }
 
     /// Marks every todo of the user `completed`; returns how many changed state.
     func setAllCompleted(userID: Int64, completed: Bool) async throws -> Int {
-        try await database.fetch(
-            SetAllCompleted(userID: userID, completed: completed, now: Clock.milliseconds())
-        ).count
+        let now = Clock.milliseconds()
+        return try await fetchAnnouncing(SetAllCompleted(userID: userID, completed: completed, now: now), userID: userID) {
+            ids in (.todosCompleted, BulkChange(ids: ids, completed: completed, updatedAt: now).jsonText)
+        }.count
     }
 
     /// Deletes the user's completed todos; returns how many.
     func deleteCompleted(userID: Int64) async throws -> Int {
-        try await database.fetch(DeleteCompleted(userID: userID)).count
+        try await fetchAnnouncing(DeleteCompleted(userID: userID), userID: userID) { ids in
+            (.todosCleared, BulkChange(ids: ids).jsonText)
+        }.count
+    }
+
+    // MARK: Announcing changes
+
+    /// Runs a change and, when it changed something, records the event `describe` makes of
+    /// its rows, in one transaction; the event is handed to the live updates once committed.
+    private func fetchAnnouncing<Query: StoreQuery>(
+        _ query: Query, userID: Int64,
+        _ describe: @escaping @Sendable ([Query.Row]) -> (LiveEvent.Kind, String)
+    ) async throws -> [Query.Row] {
+        guard let live else { return try await database.fetch(query) }
+        let engine = database.kind
+        let (rows, event) = try await database.transaction { sql -> ([Query.Row], LiveEvent?) in
+            let rows = try await query.run(on: sql, engine: engine)
+            guard !rows.isEmpty else { return (rows, nil) }
+            let (kind, data) = describe(rows)
+            return (rows, try await live.record(on: sql, userID: userID, kind: kind, data: data))
+        }
+        if let event { live.committed(userID: userID, event) }
+        return rows
+    }
+
+    private func fetchFirstAnnouncing<Query: StoreQuery>(
+        _ query: Query, userID: Int64,
+        _ describe: @escaping @Sendable (Query.Row) -> (LiveEvent.Kind, String)
+    ) async throws -> Query.Row? {
+        try await fetchAnnouncing(query, userID: userID) { rows in describe(rows[0]) }.first
     }
 }
 

@@ -1,0 +1,269 @@
+import Logging
+import NIOConcurrencyHelpers
+
+/// This process's open event streams, and the fan-out of messages to them.
+///
+/// Every stream is an `AsyncStream` of `LiveMessage`s read by its response body; the
+/// hub only yields into it, never waits on a client. A stream that falls `bufferLimit`
+/// messages behind (a client that stopped reading) is closed: its client reconnects
+/// with `Last-Event-ID` and is replayed to, or told to resync.
+///
+/// Events reach the hub once per process: on SQLite from the request that committed the
+/// change, on PostgreSQL from the one listening connection (`PostgresListener`). They may
+/// arrive out of order on SQLite (two requests commit, then publish in the other order),
+/// so the hub delivers each user's events in id order: ids have no gaps, an event ahead
+/// of the next expected one waits, and one that is still waiting at the next tick (the
+/// event before it never came) turns into a `resync`.
+final class LiveHub: Sendable {
+    struct Limits: Sendable {
+        /// Streams one user may hold; opening one more closes their oldest.
+        var perUser: Int
+        /// Streams this process holds at most; past it, opening is refused (503).
+        var total: Int
+        /// Messages a stream may have waiting before it is closed as stuck.
+        var bufferLimit: Int = 256
+    }
+
+    /// The session (or expiry) a stream belongs to, so ending the session ends it.
+    struct Owner: Sendable {
+        let userID: Int64
+        let sessionPublicID: Int64
+        /// Milliseconds since 1970 after which the session is no longer valid, as loaded
+        /// when the stream opened; a session refreshed since is still valid, and its
+        /// client's reconnect opens a new stream.
+        let expiresAt: Int64
+    }
+
+    /// Opening refused: the process holds `Limits.total` streams.
+    struct Full: Error {}
+
+    private struct Stream {
+        let id: UInt64
+        let owner: Owner
+        let continuation: AsyncStream<LiveMessage>.Continuation
+    }
+
+    private struct UserStreams {
+        /// Oldest first.
+        var streams: [Stream] = []
+        /// The id the next event must have to be delivered now; `nil` until the first one.
+        var nextEventID: Int64?
+        /// Events ahead of `nextEventID`, with whether a tick has already seen them wait.
+        var waiting: [Int64: (event: LiveEvent, seenByTick: Bool)] = [:]
+    }
+
+    private struct State {
+        var nextStreamID: UInt64 = 1
+        var users: [Int64: UserStreams] = [:]
+        var count = 0
+    }
+
+    let limits: Limits
+    private let state = NIOLockedValueBox(State())
+    private let logger: Logger
+
+    init(limits: Limits, logger: Logger) {
+        self.limits = limits
+        self.logger = logger
+    }
+
+    var count: Int { state.withLockedValue { $0.count } }
+
+    /// An open stream's messages; they end when the hub closes it (session ended, replaced
+    /// as the user's oldest, stuck, server shutting down). `close()` removes it from the hub.
+    struct Subscription: Sendable {
+        let messages: AsyncStream<LiveMessage>
+        fileprivate let continuation: AsyncStream<LiveMessage>.Continuation
+
+        func close() { continuation.finish() }
+    }
+
+    /// A new stream for `owner`, or `Full`.
+    func open(_ owner: Owner) throws(Full) -> Subscription {
+        let (stream, continuation) = AsyncStream<LiveMessage>.makeStream(
+            bufferingPolicy: .bufferingOldest(limits.bufferLimit))
+        let opened: (id: UInt64, evicted: [Stream])? = state.withLockedValue { state in
+            guard state.count < limits.total else { return nil }
+            let id = state.nextStreamID
+            state.nextStreamID += 1
+            var user = state.users[owner.userID] ?? UserStreams()
+            var evicted: [Stream] = []
+            while user.streams.count >= limits.perUser {
+                evicted.append(user.streams.removeFirst())
+            }
+            user.streams.append(Stream(id: id, owner: owner, continuation: continuation))
+            state.users[owner.userID] = user
+            state.count += 1 - evicted.count
+            return (id, evicted)
+        }
+        guard let (id, evicted) = opened else {
+            continuation.finish()
+            throw Full()
+        }
+        // Outside the lock: finishing runs `onTermination`, which takes it.
+        for stream in evicted { stream.continuation.finish() }
+        let userID = owner.userID
+        continuation.onTermination = { [weak self] _ in self?.remove(id: id, userID: userID) }
+        return Subscription(messages: stream, continuation: continuation)
+    }
+
+    private func remove(id: UInt64, userID: Int64) {
+        state.withLockedValue { state in
+            guard var user = state.users[userID], let index = user.streams.firstIndex(where: { $0.id == id }) else {
+                return
+            }
+            user.streams.remove(at: index)
+            state.count -= 1
+            state.users[userID] = user.streams.isEmpty ? nil : user
+        }
+    }
+
+    // MARK: Delivery
+
+    /// Delivers a committed event to the user's streams, in id order.
+    func deliver(userID: Int64, _ event: LiveEvent) {
+        var messages: [LiveMessage] = []
+        let targets: [Stream] = state.withLockedValue { state in
+            guard var user = state.users[userID] else { return [] }
+            defer { state.users[userID] = user }
+            guard let next = user.nextEventID else {
+                user.nextEventID = event.id + 1
+                messages = [.event(event)]
+                return user.streams
+            }
+            if event.id < next {
+                // Overtaken by a later event (only possible before the user's first
+                // delivered event fixed the order): the client cannot tell which state
+                // is newer, so it re-reads.
+                messages = [.resync(reason: "out_of_order")]
+                return user.streams
+            }
+            user.waiting[event.id] = (event, false)
+            while let ready = user.waiting.removeValue(forKey: user.nextEventID!) {
+                messages.append(.event(ready.event))
+                user.nextEventID! += 1
+            }
+            return messages.isEmpty ? [] : user.streams
+        }
+        send(messages, to: targets)
+    }
+
+    func hasStreams(userID: Int64) -> Bool {
+        state.withLockedValue { $0.users[userID] != nil }
+    }
+
+    /// Tells the user's streams to resync (an event of theirs could not be read).
+    func resync(userID: Int64, reason: String) {
+        let targets: [Stream] = state.withLockedValue { state in
+            guard var user = state.users[userID] else { return [] }
+            user.nextEventID = nil
+            user.waiting = [:]
+            state.users[userID] = user
+            return user.streams
+        }
+        send([.resync(reason: reason)], to: targets)
+    }
+
+    /// Tells every stream of every user to resync (their events may have been lost).
+    func resyncAll(reason: String) {
+        let targets: [Stream] = state.withLockedValue { state in
+            var all: [Stream] = []
+            for (userID, var user) in state.users {
+                user.nextEventID = nil
+                user.waiting = [:]
+                state.users[userID] = user
+                all += user.streams
+            }
+            return all
+        }
+        send([.resync(reason: reason)], to: targets)
+    }
+
+    /// Housekeeping, once a second: closes streams whose session has expired, sends the
+    /// heartbeat when `heartbeat` is true, and turns events still waiting for an earlier
+    /// one since the last tick into a `resync`.
+    func tick(now: Int64, heartbeat: Bool) {
+        var expired: [Stream] = []
+        var resyncs: [Stream] = []
+        var beats: [Stream] = []
+        state.withLockedValue { state in
+            for (userID, var user) in state.users {
+                let before = user.streams.count
+                user.streams.removeAll { stream in
+                    guard stream.owner.expiresAt <= now else { return false }
+                    expired.append(stream)
+                    return true
+                }
+                state.count -= before - user.streams.count
+                if !user.waiting.isEmpty {
+                    if user.waiting.values.contains(where: \.seenByTick) {
+                        user.waiting = [:]
+                        user.nextEventID = nil
+                        resyncs += user.streams
+                    } else {
+                        for key in user.waiting.keys { user.waiting[key]!.seenByTick = true }
+                    }
+                }
+                if heartbeat { beats += user.streams }
+                state.users[userID] = user.streams.isEmpty ? nil : user
+            }
+        }
+        for stream in expired { stream.continuation.finish() }
+        send([.resync(reason: "missed_event")], to: resyncs)
+        send([.heartbeat], to: beats)
+    }
+
+    // MARK: Ending streams
+
+    /// Ends the streams of one session.
+    func endSession(userID: Int64, publicID: Int64) {
+        end(userID: userID) { $0.sessionPublicID == publicID }
+    }
+
+    /// Ends the streams of every session of the user but `except`.
+    func endSessions(userID: Int64, except: Int64?) {
+        end(userID: userID) { $0.sessionPublicID != except }
+    }
+
+    /// Ends every stream (the server is shutting down).
+    func endAll() {
+        let all: [Stream] = state.withLockedValue { state in
+            defer {
+                state.users = [:]
+                state.count = 0
+            }
+            return state.users.values.flatMap(\.streams)
+        }
+        for stream in all { stream.continuation.finish() }
+    }
+
+    private func end(userID: Int64, where matches: (Owner) -> Bool) {
+        let ended: [Stream] = state.withLockedValue { state in
+            guard var user = state.users[userID] else { return [] }
+            var ended: [Stream] = []
+            user.streams.removeAll { stream in
+                guard matches(stream.owner) else { return false }
+                ended.append(stream)
+                return true
+            }
+            state.count -= ended.count
+            state.users[userID] = user.streams.isEmpty ? nil : user
+            return ended
+        }
+        for stream in ended { stream.continuation.finish() }
+    }
+
+    /// Yields outside the lock; a stream whose buffer is full is closed (see the type's comment).
+    private func send(_ messages: [LiveMessage], to streams: [Stream]) {
+        guard !messages.isEmpty else { return }
+        for stream in streams {
+            for message in messages {
+                if case .dropped = stream.continuation.yield(message) {
+                    logger.info("event stream fell behind; closing it", metadata: ["user": "\(stream.owner.userID)"])
+                    stream.continuation.finish()
+                    break
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import CrossOriginSecurity
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+/// `GET /api/events/`: the logged-in session's live updates, as Server-Sent Events.
+///
+/// Everything that can refuse the stream is checked before its first byte, and answered
+/// as JSON: a foreign `Origin` (403), no session (401; a bearer token gets 403
+/// `session_required`: the stream is for the app's own pages), the process's stream cap
+/// (503 with `Retry-After`), the database (503). Then the stream sends `retry:` and the id
+/// it starts after, what a `Last-Event-ID` missed (or `resync`), and then live events and
+/// heartbeats until the client goes, the session ends, or the server shuts down.
+struct EventsController {
+    let live: LiveUpdates
+    let csrf: CSRFProtection
+
+    func register(in routes: RouteTable) {
+        routes.on("/api/events/", .get, use: stream)
+    }
+
+    static let foreignOrigin = JSONError(
+        .forbidden, code: "origin_not_allowed",
+        detail: "Live updates are only served to this application's own pages.")
+
+    static let busy: JSONError = {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "5"
+        return JSONError(
+            .serviceUnavailable, code: "busy", detail: "The server holds as many live streams as it can; try again shortly.",
+            headers: headers)
+    }()
+
+    static let sessionEnded = JSONError(
+        .unauthorized, code: "not_authenticated", detail: "This session has ended; log in again.")
+
+    @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
+        // A simple GET needs no preflight, so a page on any origin could open the stream
+        // with the user's cookies; CORS would only hide the answer, the stream would still
+        // run. The origin is therefore refused here, before anything else.
+        if let origin = request.headers[.origin], !csrf.isTrustedOrigin(origin, request: request, isSecure: context.isSecureRequest) {
+            throw Self.foreignOrigin
+        }
+        guard context.session != nil || context.bearer != nil else {
+            throw JSONError(.unauthorized, code: "not_authenticated", detail: "Log in to receive live updates.")
+        }
+        let session = try Authentication.requireSession(context)
+        guard let expiresAt = try await live.sessionExpiry(idHash: session.id) else { throw Self.sessionEnded }
+        let lastEventID = ServerSentEvents.lastEventID(request.headers[.lastEventID])
+
+        // Subscribed before the replay is read, so no event falls between the two; the
+        // stream skips live events the replay already sent.
+        let subscription: LiveHub.Subscription
+        do {
+            subscription = try live.hub.open(
+                .init(userID: session.userID, sessionPublicID: session.publicID, expiresAt: expiresAt))
+        } catch {
+            throw Self.busy
+        }
+        let start: Start
+        do {
+            start = try await Self.start(live: live, userID: session.userID, lastEventID: lastEventID)
+        } catch {
+            subscription.close()
+            throw error
+        }
+
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        // nginx: pass each event on at once rather than buffering the response.
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let retry = live.settings.retryMilliseconds
+        let body = ResponseBody { writer in
+            defer { subscription.close() }
+            var lastSent = start.lastID
+            var opening = ServerSentEvents.preamble(retryMilliseconds: retry, lastEventID: start.resumeID)
+            for event in start.replay {
+                var frame = ServerSentEvents.event(event)
+                opening.writeBuffer(&frame)
+            }
+            if let reason = start.resync {
+                var frame = ServerSentEvents.resync(id: start.lastID, reason: reason)
+                opening.writeBuffer(&frame)
+            }
+            try await writer.write(opening)
+            try await withGracefulShutdownHandler {
+                for await message in subscription.messages {
+                    switch message {
+                    case .event(let event):
+                        // Already sent in the replay.
+                        guard event.id > lastSent else { continue }
+                        lastSent = event.id
+                        try await writer.write(ServerSentEvents.event(event))
+                    case .resync(let reason):
+                        try await writer.write(ServerSentEvents.resync(id: lastSent, reason: reason))
+                    case .heartbeat:
+                        try await writer.write(ServerSentEvents.heartbeat)
+                    }
+                }
+            } onGracefulShutdown: {
+                subscription.close()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Where a stream starts.
+    struct Start {
+        /// The id the preamble names (where a reconnect resumes before any event arrives).
+        var resumeID: Int64
+        /// The newest event id the client has, once the opening is sent.
+        var lastID: Int64
+        var replay: [LiveEvent] = []
+        /// Set when the client must re-read its list first.
+        var resync: String?
+    }
+
+    static func start(live: LiveUpdates, userID: Int64, lastEventID: ServerSentEvents.LastEventID) async throws -> Start {
+        switch lastEventID {
+        case .absent:
+            let current = try await live.log.currentID(userID: userID)
+            return Start(resumeID: current, lastID: current)
+        case .unknown:
+            let current = try await live.log.currentID(userID: userID)
+            return Start(resumeID: current, lastID: current, resync: "unknown_last_event_id")
+        case .id(let id):
+            switch try await live.log.replay(userID: userID, after: id) {
+            case .events(let events, let current):
+                return Start(resumeID: id, lastID: current, replay: events)
+            case .resync(let current):
+                return Start(resumeID: current, lastID: current, resync: "too_old")
+            }
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let lastEventID = Self("Last-Event-ID")!
+}
