@@ -15,7 +15,9 @@ public enum TodoApplication {
         if DeployCheck.runsAtStartUp(settings) {
             DeployCheck(settings: settings).log(to: logger)
         }
-        let database = try await Database.open(url: settings.databaseURL, poolSize: settings.databasePoolSize, logger: logger)
+        let database = try await Database.open(
+            url: settings.databaseURL, poolSize: settings.databasePoolSize,
+            queryTimeout: .seconds(settings.databaseQueryTimeout), logger: logger)
         let router: Router<AppRequestContext>
         let live = LiveUpdates(database: database, settings: liveSettings(settings), logger: logger)
         do {

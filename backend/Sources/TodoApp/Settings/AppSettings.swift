@@ -22,6 +22,8 @@ public struct AppSettings: Sendable {
     public var logLevel: Logger.Level
     public var databaseURL: String
     public var databasePoolSize: Int
+    /// How long work on a leased PostgreSQL connection may take (see `PostgresEngine`).
+    public var databaseQueryTimeout: Int = 3
     public var bcryptCost: UInt8
     /// bcrypt computations waiting or running at once; beyond, `503 busy`.
     public var hashingQueueLimit: Int = 32
@@ -73,6 +75,7 @@ public struct AppSettings: Sendable {
         ("LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical."),
         ("DATABASE_URL", "sqlite://./data/todolist.sqlite3", "sqlite:///absolute/path, sqlite://./relative/path, or postgres://user:pass@host:port/db[?sslmode=...&sslrootcert=...] (libpq's meanings; sslmode disable, allow, prefer, require, verify-ca or verify-full)."),
         ("DATABASE_POOL_SIZE", "10", "PostgreSQL connections per server process."),
+        ("DATABASE_QUERY_TIMEOUT", "3", "Seconds a request's work on a PostgreSQL connection may take; past it the request gets 503 database_unavailable and the connection is closed."),
         ("BCRYPT_COST", "12", "bcrypt cost factor for new password hashes (4 to 31; at least 10 in production)."),
         ("LOGIN_FAILURES_PER_USERNAME", "5", "Failed log-ins allowed per username within the window before 429."),
         ("LOGIN_FAILURES_PER_ADDRESS", "50", "Failed log-ins allowed per client address within the window before 429."),
@@ -126,6 +129,7 @@ public struct AppSettings: Sendable {
             loginThrottleWindow: try reader.integer("LOGIN_THROTTLE_WINDOW", default: 900, in: 1...86_400 * 30)
         )
         settings.idleTimeout = try reader.integer("IDLE_TIMEOUT", default: 60, in: 1...86_400)
+        settings.databaseQueryTimeout = try reader.integer("DATABASE_QUERY_TIMEOUT", default: 3, in: 1...3600)
         settings.requestTimeout = try reader.integer("REQUEST_TIMEOUT", default: 30, in: 1...86_400)
         settings.maxHeaderSize = try reader.integer("MAX_HEADER_SIZE", default: 16_384, in: 1_024...1_048_576)
         settings.signupsPerAddress = try reader.integer("SIGNUPS_PER_ADDRESS", default: 10, in: 1...1_000_000)

@@ -33,13 +33,17 @@ public final class Database: Sendable {
     /// Opens the database named by `url`. SQLite's folder is created if missing;
     /// PostgreSQL connections are made lazily by the pool, which must then run as one of
     /// `services`.
-    public static func open(url: String, poolSize: Int, logger: Logger) async throws -> Database {
+    /// - Parameter queryTimeout: PostgreSQL only: how long work on a leased connection may take.
+    public static func open(
+        url: String, poolSize: Int, queryTimeout: Duration = .seconds(3), logger: Logger
+    ) async throws -> Database {
         switch try DatabaseLocation(url: url) {
         case .sqlite(let path):
             let engine = try await SQLiteEngine.open(path: path, logger: logger)
             return Database(kind: .sqlite, engine: engine, logger: logger)
         case .postgres(let location):
-            let engine = try PostgresEngine(location: location, poolSize: poolSize, logger: logger)
+            let engine = try PostgresEngine(
+                location: location, poolSize: poolSize, logger: logger, queryTimeout: queryTimeout)
             return Database(kind: .postgres, engine: engine, logger: logger)
         }
     }
