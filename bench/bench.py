@@ -30,6 +30,8 @@ sys.path.insert(0, str(REPO / "backend" / "Tests" / "HTTP"))
 
 from servers import PostgresCluster, ServerProcess, free_port, sqlite_url  # noqa: E402
 
+import live  # noqa: E402  (bench/live.py: the live update scenarios)
+
 ORIGIN = "http://localhost:3000"
 BCRYPT_COST = 10
 # Ratios to the ceiling at 32 connections on SQLite (PostgreSQL where given), from issue 6.
@@ -335,6 +337,10 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", default="32,128")
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--live-streams", type=int, default=100, help="streams of one user in the fan-out scenario (0: skip)")
+    parser.add_argument("--live-changes", type=int, default=200, help="PATCHes whose events the fan-out times")
+    parser.add_argument("--idle-streams", type=int, default=10_000, help="idle streams for the memory scenario (0: skip)")
+    parser.add_argument("--live-only", action="store_true", help="only the live update scenarios (a short check)")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     os.environ["TODOLIST_SERVER_BIN"] = str(Path(args.server).resolve())
@@ -342,6 +348,8 @@ def main() -> int:
     ceiling_rps: dict[int, float] = {}
 
     port = free_port()
+    if args.live_only:
+        return measure_live_only(args)
     ceiling = subprocess.Popen([args.ceiling, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
@@ -411,9 +419,98 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(SCRIPT_DIR, ignore_errors=True)
 
-    verdicts = check_targets(rows, rss)
+    live_rows, memory = [], []
+    if args.live_streams or args.idle_streams:
+        live_rows, memory = measure_live(args)
+    rows += live_rows
+    verdicts = check_targets(rows, rss) + live_verdicts(live_rows, memory)
     write_results(rows, rss, ceiling_rss, verdicts)
     return 0 if all(v["met"] for v in verdicts) and all(r["ok"] for r in rows) else 1
+
+
+def measure_live(args) -> tuple[list[dict], list[dict]]:
+    """The live update scenarios (bench/live.py) on each database, on servers of their own."""
+    rows: list[dict] = []
+    memory: list[dict] = []
+    workdir = Path(tempfile.mkdtemp(prefix="todolist-bench-live-"))
+    cluster = None
+    try:
+        for database in args.databases.split(","):
+            if database == "postgres":
+                if not shutil.which("psql") or not Path("/usr/lib/postgresql/15/bin/pg_ctl").exists():
+                    continue
+                cluster = cluster or PostgresCluster().start()
+                url = cluster.create_database()
+            else:
+                (workdir / "sqlite").mkdir(exist_ok=True)
+                url = sqlite_url(workdir / "sqlite")
+            env = {"BCRYPT_COST": "4", "LOG_LEVEL": "warning", "SIGNUPS_PER_ADDRESS": "1000000", **live.SERVER_ENV}
+            servers = [ServerProcess(url, env=env).start()]
+            try:
+                if args.live_streams:
+                    rows.append(live.fanout(servers[0].url, servers[0].url, args.live_streams, args.live_changes,
+                                            "one instance", database))
+                    if database == "postgres":
+                        servers.append(ServerProcess(url, env=env).start())
+                        rows.append(live.fanout(servers[0].url, servers[1].url, args.live_streams,
+                                                args.live_changes, "two instances", database))
+                if args.idle_streams:
+                    def measure_get(http, database=database, base=servers[0].url):
+                        headers = {"Origin": ORIGIN, "Cookie": "; ".join(f"{k}={v}" for k, v in http.cookies.items())}
+                        name = f"GET /api/todos/ with {args.idle_streams} idle streams open"
+                        figures = measure(name, base + "/api/todos/", lua_script("GET", headers, None),
+                                          32, args.duration, args.warmup)
+                        figures.update(database=database, ratio=None)
+                        return [figures]
+                    figures, measured = live.idle_streams(servers[0].url, servers[0].process.pid, args.idle_streams,
+                                                          database, measure_get)
+                    memory.append(figures)
+                    rows += measured
+            finally:
+                for server in servers:
+                    server.cleanup()
+    finally:
+        if cluster:
+            cluster.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+    for row in rows:
+        print(f"  {row['database']:8} {row['scenario']:58} p50 {fmt(row['p50_ms'])} ms  p99 {fmt(row['p99_ms'])} ms"
+              f"  {'ok' if row['ok'] else 'FAILED'}", flush=True)
+    for figures in memory:
+        print(f"  {figures['database']:8} {figures['streams']} idle streams: {figures['kib_per_stream']:.2f} KiB each "
+              f"(RSS {figures['rss_before_kib']} → {figures['rss_after_kib']} KiB)", flush=True)
+    return rows, memory
+
+
+def live_verdicts(rows: list[dict], memory: list[dict]) -> list[dict]:
+    verdicts = []
+    for row in rows:
+        if "limit_ms" in row:
+            verdicts.append({"target": f"{row['scenario']} on {row['database']}: p99 ≤ {row['limit_ms']:.0f} ms",
+                             "value": row["p99_ms"], "met": row["ok"] and (row["p99_ms"] or 1e9) <= row["limit_ms"]})
+        elif "idle streams open" in row["scenario"]:
+            verdicts.append({"target": f"{row['scenario']} on {row['database']}: p99 ≤ {P99_LIMIT_MS} ms",
+                             "value": row["p99_ms"], "met": row["ok"] and (row["p99_ms"] or 1e9) <= P99_LIMIT_MS})
+    for figures in memory:
+        verdicts.append({"target": f"memory per idle event stream on {figures['database']} ({figures['streams']} streams)"
+                                   f" ≤ {live.IDLE_KIB_LIMIT:.0f} KiB",
+                         "value": figures["kib_per_stream"], "met": figures["kib_per_stream"] <= live.IDLE_KIB_LIMIT})
+    return verdicts
+
+
+def measure_live_only(args) -> int:
+    """`--live-only`: the live update scenarios alone, printed, nothing written (a quick check,
+    e.g. on a debug build: bench.py --server backend/.build/debug/todolist-server --ceiling - --live-only
+    --live-streams 20 --live-changes 20 --idle-streams 300 --duration 2 --warmup 1)."""
+    os.environ["TODOLIST_SERVER_BIN"] = str(Path(args.server).resolve())
+    try:
+        rows, memory = measure_live(args)
+    finally:
+        shutil.rmtree(SCRIPT_DIR, ignore_errors=True)
+    verdicts = live_verdicts(rows, memory)
+    for verdict in verdicts:
+        print(f"  {verdict['target']}: {fmt(verdict['value'])} {'met' if verdict['met'] else 'NOT met'}")
+    return 0 if all(row["ok"] for row in rows) else 1
 
 
 def check_targets(rows, rss) -> list[dict]:

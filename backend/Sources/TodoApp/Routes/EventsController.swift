@@ -1,6 +1,7 @@
 import CrossOriginSecurity
 import HTTPTypes
 import Hummingbird
+import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 
@@ -71,20 +72,16 @@ struct EventsController {
         headers[.cacheControl] = "no-store"
         // nginx: pass each event on at once rather than buffering the response.
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        let retry = live.settings.retryMilliseconds
+        // Handed to the body through a box it empties: what the closure captures lives as
+        // long as the stream, and a replay can be large.
+        let opening = NIOLockedValueBox<ByteBuffer?>(Self.opening(start, retryMilliseconds: live.settings.retryMilliseconds))
+        let firstLastSent = start.lastID
         let body = ResponseBody { writer in
             defer { subscription.close() }
-            var lastSent = start.lastID
-            var opening = ServerSentEvents.preamble(retryMilliseconds: retry, lastEventID: start.resumeID)
-            for event in start.replay {
-                var frame = ServerSentEvents.event(event)
-                opening.writeBuffer(&frame)
+            var lastSent = firstLastSent
+            if let bytes = opening.withLockedValue({ buffer in defer { buffer = nil }; return buffer }) {
+                try await writer.write(bytes)
             }
-            if let reason = start.resync {
-                var frame = ServerSentEvents.resync(id: start.lastID, reason: reason)
-                opening.writeBuffer(&frame)
-            }
-            try await writer.write(opening)
             try await withGracefulShutdownHandler {
                 for await message in subscription.messages {
                     switch message {
@@ -105,6 +102,20 @@ struct EventsController {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// The stream's first bytes: `retry:` and the id it resumes from, the replay or a `resync`.
+    static func opening(_ start: Start, retryMilliseconds: Int) -> ByteBuffer {
+        var opening = ServerSentEvents.preamble(retryMilliseconds: retryMilliseconds, lastEventID: start.resumeID)
+        for event in start.replay {
+            var frame = ServerSentEvents.event(event)
+            opening.writeBuffer(&frame)
+        }
+        if let reason = start.resync {
+            var frame = ServerSentEvents.resync(id: start.lastID, reason: reason)
+            opening.writeBuffer(&frame)
+        }
+        return opening
     }
 
     /// Where a stream starts.
