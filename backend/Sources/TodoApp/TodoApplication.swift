@@ -30,6 +30,7 @@ public enum TodoApplication {
         let purge = PurgeService(
             sessions: SessionStore(database: database, lifetime: settings.sessionLifetime),
             loginFailures: LoginThrottleStore(database: database),
+            tokens: TokenStore(database: database),
             // Sign-ups share the table, over a window of their own.
             throttleWindow: max(settings.loginThrottleWindow, settings.signupThrottleWindow),
             interval: purgeInterval,

@@ -122,6 +122,19 @@ def test_a_user_holds_at_most_a_hundred_tokens(client):
     create_token(owner, "room again")
 
 
+def test_expired_tokens_do_not_count_toward_the_cap(client):
+    """A script that makes itself a short-lived token every day must not lock its owner out
+    after a hundred days: only live tokens count (expired ones stay listed until purged)."""
+    owner = signed_up(client.base_url)
+    for index in range(99):
+        create_token(owner, f"short-lived {index}", expiresIn=1)
+    create_token(owner, "long-lived")
+    time.sleep(1.2)
+    fresh = create_token(owner, "after the others expired")
+    listed = owner.get("/api/auth/tokens/").json()["tokens"]
+    assert len(listed) == 101 and listed[0]["id"] == fresh["id"]
+
+
 # Bearer authentication on the todo routes ----------------------------------------------------
 
 def test_a_token_with_both_abilities_uses_every_todo_route_without_csrf(client):

@@ -43,6 +43,31 @@ import Testing
         }
     }
 
+    @Test(arguments: TestDatabases.kinds)
+    func tokensLongExpiredArePurgedAcrossBatches(kind: Database.Kind) async throws {
+        try await TestDatabases.with(kind) { database in
+            let user = try await UserStore(database: database).create(username: "tokens", passwordHash: "hash")
+            let now = Clock.milliseconds()
+            let longAgo = now - TokenStore.expiredRetention - 1000
+            // Expired long ago (purged), expired recently (kept, still listed), never expiring (kept).
+            try await database.transaction { sql in
+                let insert = sql.insert(into: "api_tokens")
+                    .columns("user_id", "name", "token_hash", "abilities", "created_at", "expires_at")
+                for index in 0..<(Self.expiredCount + 2) {
+                    let expiresAt: Int64? =
+                        index < Self.expiredCount ? longAgo : index == Self.expiredCount ? now - 1000 : nil
+                    insert.values(
+                        SQLBind(user.id), SQLBind("t\(index)"), SQLBind("hash\(index)"), SQLBind("todos:read"),
+                        SQLBind(now - 2 * TokenStore.expiredRetention), SQLBind(expiresAt))
+                }
+                try await insert.run()
+            }
+            let tokens = TokenStore(database: database)
+            #expect(try await tokens.purgeExpired(batchSize: Self.batchSize) == Self.expiredCount)
+            #expect(try await tokens.list(userID: user.id).map(\.name) == ["t\(Self.expiredCount + 1)", "t\(Self.expiredCount)"])
+        }
+    }
+
     static func insertSessions(
         into database: Database, userID: Int64, count: Int, expiresAt: Int64, prefix: String
     ) async throws {

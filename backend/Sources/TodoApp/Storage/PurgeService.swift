@@ -1,12 +1,13 @@
 import Logging
 import ServiceLifecycle
 
-/// Deletes expired sessions and login failures too old to count, at start-up and then
-/// every `interval`, until the application shuts down. Lookups already ignore such
-/// rows; this only keeps the tables small.
+/// Deletes expired sessions, login failures too old to count and tokens long expired, at
+/// start-up and then every `interval`, until the application shuts down. Lookups already
+/// ignore such rows; this only keeps the tables small.
 struct PurgeService: Service {
     let sessions: SessionStore
     let loginFailures: LoginThrottleStore
+    let tokens: TokenStore
     let throttleWindow: Int
     let interval: Duration
     let logger: Logger
@@ -26,10 +27,13 @@ struct PurgeService: Service {
         do {
             let sessionCount = try await sessions.purgeExpired()
             let failureCount = try await loginFailures.purge(olderThan: throttleWindow)
-            if sessionCount + failureCount > 0 {
+            let tokenCount = try await tokens.purgeExpired()
+            if sessionCount + failureCount + tokenCount > 0 {
                 logger.info(
                     "purged expired rows",
-                    metadata: ["sessions": "\(sessionCount)", "login_failures": "\(failureCount)"])
+                    metadata: [
+                        "sessions": "\(sessionCount)", "login_failures": "\(failureCount)", "api_tokens": "\(tokenCount)",
+                    ])
             }
         } catch {
             // The database may be down for a while; the next round tries again.

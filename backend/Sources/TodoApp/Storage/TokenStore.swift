@@ -5,8 +5,11 @@ import SQLKit
 /// browser session, looked up by hash on every request that presents one.
 struct TokenStore: Sendable {
     let database: Database
-    /// The most tokens one user may hold, expired ones included until revoked.
+    /// The most live (unexpired) tokens one user may hold.
     var maxTokensPerUser: Int = 100
+    /// How long an expired token stays listed (so its owner sees that it expired) before
+    /// the purge removes it.
+    static let expiredRetention: Int64 = 30 * 86_400_000
 
     /// A token's `last_used_at` is written at most this often, so that using a token
     /// does not make every read a write (as `SessionStore.refreshInterval`).
@@ -22,7 +25,7 @@ struct TokenStore: Sendable {
         let lastUsedAt: Int64?
     }
 
-    /// The user already holds `maxTokensPerUser` tokens; nothing was written.
+    /// The user already holds `maxTokensPerUser` live tokens; nothing was written.
     struct TooManyTokens: Error {}
 
     /// Stores a new token's hash and returns the token, which exists nowhere else.
@@ -42,8 +45,9 @@ struct TokenStore: Sendable {
             if kind == .postgres {
                 try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) FOR NO KEY UPDATE").run()
             }
-            let held = try await sql.raw("SELECT COUNT(*) AS held FROM api_tokens WHERE user_id = \(bind: userID)")
-                .first()?.decode(column: "held", as: Int64.self) ?? 0
+            let held = try await sql.raw(
+                "SELECT COUNT(*) AS held FROM api_tokens WHERE user_id = \(bind: userID) AND (expires_at IS NULL OR expires_at > \(bind: now))"
+            ).first()?.decode(column: "held", as: Int64.self) ?? 0
             guard held < Int64(cap) else { throw TooManyTokens() }
             let row = try await sql.insert(into: "api_tokens")
                 .columns("user_id", "name", "token_hash", "abilities", "created_at", "expires_at")
@@ -61,7 +65,8 @@ struct TokenStore: Sendable {
         )
     }
 
-    /// The user's tokens, newest first, expired ones included (so they can be seen and revoked).
+    /// The user's tokens, newest first, expired ones included (so they can be seen and
+    /// revoked) until `expiredRetention` after their expiry.
     func list(userID: Int64) async throws -> [Record] {
         try await database.read { sql in
             try await sql.select()
@@ -80,6 +85,13 @@ struct TokenStore: Sendable {
                         lastUsedAt: try row.decode(column: "last_used_at", as: Int64?.self))
                 }
         }
+    }
+
+    /// Removes tokens expired more than `expiredRetention` ago, `batchSize` rows a statement; returns how many.
+    func purgeExpired(batchSize: Int = BatchedPurge.defaultBatchSize) async throws -> Int {
+        try await BatchedPurge.delete(
+            from: "api_tokens", key: "id", where: "expires_at", atMost: Clock.milliseconds() - Self.expiredRetention,
+            batchSize: batchSize, in: database)
     }
 
     /// Revokes the user's token; `false` when the user has no such token (another user's included).
