@@ -509,3 +509,23 @@ def test_postgres_restart_reconnects_the_listener_and_resyncs_streams(servers, d
         servers.cleanup(failed=False)
         servers.servers.clear()
         cluster.cleanup()
+
+
+def test_a_session_ended_while_the_listener_was_away_ends_its_stream_on_reconnect(servers, db, streams, request):
+    postgres_only(db)
+    cluster = request.getfixturevalue("postgres_cluster")
+    server = servers.start("postgres")
+    database = server.database_url.rsplit("/", 1)[1]
+    laptop, name = new_user(server.url)
+    phone = second_device(server.url, name)
+    laptop_stream = streams(server.url, laptop)
+    phone_stream = streams(server.url, phone)
+    phone_session = next(s["id"] for s in phone.get("/api/auth/sessions/").json()["sessions"] if s["current"])
+    # The session ends with no notification (as if announced while the listener was away),
+    # then every connection of the server is cut: the listener reconnects.
+    cluster.psql(f"DELETE FROM sessions WHERE public_id = {phone_session}", database)
+    cluster.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'")
+    assert phone_stream.next(10.0)["event"] == "resync"
+    phone_stream.assert_closed(within=2.0)
+    assert laptop_stream.next(3.0)["event"] == "resync"
+    laptop_stream.assert_quiet(0.5)

@@ -225,6 +225,20 @@ final class LiveHub: Sendable {
         end(userID: userID) { $0.sessionPublicID != except }
     }
 
+    /// The sessions that have streams here: (user, session public id) pairs.
+    func openSessions() -> [(userID: Int64, publicID: Int64)] {
+        state.withLockedValue { state in
+            var seen = Set<Int64>()
+            var sessions: [(userID: Int64, publicID: Int64)] = []
+            for (userID, user) in state.users {
+                for stream in user.streams where seen.insert(stream.owner.sessionPublicID).inserted {
+                    sessions.append((userID, stream.owner.sessionPublicID))
+                }
+            }
+            return sessions
+        }
+    }
+
     /// Ends every stream (the server is shutting down).
     func endAll() {
         let all: [Stream] = state.withLockedValue { state in

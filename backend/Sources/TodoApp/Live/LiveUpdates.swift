@@ -79,6 +79,33 @@ final class LiveUpdates: Sendable {
         }
     }
 
+    /// Ends the streams of sessions that have ended without this process hearing of it (the
+    /// listener was away when another instance announced it): each open session is looked
+    /// up again. Run after the listener reconnects.
+    func endVanishedSessions() async {
+        let open = hub.openSessions()
+        guard !open.isEmpty else { return }
+        let now = Clock.milliseconds()
+        do {
+            var live = Set<Int64>()
+            for start in stride(from: 0, to: open.count, by: 500) {
+                let ids = open[start..<min(start + 500, open.count)].map(\.publicID)
+                let rows = try await database.read { sql in
+                    try await sql.select().column("public_id").from("sessions")
+                        .where("public_id", .in, ids).where("expires_at", .greaterThan, now).all()
+                }
+                for row in rows { live.insert(try row.decode(column: "public_id", as: Int64.self)) }
+            }
+            for session in open where !live.contains(session.publicID) {
+                hub.endSession(userID: session.userID, publicID: session.publicID)
+            }
+        } catch {
+            logger.warning(
+                "live updates: could not check the open streams' sessions",
+                metadata: ["error": .string(LoggedError.describe(error))])
+        }
+    }
+
     /// The session's expiry, as stored (milliseconds since 1970); `nil` when it has ended.
     func sessionExpiry(idHash: String) async throws -> Int64? {
         try await database.read { sql in

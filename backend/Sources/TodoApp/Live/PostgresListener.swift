@@ -38,6 +38,8 @@ struct PostgresListener: Service {
                                 if previous > 0 {
                                     logger.notice("live updates: listening again; every stream resyncs")
                                     live.hub.resyncAll(reason: "reconnected")
+                                    // Sessions may have ended meanwhile, announced to nobody here.
+                                    await live.endVanishedSessions()
                                 }
                                 for try await notification in notifications {
                                     await handle(notification.payload)
