@@ -17,6 +17,10 @@ LONG_TITLE = "Remember" + "x" * 480 + "the-end-12"
 def signed_up_page(contexts, screen="desktop") -> Page:
     page = contexts.new_page(**SCREENS[screen])
     sign_up(page, unique_username("ux"))
+    # The list's first read answered: a test that stops the API next must not race it
+    # (a first read that fails shows "cannot reach the API" instead of the list).
+    expect(page.get_by_test_id("loading")).to_have_count(0)
+    expect(page.locator("input.new-todo")).to_be_visible()
     return page
 
 
