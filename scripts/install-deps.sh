@@ -50,12 +50,21 @@ check_eslint() {
 check_postgres() {
   "$PG_BIN/initdb" --version && "$PG_BIN/pg_ctl" --version && "$PG_BIN/postgres" --version && psql --version
 }
+# Output is captured before it is searched: under `pipefail`, `tool | grep -q` fails when the
+# tool exits non-zero (`wrk --version` exits 1) or when grep's early exit breaks the pipe.
 check_chromium() {
-  chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-    --dump-dom 'data:text/html,<p id=x>rendered</p>' 2>/dev/null | grep -q 'rendered' && chromedriver --version
+  local dom
+  dom=$(chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --dump-dom 'data:text/html,<p id=x>rendered</p>' 2>/dev/null) || true
+  grep -q 'rendered' <<<"$dom" && chromedriver --version
 }
 check_nginx() { nginx -v 2>&1 && openssl version; }
-check_wrk() { wrk --version 2>&1 | grep -q '^wrk '; }
+check_wrk() {  # `wrk --version` prints its version and exits 1
+  local version
+  version=$(wrk --version 2>&1) || true
+  echo "$version"
+  grep -q '^wrk ' <<<"$version"
+}
 
 # tool name, check function, Debian packages
 tools=(
