@@ -107,7 +107,8 @@ public enum TodoApplication {
             sessions: sessions,
             hasher: PasswordHasher(
                 cost: settings.bcryptCost, queueLimit: settings.hashingQueueLimit,
-                queuePerAddress: settings.hashingQueuePerAddress, threads: settings.hashingThreads),
+                queuePerAddress: settings.hashingQueuePerAddress, threads: settings.hashingThreads,
+                nice: settings.hashingNice),
             throttle: LoginThrottle(
                 store: LoginThrottleStore(database: database),
                 failuresPerUsername: settings.loginFailuresPerUsername,

@@ -4,6 +4,10 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The bound on bcrypt work: at most `limit` hashes and verifications waiting or running
 /// in this process, at most `perAddress` of them for one client address; a request beyond
 /// either is refused with `503 busy` at once instead of joining an ever longer queue.
@@ -20,6 +24,10 @@ final class HashingQueue: Sendable {
     let limit: Int
     let perAddress: Int
     let threads: Int
+    /// The scheduling priority (nice, 0–19) of the computing threads: above 0, a core they
+    /// share with event loops goes to the event loops first, so bcrypt work delays other
+    /// requests less, and takes longer itself when the machine is busy.
+    let nice: Int32
     /// What `Retry-After` says when full: seconds for a full queue to drain.
     let retryAfterSeconds: Int
     private let pool: NIOThreadPool
@@ -41,10 +49,11 @@ final class HashingQueue: Sendable {
 
     /// - Parameter secondsPerComputation: how long one bcrypt computation takes here, to
     ///   tell refused clients when to come back.
-    init(limit: Int, perAddress: Int, threads: Int, secondsPerComputation: Double) {
+    init(limit: Int, perAddress: Int, threads: Int, nice: Int = 0, secondsPerComputation: Double) {
         self.limit = limit
         self.perAddress = min(perAddress, limit)
         self.threads = threads
+        self.nice = Int32(nice)
         let drain = Double(limit) * secondsPerComputation / Double(threads)
         self.retryAfterSeconds = max(1, Int(drain.rounded(.up)))
         self.pool = NIOThreadPool(numberOfThreads: threads)
@@ -57,6 +66,11 @@ final class HashingQueue: Sendable {
 
     /// The default thread count: every core but one, which stays with the event loops.
     static var defaultThreads: Int { max(1, System.coreCount - 1) }
+
+    /// The default nice value of the computing threads: 0, the event loops' own. Measured
+    /// under a log-in flood (docs/performance.md), 5 cut the list's p99 about threefold but
+    /// more than doubled a legitimate log-in's wait, past the 2 s the flood scenario allows.
+    static let defaultNice = 0
 
     /// Holds a place in the queue while `body` runs; the computations `body` starts
     /// through the place run on the pool, one after the other.
@@ -80,8 +94,22 @@ final class HashingQueue: Sendable {
         func run<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async throws -> Result {
             await queue.takeTurn(address)
             defer { queue.endTurn() }
-            return try await queue.pool.runIfActive(work)
+            let nice = queue.nice
+            return try await queue.pool.runIfActive {
+                HashingQueue.lowerCurrentThreadPriority(to: nice)
+                return work()
+            }
         }
+    }
+
+    /// Sets the calling thread's nice value: on Linux nice is per thread, and `who` 0 names
+    /// the calling thread (see setpriority(2), "Bugs"); elsewhere this does nothing. Only the pool's own threads call it, before each computation: a
+    /// system call, against a computation of tens to hundreds of milliseconds.
+    private static func lowerCurrentThreadPriority(to nice: Int32) {
+        #if os(Linux)
+        guard nice > 0 else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
+        #endif
     }
 
     private func takeTurn(_ address: String) async {

@@ -12,14 +12,18 @@ struct PasswordHasher: Sendable {
     let decoyHash: String
 
     /// Computes the decoy hash, which also measures what one computation costs here.
-    init(cost: UInt8, queueLimit: Int, queuePerAddress: Int, threads: Int = HashingQueue.defaultThreads) {
+    init(
+        cost: UInt8, queueLimit: Int, queuePerAddress: Int, threads: Int = HashingQueue.defaultThreads,
+        nice: Int = HashingQueue.defaultNice
+    ) {
         self.cost = cost
         let started = ContinuousClock.now
         self.decoyHash = Bcrypt.hash(SessionStore.makeToken(), cost: cost)
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         self.queue = HashingQueue(
-            limit: queueLimit, perAddress: queuePerAddress, threads: threads, secondsPerComputation: seconds)
+            limit: queueLimit, perAddress: queuePerAddress, threads: threads, nice: nice,
+            secondsPerComputation: seconds)
     }
 
     /// Holds a place in the hashing queue while `body` runs (see `HashingQueue.withPlace`).

@@ -31,6 +31,7 @@ public struct AppSettings: Sendable {
     public var hashingQueuePerAddress: Int = 4
     /// Threads computing bcrypt.
     public var hashingThreads: Int = HashingQueue.defaultThreads
+    public var hashingNice: Int = HashingQueue.defaultNice
     public var signupsPerAddress: Int = 10
     /// The window over which sign-ups are counted, in seconds.
     public var signupThrottleWindow: Int = 3600
@@ -86,6 +87,7 @@ public struct AppSettings: Sendable {
         ("HASHING_QUEUE_LIMIT", "32", "bcrypt hashes and verifications waiting or running at once; more are refused with 503 busy."),
         ("HASHING_QUEUE_PER_ADDRESS", "4", "How many of HASHING_QUEUE_LIMIT one client address may hold at once."),
         ("HASHING_THREADS", "cores - 1 (at least 1)", "Threads computing bcrypt; the rest of the cores stay with the event loops."),
+        ("HASHING_NICE", "0", "Scheduling priority (nice, 0 to 19) of the bcrypt threads; above 0, other requests go first on a busy machine and log-ins wait longer."),
         ("IDLE_TIMEOUT", "60", "Seconds a connection may stay idle, or take to send a request's headers, before it is closed."),
         ("REQUEST_TIMEOUT", "30", "Seconds a request's body may take to arrive after its headers before the connection is closed."),
         ("HEARTBEAT_INTERVAL", "15", "Seconds between heartbeat comments on live update streams (GET /api/events/); keep proxies' read timeouts above it."),
@@ -138,6 +140,7 @@ public struct AppSettings: Sendable {
         settings.hashingQueuePerAddress = try reader.integer("HASHING_QUEUE_PER_ADDRESS", default: 4, in: 1...100_000)
         settings.hashingThreads = try reader.integer(
             "HASHING_THREADS", default: HashingQueue.defaultThreads, in: 1...256)
+        settings.hashingNice = try reader.integer("HASHING_NICE", default: HashingQueue.defaultNice, in: 0...19)
         settings.allowedHosts = try reader.allowedHosts("ALLOWED_HOSTS")
         settings.todosPerUser = try reader.integer("TODOS_PER_USER", default: 10_000, in: 1...1_000_000)
         settings.heartbeatInterval = try reader.integer("HEARTBEAT_INTERVAL", default: 15, in: 1...3600)
