@@ -28,7 +28,7 @@ from servers import PostgresCluster
 TODO_KEYS = {"id", "title", "completed", "order", "createdAt", "updatedAt"}
 # PostgresEngine.leaseTimeout: how long a request may wait for a connection before 503.
 LEASE_DEADLINE = 3.0
-# PostgresEngine.queryTimeout: how long work on a leased connection may take before 503.
+# DATABASE_QUERY_TIMEOUT's default: how long work on a leased connection may take before 503.
 QUERY_DEADLINE = 3.0
 # What a debug build on a shared 2-core machine may add to it.
 SLACK = 1.5
@@ -230,6 +230,33 @@ class MixedLoad:
         return None
 
 
+def assert_answered_through_the_outage(outcomes, after_recovery, bound: float, outage_began: float,
+                                       server, owner: ApiClient) -> list[float]:
+    """Every request answered within `bound` seconds, with 200/201 or `503 database_unavailable`
+    (never a hang, a reset or a 500); only successes once recovered; the same process serving
+    a consistent list. Returns how long each 503 took."""
+    failures = []
+    for sent, seconds, name, outcome in outcomes:
+        if not isinstance(outcome, requests.Response):  # a hang, a reset, a dropped connection
+            failures.append(f"{name} sent {sent - outage_began:+.2f}s after the outage began: {outcome!r}")
+            continue
+        if seconds > bound:
+            failures.append(f"{name}: answered {outcome.status_code} after {seconds:.2f}s")
+        if outcome.status_code == 503:
+            assert_error(outcome, 503, "database_unavailable")
+        elif outcome.status_code not in (200, 201):
+            failures.append(f"{name}: {outcome.status_code} {outcome.text}")
+    assert not failures, f"{len(failures)} of {len(outcomes)}: {failures[:5]}"
+    assert after_recovery and all(
+        isinstance(outcome, requests.Response) and outcome.status_code in (200, 201)
+        for *_, outcome in after_recovery), "failures after recovery"
+    assert server.process.poll() is None  # the same process, no restart
+    assert requests.get(server.url + "/api/health/", timeout=5).status_code == 200
+    assert_consistent(listed_todos(owner))
+    return [seconds for sent, seconds, _, outcome in outcomes
+            if isinstance(outcome, requests.Response) and outcome.status_code == 503]
+
+
 def test_postgres_stopped_under_load_answers_503_promptly_and_recovers(servers):
     """Complements test_sessions' outage test (one request at a time) with requests in
     flight at the moment PostgreSQL stops and while it comes back."""
@@ -267,27 +294,8 @@ def test_postgres_stopped_under_load_answers_503_promptly_and_recovers(servers):
         after_recovery = [outcome for outcome in load.since(recovered + 0.5)]
 
         outcomes = load.since(0)
-        failures = []
-        for sent, seconds, name, outcome in outcomes:
-            if not isinstance(outcome, requests.Response):
-                failures.append(f"{name}: {outcome!r}")  # a hang, a reset, a dropped connection
-                continue
-            if seconds > LEASE_DEADLINE + SLACK:
-                failures.append(f"{name}: answered {outcome.status_code} after {seconds:.2f}s")
-            if outcome.status_code == 503:
-                assert_error(outcome, 503, "database_unavailable")
-            elif outcome.status_code not in (200, 201):
-                failures.append(f"{name}: {outcome.status_code} {outcome.text}")
-        assert not failures, f"{len(failures)} of {len(outcomes)}: {failures[:5]}"
-        assert after_recovery and all(
-            isinstance(outcome, requests.Response) and outcome.status_code in (200, 201)
-            for *_, outcome in after_recovery), "failures after recovery"
-        assert server.process.poll() is None  # the same process, no restart
-        assert requests.get(server.url + "/api/health/", timeout=5).status_code == 200
-        assert_consistent(listed_todos(owner))
-
-        during = [seconds for sent, seconds, _, outcome in outcomes
-                  if isinstance(outcome, requests.Response) and outcome.status_code == 503]
+        during = assert_answered_through_the_outage(
+            outcomes, after_recovery, LEASE_DEADLINE + SLACK, stopped_at, server, owner)
         print(f"\n[postgres outage] {len(outcomes)} requests, {len(during)} answered 503; "
               f"pg_ctl stop took {stop_seconds:.2f}s; first 503 {first_503 - stopped_at:.2f}s after the stop began; "
               f"slowest 503 {max(during):.2f}s; health during the outage {health_seconds:.2f}s; "
@@ -358,26 +366,8 @@ def test_postgres_frozen_mid_query_answers_503_within_the_deadlines_and_recovers
         after_recovery = load.since(recovered + 0.5)
 
         outcomes = load.since(0)
-        failures = []
-        for sent, seconds, name, outcome in outcomes:
-            if not isinstance(outcome, requests.Response):
-                failures.append(f"{name} sent {sent - frozen_at:+.2f}s after the freeze: {outcome!r}")
-                continue
-            if seconds > LEASE_DEADLINE + QUERY_DEADLINE + SLACK:
-                failures.append(f"{name}: answered {outcome.status_code} after {seconds:.2f}s")
-            if outcome.status_code == 503:
-                assert_error(outcome, 503, "database_unavailable")
-            elif outcome.status_code not in (200, 201):
-                failures.append(f"{name}: {outcome.status_code} {outcome.text}")
-        assert not failures, f"{len(failures)} of {len(outcomes)}: {failures[:5]}"
-        assert after_recovery and all(
-            isinstance(outcome, requests.Response) and outcome.status_code in (200, 201)
-            for *_, outcome in after_recovery), "failures after recovery"
-        assert server.process.poll() is None
-        assert requests.get(server.url + "/api/health/", timeout=5).status_code == 200
-        assert_consistent(listed_todos(owner))
-        during = [seconds for sent, seconds, _, outcome in outcomes
-                  if isinstance(outcome, requests.Response) and outcome.status_code == 503]
+        during = assert_answered_through_the_outage(
+            outcomes, after_recovery, LEASE_DEADLINE + QUERY_DEADLINE + SLACK, frozen_at, server, owner)
         print(f"\n[postgres frozen] {len(outcomes)} requests, {len(during)} answered 503, the slowest after "
               f"{max(during):.2f}s; ping while frozen {ping_seconds * 1000:.0f} ms; first success "
               f"{recovered - thawed_at:.2f}s after the thaw")
