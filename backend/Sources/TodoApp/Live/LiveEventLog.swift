@@ -1,3 +1,4 @@
+import GRDB
 import SQLKit
 
 /// Each user's recent events, kept in the database: the bounded per-user buffer a
@@ -14,14 +15,12 @@ struct LiveEventLog: Sendable {
     /// Events kept per user for replay (`EVENTS_KEPT_PER_USER`).
     let kept: Int
 
-    /// Records `data` as the user's next event, in the caller's transaction `sql`.
-    static func record(
-        on sql: any SQLDatabase, engine: Database.Kind, userID: Int64, kind: LiveEvent.Kind, data: String, kept: Int
+    /// Records `data` as the user's next event, in the caller's PostgreSQL transaction `sql`:
+    /// one round trip, counting, storing, pruning and notifying in one statement.
+    static func recordOnPostgres(
+        on sql: any SQLDatabase, userID: Int64, kind: LiveEvent.Kind, data: String, kept: Int
     ) async throws -> LiveEvent {
         let now = Clock.milliseconds()
-        switch engine {
-        case .postgres:
-            // One round trip: count, store, prune and notify in one statement.
             let notification = LiveNotification.eventPayload(userID: userID, kind: kind, data: data)
             let row = try await sql.raw(
                 """
@@ -43,26 +42,27 @@ struct LiveEventLog: Sendable {
             ).first()
             guard let row else { throw MissingRow(table: "live_events") }
             return LiveEvent(id: try row.decode(column: "id", as: Int64.self), kind: kind, data: data)
-        case .sqlite:
-            let row = try await sql.raw(
-                """
-                INSERT INTO live_event_counters (user_id, last_id) VALUES (\(bind: userID), 1)
+    }
+
+    /// Records `data` as the user's next event in the SQLite transaction open on `db` (the
+    /// writer, held synchronously: see `SQLiteEngine.writeTransaction`).
+    static func recordOnSQLite(
+        on db: GRDB.Database, userID: Int64, kind: LiveEvent.Kind, data: String, kept: Int
+    ) throws -> LiveEvent {
+        let now = Clock.milliseconds()
+        let next = try Int64.fetchOne(
+            db,
+            sql: """
+                INSERT INTO live_event_counters (user_id, last_id) VALUES (?, 1)
                 ON CONFLICT (user_id) DO UPDATE SET last_id = live_event_counters.last_id + 1 RETURNING last_id
-                """
-            ).first()
-            guard let row else { throw MissingRow(table: "live_event_counters") }
-            let id = try row.decode(column: "last_id", as: Int64.self)
-            try await sql.raw(
-                """
-                INSERT INTO live_events (user_id, id, kind, data, created_at) \
-                VALUES (\(bind: userID), \(bind: id), \(bind: kind.rawValue), \(bind: data), \(bind: now))
-                """
-            ).run()
-            try await sql.raw(
-                "DELETE FROM live_events WHERE user_id = \(bind: userID) AND id <= \(bind: id - Int64(kept))"
-            ).run()
-            return LiveEvent(id: id, kind: kind, data: data)
-        }
+                """,
+            arguments: [userID])
+        guard let id = next else { throw MissingRow(table: "live_event_counters") }
+        try db.execute(
+            sql: "INSERT INTO live_events (user_id, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [userID, id, kind.rawValue, data, now])
+        try db.execute(sql: "DELETE FROM live_events WHERE user_id = ? AND id <= ?", arguments: [userID, id - Int64(kept)])
+        return LiveEvent(id: id, kind: kind, data: data)
     }
 
     /// The user's newest event number (0 before their first event).

@@ -1,3 +1,4 @@
+import GRDB
 import Logging
 import PostgresNIO
 import SQLKit
@@ -34,10 +35,15 @@ final class LiveUpdates: Sendable {
         self.log = LiveEventLog(database: database, kept: settings.eventsKeptPerUser)
     }
 
-    /// Records an event for the user in the caller's transaction (see `LiveEventLog.record`).
-    func record(on sql: any SQLDatabase, userID: Int64, kind: LiveEvent.Kind, data: String) async throws -> LiveEvent {
-        try await LiveEventLog.record(
-            on: sql, engine: database.kind, userID: userID, kind: kind, data: data, kept: settings.eventsKeptPerUser)
+    /// Records an event for the user in the caller's PostgreSQL transaction (see `LiveEventLog`).
+    func recordOnPostgres(on sql: any SQLDatabase, userID: Int64, kind: LiveEvent.Kind, data: String) async throws -> LiveEvent {
+        try await LiveEventLog.recordOnPostgres(
+            on: sql, userID: userID, kind: kind, data: data, kept: settings.eventsKeptPerUser)
+    }
+
+    /// Records an event for the user in the SQLite transaction open on the writer `db`.
+    func recordOnSQLite(on db: GRDB.Database, userID: Int64, kind: LiveEvent.Kind, data: String) throws -> LiveEvent {
+        try LiveEventLog.recordOnSQLite(on: db, userID: userID, kind: kind, data: data, kept: settings.eventsKeptPerUser)
     }
 
     /// Called once the event's transaction has committed.

@@ -149,6 +149,23 @@ final class SQLiteEngine: DatabaseEngine {
         return try await autocommitWrite { db in try Self.run(query, on: db) }
     }
 
+    /// Runs `work` as one `BEGIN IMMEDIATE` transaction on the writer, synchronously, as
+    /// `autocommitWrite` runs a statement: no await while the writer is held, so concurrent
+    /// writers wait microseconds for one another, never for another task to be scheduled.
+    /// Committed when `work` returns, rolled back when it throws. `work` must not await and
+    /// must be quick (a few statements); a transaction that needs awaits uses `withTransaction`.
+    func writeTransaction<T: Sendable>(_ work: @escaping @Sendable (GRDB.Database) throws -> T) async throws -> T {
+        try await autocommitWrite { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try work(db)
+                return .commit
+            }
+            guard let result else { throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "transaction without a result") }
+            return result
+        }
+    }
+
     /// Steps through the query's rows with GRDB's cursor (which turns SQLite's failures
     /// into `DatabaseError`s) and reads each row's columns straight off the statement.
     static func run<Query: StoreQuery>(_ query: Query, on db: GRDB.Database) throws -> [Query.Row] {

@@ -157,12 +157,26 @@ struct TodoStore: Sendable {
         _ describe: @escaping @Sendable ([Query.Row]) -> (LiveEvent.Kind, String)
     ) async throws -> [Query.Row] {
         guard let live else { return try await database.fetch(query) }
-        let engine = database.kind
-        let (rows, event) = try await database.transaction { sql -> ([Query.Row], LiveEvent?) in
-            let rows = try await query.run(on: sql, engine: engine)
-            guard !rows.isEmpty else { return (rows, nil) }
-            let (kind, data) = describe(rows)
-            return (rows, try await live.record(on: sql, userID: userID, kind: kind, data: data))
+        let rows: [Query.Row]
+        let event: LiveEvent?
+        if let sqlite = database.engine as? SQLiteEngine {
+            // Synchronously, under the writer's lock, like a single statement: a transaction
+            // held across awaits made concurrent writers wait seconds for one another.
+            (rows, event) = try await Database.mappingFailures {
+                try await sqlite.writeTransaction { db -> ([Query.Row], LiveEvent?) in
+                    let rows = try SQLiteEngine.run(query, on: db)
+                    guard !rows.isEmpty else { return (rows, nil) }
+                    let (kind, data) = describe(rows)
+                    return (rows, try live.recordOnSQLite(on: db, userID: userID, kind: kind, data: data))
+                }
+            }
+        } else {
+            (rows, event) = try await database.transaction { sql -> ([Query.Row], LiveEvent?) in
+                let rows = try await query.run(on: sql, engine: .postgres)
+                guard !rows.isEmpty else { return (rows, nil) }
+                let (kind, data) = describe(rows)
+                return (rows, try await live.recordOnPostgres(on: sql, userID: userID, kind: kind, data: data))
+            }
         }
         if let event { live.committed(userID: userID, event) }
         return rows
