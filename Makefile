@@ -5,13 +5,14 @@ SERVER := $(BACKEND)/.build/debug/todolist-server
 PYTEST := python3 -m pytest -p no:cacheprovider
 
 .PHONY: run test build deps deps-test backend backend-release backend-test http-test fuzz-test fuzz frontend-test frontend-build e2e-test \
-        migrate bench soak soak-test clean-data help
+        migrate seed bench soak soak-test clean-data help
 
 help:
 	@echo "make run    install what is missing, start the API on :8000 and the web app on :3000"
 	@echo "make test   unit, HTTP (SQLite and PostgreSQL), frontend and browser tests"
 	@echo "make build  release backend binary and frontend/dist"
 	@echo "make bench  benchmarks (see docs/performance.md)"
+	@echo "make seed   DATABASE_URL=... : 10,000 users, 1,000,000 todos, 100,000 sessions (bench/seed.py)"
 	@echo "make fuzz   schema fuzzing, longer than in make test (FUZZ_MAX_EXAMPLES, FUZZ_SEED=random)"
 	@echo "make soak   60 s of mixed traffic at 128 connections: no errors, no memory growth"
 
@@ -32,6 +33,11 @@ run: deps backend
 
 migrate: backend
 	$(SERVER) migrate
+
+# Issue 13's data at scale into the database DATABASE_URL names (it must hold no users):
+# 10,000 users, 1,000,000 todos, 100,000 sessions (bench/seed.py; --help for other sizes).
+seed: backend
+	python3 bench/seed.py --server $(SERVER) $(SEED_ARGS)
 
 build: deps backend-release
 	$(MAKE) -C frontend build
