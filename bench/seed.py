@@ -113,6 +113,7 @@ class Plan:
         self.old_failures = old_failures
         self.counts = self._todo_counts()
         self.known: dict[str, dict] = {}
+        self.public_ids: set[int] = set()
 
     def username(self, user_id: int) -> str:
         for index, (name, _) in enumerate(KNOWN_USERS.values(), start=1):
@@ -162,57 +163,69 @@ class Plan:
             updated = created + (self.rng.randrange(0, 7 * DAY_MS) if completed else 0)
             yield (index + 1, user_id, title, completed, order, created, min(updated, self.now))
 
+    def _public_id(self) -> int:
+        while True:
+            value = self.rng.randrange(1, MAX_PUBLIC_ID + 1)
+            if value not in self.public_ids:
+                self.public_ids.add(value)
+                return value
+
+    def _session(self, expired: bool) -> tuple:
+        # Never a known user: their own session is the one the bench uses.
+        user_id = self.rng.randrange(len(KNOWN_USERS) + 1, self.users + 1)
+        if expired:
+            # Expired from 1 minute to 16 days ago.
+            last_seen = self.now - SESSION_LIFETIME_MS - self.rng.randrange(60_000, 16 * DAY_MS)
+        else:
+            last_seen = self.now - self.rng.randrange(0, SESSION_LIFETIME_MS - 60_000)
+        created = last_seen - self.rng.randrange(0, 60 * DAY_MS)
+        address = f"198.51.100.{self.rng.randrange(1, 255)}"
+        return (hash_token(make_token()), user_id, csrf_secret(), created, last_seen + SESSION_LIFETIME_MS,
+                self._public_id(), last_seen, self.rng.choice(CLIENTS), address)
+
     def session_rows(self):
         """(id_hash, user_id, csrf_secret, created_at, expires_at, public_id, last_seen_at,
         client, address). The first rows are the known users' live sessions."""
-        public_ids: set[int] = set()
-
-        def public_id() -> int:
-            while True:
-                value = self.rng.randrange(1, MAX_PUBLIC_ID + 1)
-                if value not in public_ids:
-                    public_ids.add(value)
-                    return value
-
         for index, role in enumerate(KNOWN_USERS, start=1):
             token, secret = make_token(), csrf_secret()
             self.known[role] = {"id": index, "username": self.username(index), "todos": self.counts[index - 1],
                                 "session": token, "csrf_secret": secret}
             yield (hash_token(token), index, secret, self.now - DAY_MS, self.now + SESSION_LIFETIME_MS,
-                   public_id(), self.now, "Firefox on Linux", "127.0.0.1")
+                   self._public_id(), self.now, "Firefox on Linux", "127.0.0.1")
         others = self.session_total - len(KNOWN_USERS)
         # Expired sessions are spread over the table, as refreshes (updates) leave them.
         expired = set(self.rng.sample(range(others), min(self.expired, others)))
         for index in range(others):
-            # Never the known users: their own session is the one the bench uses.
-            user_id = self.rng.randrange(len(KNOWN_USERS) + 1, self.users + 1)
-            if index not in expired:
-                last_seen = self.now - self.rng.randrange(0, SESSION_LIFETIME_MS - 60_000)
-            else:
-                # Expired from 1 minute to 16 days ago.
-                last_seen = self.now - SESSION_LIFETIME_MS - self.rng.randrange(60_000, 16 * DAY_MS)
-            created = last_seen - self.rng.randrange(0, 60 * DAY_MS)
-            address = f"198.51.100.{self.rng.randrange(1, 255)}"
-            yield (hash_token(make_token()), user_id, csrf_secret(), created, last_seen + SESSION_LIFETIME_MS,
-                   public_id(), last_seen, self.rng.choice(CLIENTS), address)
+            yield self._session(index in expired)
+
+    def expired_session_rows(self):
+        """`expired` more expired sessions (for another purge)."""
+        for _ in range(self.expired):
+            yield self._session(True)
+
+    def _failure(self, old: bool) -> tuple:
+        if old:
+            failed_at = self.now - OLD_FAILURE_MS - self.rng.randrange(60_000, 7 * DAY_MS)
+        else:
+            failed_at = self.now - self.rng.randrange(0, 600_000)
+        kind = self.rng.random()
+        if kind < 0.6:
+            first_other = len(KNOWN_USERS) + 1
+            return ("username", self.username(self.rng.randrange(first_other, self.users + 1)).lower(), failed_at)
+        if kind < 0.9:
+            return ("address", f"203.0.113.{self.rng.randrange(1, 255)}", failed_at)
+        return ("signup", f"192.0.2.{self.rng.randrange(1, 255)}", failed_at)
 
     def failure_rows(self):
-        """(id, scope, subject, failed_at): old ones first, then recent ones on subjects no
-        bench client uses."""
-        first_other = len(KNOWN_USERS) + 1
+        """(id, scope, subject, failed_at): old ones first (ids follow time), then recent ones
+        on subjects no bench client uses."""
         for index in range(self.failure_total):
-            if index < self.old_failures:
-                failed_at = self.now - OLD_FAILURE_MS - self.rng.randrange(60_000, 7 * DAY_MS)
-            else:
-                failed_at = self.now - self.rng.randrange(0, 600_000)
-            kind = self.rng.random()
-            if kind < 0.6:
-                scope, subject = "username", self.username(self.rng.randrange(first_other, self.users + 1)).lower()
-            elif kind < 0.9:
-                scope, subject = "address", f"203.0.113.{self.rng.randrange(1, 255)}"
-            else:
-                scope, subject = "signup", f"192.0.2.{self.rng.randrange(1, 255)}"
-            yield (index + 1, scope, subject, failed_at)
+            yield (index + 1,) + self._failure(index < self.old_failures)
+
+    def old_failure_rows(self):
+        """(scope, subject, failed_at): `old_failures` more old ones (for another purge)."""
+        for _ in range(self.old_failures):
+            yield self._failure(True)
 
 
 def server_password_hash(server: Path) -> str:
@@ -246,13 +259,12 @@ def psql(url: str, sql: str) -> str:
     return result.stdout.strip()
 
 
-POSTGRES_TABLES = [
-    ("users", "id, username, username_key, password_hash, created_at"),
-    ("todos", "id, user_id, title, completed, sort_order, created_at, updated_at"),
-    ("sessions", "id_hash, user_id, csrf_secret, created_at, expires_at, public_id, last_seen_at, client, address"),
-    ("login_failures", "id, scope, subject, failed_at"),
-]
-
+USERS = ("users", "id, username, username_key, password_hash, created_at")
+TODOS = ("todos", "id, user_id, title, completed, sort_order, created_at, updated_at")
+SESSIONS = ("sessions", "id_hash, user_id, csrf_secret, created_at, expires_at, public_id, last_seen_at, client, address")
+FAILURES = ("login_failures", "id, scope, subject, failed_at")
+# Added failures get their id from the database.
+NEW_FAILURES = ("login_failures", "scope, subject, failed_at")
 
 # Fails the transaction when a copied row names a user that does not exist.
 ORPHAN_CHECK = """
@@ -267,20 +279,20 @@ $$;
 """
 
 
-def load_postgres(url: str, plan: Plan, password_hash: str) -> int:
-    """Every table through one psql, one transaction; returns the number of rows."""
-    process = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url],
-                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    rows = 0
-    sources = [plan.user_rows(password_hash), plan.todo_rows(), plan.session_rows(), plan.failure_rows()]
+def load_postgres(url: str, tables: list[tuple[tuple[str, str], object]], set_identities: bool = False) -> int:
+    """(table, columns) and their rows through one psql, in one transaction; returns the
+    number of rows."""
     # A superuser skips the per-row foreign key triggers (most of the load's time) and checks
     # every reference in one join per table instead, before committing.
     skip_triggers = psql(url, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == "t"
+    process = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    rows = 0
     try:
         process.stdin.write("BEGIN;\n")
         if skip_triggers:
             process.stdin.write("SET LOCAL session_replication_role = replica;\n")
-        for (table, columns), source in zip(POSTGRES_TABLES, sources):
+        for (table, columns), source in tables:
             process.stdin.write(f"COPY {table} ({columns}) FROM STDIN;\n")
             batch = []
             for row in source:
@@ -295,10 +307,11 @@ def load_postgres(url: str, plan: Plan, password_hash: str) -> int:
                 process.stdin.write("\n".join(batch) + "\n")
                 rows += len(batch)
             process.stdin.write("\\.\n")
-        # Identity columns hand out ids after the copied ones (`is_called`: max is taken).
-        for table in ("users", "todos", "login_failures"):
-            process.stdin.write(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}));\n")
+        if set_identities:
+            # Identity columns hand out ids after the copied ones (`is_called`: max is taken).
+            for table in ("users", "todos", "login_failures"):
+                process.stdin.write(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}));\n")
         if skip_triggers:
             process.stdin.write(ORPHAN_CHECK)
         process.stdin.write("COMMIT;\n")
@@ -311,29 +324,38 @@ def load_postgres(url: str, plan: Plan, password_hash: str) -> int:
     return rows
 
 
-def load_sqlite(path: Path, plan: Plan, password_hash: str) -> int:
+def load_sqlite(path: Path, tables: list[tuple[tuple[str, str], object]]) -> int:
+    """(table, columns) and their rows in one transaction; returns the number of rows.
+    AUTOINCREMENT's counters follow the explicit ids by themselves."""
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA synchronous = OFF")
         connection.execute("PRAGMA cache_size = -262144")  # 256 MiB: the indexes stay in memory while loading
         connection.execute("BEGIN IMMEDIATE")
         rows = 0
-        statements = [
-            ("INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-             plan.user_rows(password_hash)),
-            ("INSERT INTO todos (id, user_id, title, completed, sort_order, created_at, updated_at) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?)", plan.todo_rows()),
-            ("INSERT INTO sessions (id_hash, user_id, csrf_secret, created_at, expires_at, public_id, last_seen_at, "
-             "client, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", plan.session_rows()),
-            ("INSERT INTO login_failures (id, scope, subject, failed_at) VALUES (?, ?, ?, ?)", plan.failure_rows()),
-        ]
-        for statement, source in statements:
-            cursor = connection.executemany(statement, source)
-            rows += cursor.rowcount
+        for (table, columns), source in tables:
+            marks = ", ".join("?" * len(columns.split(",")))
+            rows += connection.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", source).rowcount
         connection.execute("COMMIT")
         return rows
     finally:
         connection.close()
+
+
+def load(url: str, tables: list[tuple[tuple[str, str], object]], set_identities: bool = False) -> int:
+    path = sqlite_path(url)
+    if path is not None:
+        return load_sqlite(path, tables)
+    return load_postgres(url, tables, set_identities)
+
+
+def add_purgeable(url: str, users: int, sessions: int = 30_000, failures: int = 50_000, seed_value: int = 14) -> int:
+    """Adds `sessions` expired sessions and `failures` log-in failures too old to count to a
+    seeded database of `users` users, so that the server's next purge has that much work
+    again (bench/scale.py); returns the number of rows."""
+    plan = Plan(users, sum(count for _, count in KNOWN_USERS.values()), sessions, sessions, failures, failures,
+                seed_value, int(time.time() * 1000))
+    return load(url, [(SESSIONS, plan.expired_session_rows()), (NEW_FAILURES, plan.old_failure_rows())])
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -364,10 +386,8 @@ def seed(url: str, server: Path, users: int = 10_000, todos: int = 1_000_000, se
     say(f"seeding {users} users, {todos} todos (largest list {max(plan.counts)}), {sessions} sessions "
         f"({expired} expired), {failures} log-in failures ({old_failures} old) into {url.split('@')[-1]}")
     load_started = time.monotonic()
-    if path is not None:
-        rows = load_sqlite(path, plan, password_hash)
-    else:
-        rows = load_postgres(url, plan, password_hash)
+    rows = load(url, [(USERS, plan.user_rows(password_hash)), (TODOS, plan.todo_rows()),
+                      (SESSIONS, plan.session_rows()), (FAILURES, plan.failure_rows())], set_identities=True)
     load_seconds = time.monotonic() - load_started
     analyze_started = time.monotonic()
     if path is not None:
