@@ -5,6 +5,11 @@ Last, on a server of its own with the production limits, the flood scenario: 500
 connections pour bogus log-ins and sign-ups (each a request a second) from one address while `GET /api/todos/` is
 measured and a real user logs in from another address every second.
 
+On PostgreSQL two more (issue 13): after the wrk scenarios, with the server stopped, pgbench runs the
+statements the server runs for the list, a create and a PATCH on the same database (bench/pgbench.py),
+and the server's req/s is set against pgbench's transactions/s; then GET and POST /api/todos/ through
+nginx with 1 and 2 instances on one cluster, with the CPU each request costs (bench/instances.py).
+
 Usage: bench/run.sh [--duration 10] [--connections 32,128] [--databases sqlite,postgres]
 Writes bench/results/<date>-<commit>.json and .md (-2, -3... for further runs of the
 same commit that day) and prints the table.
@@ -31,6 +36,7 @@ sys.path.insert(0, str(REPO / "backend" / "Tests" / "HTTP"))
 from servers import PostgresCluster, ServerProcess, free_port, sqlite_url  # noqa: E402
 
 import live  # noqa: E402  (bench/live.py: the live update scenarios)
+import pgbench  # noqa: E402  (bench/pgbench.py: the PostgreSQL reference)
 
 ORIGIN = "http://localhost:3000"
 BCRYPT_COST = 10
@@ -45,6 +51,10 @@ TARGETS = {
     "PATCH /api/todos/<id>/": {"sqlite": 0.20},
 }
 P99_LIMIT_MS = 5.0
+# Issue 13: on PostgreSQL, the server's req/s at 32 connections against pgbench's transactions/s
+# for the same statements on the same cluster, and p99 ≤ P99_LIMIT_MS for these scenarios.
+POSTGRES_REFERENCE_TARGETS = {"GET /api/todos/ (20 todos)": 0.5, "POST /api/todos/": 0.3,
+                              "PATCH /api/todos/<id>/": 0.3}
 P99_SCENARIOS = ["GET /api/ping/", "POST /api/ping/ (CSRF)", "OPTIONS preflight", "GET /api/todos/ (20 todos)",
                  "GET /api/todos/ (20 todos, bearer token)"]
 # The bearer read must keep up with the cookie read (issue 12): at least this share of its req/s.
@@ -341,7 +351,10 @@ def main() -> int:
     parser.add_argument("--live-changes", type=int, default=200, help="PATCHes whose events the fan-out times")
     parser.add_argument("--idle-streams", type=int, default=10_000, help="idle streams for the memory scenario (0: skip)")
     parser.add_argument("--live-only", action="store_true", help="only the live update scenarios (a short check)")
+    parser.add_argument("--instances", default="1,2",
+                        help="instance counts behind nginx on PostgreSQL (bench/instances.py; empty: skip)")
     args = parser.parse_args()
+    import instances  # bench/instances.py, which imports this module: several instances behind nginx
     connections = [int(c) for c in args.connections.split(",")]
     os.environ["TODOLIST_SERVER_BIN"] = str(Path(args.server).resolve())
     rows: list[dict] = []
@@ -350,6 +363,12 @@ def main() -> int:
     port = free_port()
     if args.live_only:
         return measure_live_only(args)
+    if "postgres" in args.databases.split(","):
+        try:
+            pgbench.check_copies()  # before minutes of measuring, not after
+        except pgbench.StatementDrift as error:
+            print(error, file=sys.stderr)
+            return 2
     ceiling = subprocess.Popen([args.ceiling, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
@@ -366,6 +385,7 @@ def main() -> int:
 
     cluster = None
     rss: dict[str, float] = {}
+    instance_rows: list[dict] = []
     workdir = Path(tempfile.mkdtemp(prefix="todolist-bench-"))
     try:
         for database in args.databases.split(","):
@@ -400,6 +420,13 @@ def main() -> int:
             finally:
                 server.cleanup()
             if database == "postgres":
+                # The same database, the server stopped: pgbench with the bench's users and sessions.
+                postmaster = instances.postmaster_pid(cluster)
+                rows += pgbench.measure(url, "bench-reader", "bench-writer",
+                                        [f"bench-creator-{index}" for index in range(CREATE_USERS)],
+                                        args.duration, args.warmup,
+                                        cpu_groups={"postgres": lambda: instances.tree_cpu(postmaster)})
+            if database == "postgres":
                 url = cluster.create_database()
             else:
                 (workdir / "sqlite-flood").mkdir(exist_ok=True)
@@ -413,6 +440,10 @@ def main() -> int:
                           f"  {'ok' if figures['ok'] else 'FAILED'}", flush=True)
             finally:
                 server.cleanup()
+        if cluster and args.instances:
+            instance_rows = instances.measure(cluster, [int(n) for n in args.instances.split(",")],
+                                              args.duration, args.warmup)
+            rows += instance_rows
     finally:
         if cluster:
             cluster.cleanup()
@@ -423,8 +454,10 @@ def main() -> int:
     if args.live_streams or args.idle_streams:
         live_rows, memory = measure_live(args)
     rows += live_rows
-    verdicts = check_targets(rows, rss) + live_verdicts(live_rows, memory)
-    write_results(rows, rss, ceiling_rss, verdicts)
+    verdicts = check_targets(rows, rss) + postgres_reference_verdicts(rows) + live_verdicts(live_rows, memory)
+    sections = [section for section in (postgres_reference_markdown(rows),
+                                        instances.markdown(instance_rows) if instance_rows else "") if section]
+    write_results(rows, rss, ceiling_rss, verdicts, sections)
     return 0 if all(v["met"] for v in verdicts) and all(r["ok"] for r in rows) else 1
 
 
@@ -550,7 +583,54 @@ def check_targets(rows, rss) -> list[dict]:
     return verdicts
 
 
-def write_results(rows, rss, ceiling_rss, verdicts) -> None:
+def postgres_reference_pairs(rows) -> list[tuple[dict, dict]]:
+    """(server row, pgbench row) at pgbench's connection count, for each scenario with a reference."""
+    pairs = []
+    for reference in rows:
+        if not reference.get("reference_for"):
+            continue
+        server = next((r for r in rows if r["scenario"] == reference["reference_for"] and r["database"] == "postgres"
+                       and r["connections"] == reference["connections"]), None)
+        if server:
+            pairs.append((server, reference))
+    return pairs
+
+
+def postgres_reference_verdicts(rows) -> list[dict]:
+    verdicts = []
+    for server, reference in postgres_reference_pairs(rows):
+        name = server["scenario"]
+        target = POSTGRES_REFERENCE_TARGETS[name]
+        value = server["requests_per_s"] / reference["requests_per_s"] if reference["requests_per_s"] else None
+        verdicts.append({"target": f"{name} on postgres at {server['connections']} connections: req/s ≥ {target} × "
+                                   f"pgbench's transactions/s for its statements ({reference['statements']})",
+                         "value": value, "met": server["ok"] and reference["ok"] and (value or 0) >= target})
+        verdicts.append({"target": f"{name} on postgres at {server['connections']} connections: p99 ≤ {P99_LIMIT_MS} ms",
+                         "value": server["p99_ms"], "met": server["ok"] and (server["p99_ms"] or 1e9) <= P99_LIMIT_MS})
+    return verdicts
+
+
+def postgres_reference_markdown(rows) -> str:
+    pairs = postgres_reference_pairs(rows)
+    if not pairs:
+        return ""
+    lines = [f"PostgreSQL reference: pgbench -M prepared -c {pgbench.CLIENTS} -j {pgbench.THREADS}, the server's "
+             "statements for each request (bench/pgbench.py), on the same database after the wrk scenarios, the "
+             "server stopped. pgbench prepares every statement, BEGIN and COMMIT included; the server runs the "
+             "statements of its transactions unprepared.", "",
+             "| scenario | statements per request | server req/s | server p99 ms | pgbench tps | pgbench latency avg ms "
+             "| PostgreSQL µs/transaction under pgbench | ratio | target |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for server, reference in pairs:
+        ratio = server["requests_per_s"] / reference["requests_per_s"] if reference["requests_per_s"] else None
+        cpu = reference.get("cpu_us", {}).get("postgres")
+        lines.append(f"| {server['scenario']} | {reference['statements']} | {server['requests_per_s']:.0f} | "
+                     f"{fmt(server['p99_ms'])} | {reference['requests_per_s']:.0f} | {fmt(reference['latency_avg_ms'])} | "
+                     f"{fmt(cpu, '{:.0f}')} | {fmt(ratio)} | {POSTGRES_REFERENCE_TARGETS[server['scenario']]} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows, rss, ceiling_rss, verdicts, sections=()) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO).stdout.strip() or "unknown"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
@@ -571,6 +651,8 @@ def write_results(rows, rss, ceiling_rss, verdicts) -> None:
             lines.append(f"\nFlood on {row['database']}: {answers or 'no answers'}.")
     lines += ["", "| server | RSS after the run (MiB) |", "|---|---:|", f"| ceiling | {ceiling_rss:.1f} |"]
     lines += [f"| todolist on {db} | {value:.1f} |" for db, value in rss.items()]
+    for section in sections:
+        lines += ["", section.rstrip("\n")]
     lines += ["", "| target | value | met |", "|---|---:|---|"]
     lines += [f"| {v['target']} | {fmt(v['value'])} | {'yes' if v['met'] else '**no**'} |" for v in verdicts]
     markdown = "\n".join(lines) + "\n"
@@ -593,4 +675,6 @@ def write_results(rows, rss, ceiling_rss, verdicts) -> None:
 
 
 if __name__ == "__main__":
+    # bench/instances.py imports this file as `bench`: one module, not a second copy.
+    sys.modules.setdefault("bench", sys.modules[__name__])
     sys.exit(main())

@@ -69,9 +69,22 @@ def process_cpu(pid: int) -> float:
 
 def tree_cpu(root: int) -> float:
     """Seconds of CPU of `root`, its live children, and its children that exited and were
-    reaped (the root's cutime + cstime): a pool's connections that come and go are counted."""
-    fields = _stat(root)
-    total = sum(int(f) for f in fields[11:15])
+    reaped (the root's cutime + cstime): a pool's connections that come and go are counted.
+
+    A child reaped between reading the children and reading the root would be in neither, so
+    the children are read on both sides of the root until both readings name the same ones."""
+    for _ in range(50):
+        before = _children_ticks(root)
+        fields = _stat(root)
+        after = _children_ticks(root)
+        if before.keys() == after.keys():
+            return (sum(int(f) for f in fields[11:15]) + sum(after.values())) / TICKS
+    raise RuntimeError(f"the children of {root} kept changing while their CPU time was read")
+
+
+def _children_ticks(root: int) -> dict[int, int]:
+    """utime + stime, in clock ticks, of each live (or not yet reaped) child of `root`."""
+    ticks = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -80,8 +93,8 @@ def tree_cpu(root: int) -> float:
         except (FileNotFoundError, ProcessLookupError, ValueError):
             continue
         if int(child[1]) == root:
-            total += int(child[11]) + int(child[12])
-    return total / TICKS
+            ticks[int(entry.name)] = int(child[11]) + int(child[12])
+    return ticks
 
 
 def postmaster_pid(cluster: PostgresCluster) -> int:

@@ -59,6 +59,7 @@ check_chromium() {
   grep -q 'rendered' <<<"$dom" && chromedriver --version
 }
 check_nginx() { nginx -v 2>&1 && openssl version; }
+check_pgbench() { "$PG_BIN/pgbench" --version; }  # the PostgreSQL reference in make bench
 check_wrk() {  # `wrk --version` prints its version and exits 1
   local version
   version=$(wrk --version 2>&1) || true
@@ -83,7 +84,7 @@ if [ "$mode" = "test" ] || [ "$mode" = "bench" ]; then
   )
 fi
 if [ "$mode" = "bench" ]; then
-  tools+=("wrk|check_wrk|wrk")
+  tools+=("wrk|check_wrk|wrk" "pgbench|check_pgbench|postgresql-15")
 fi
 
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
