@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import queue
+import signal
 import sqlite3
 import threading
 import time
@@ -119,9 +120,17 @@ class EventStream:
             return
         raise AssertionError(f"unexpected item {item!r}")
 
-    def assert_closed(self, within: float = 1.0) -> None:
+    def assert_closed(self, within: float = 1.0, reason: str | None = None) -> None:
+        """The server ends the stream within `within` seconds: with a final `closed` event
+        naming `reason` (the client must not reconnect by itself), or, with no reason, with
+        no event at all (the client reconnects)."""
         started = time.monotonic()
         item = self.next(within + 0.5)
+        if reason is not None:
+            assert item is not CLOSED and item["event"] == "closed", item
+            assert item["data"] == {"reason": reason}, item
+            assert item["id"] is not None and item["id"].isdigit(), item
+            item = self.next(max(0.1, within + 0.5 - (time.monotonic() - started)))
         assert item is CLOSED, item
         assert time.monotonic() - started <= within + 0.25
 
@@ -325,7 +334,7 @@ def test_log_out_ends_that_sessions_streams_only(server, streams):
     laptop_stream = streams(server.url, laptop)
     phone_stream = streams(server.url, phone)
     assert laptop.logout().status_code == 204
-    laptop_stream.assert_closed(within=1.0)
+    laptop_stream.assert_closed(within=1.0, reason="session_ended")
     phone.post("/api/todos/", json={"title": "phone still live"})
     assert phone_stream.next()["event"] == "todo.created"
 
@@ -338,7 +347,7 @@ def test_ending_a_session_from_the_list_ends_its_stream(server, streams):
     sessions = laptop.get("/api/auth/sessions/").json()["sessions"]
     phone_id = next(s["id"] for s in sessions if not s["current"])
     assert laptop.delete(f"/api/auth/sessions/{phone_id}/").status_code == 204
-    phone_stream.assert_closed(within=1.0)
+    phone_stream.assert_closed(within=1.0, reason="session_ended")
     laptop_stream.assert_quiet(0.2)
 
 
@@ -346,9 +355,13 @@ def test_password_change_ends_the_other_sessions_streams(server, streams):
     laptop, name = new_user(server.url)
     phone = second_device(server.url, name)
     phone_stream = streams(server.url, phone)
+    laptop_stream = streams(server.url, laptop)
     response = laptop.post("/api/auth/password/", json={"currentPassword": PASSWORD, "newPassword": "another good one"})
     assert response.status_code == 200, response.text
-    phone_stream.assert_closed(within=1.0)
+    phone_stream.assert_closed(within=1.0, reason="session_ended")
+    # The changing browser's stream belonged to its old session: it ends too, and the app,
+    # finding itself still logged in (the new cookie), opens a new one.
+    laptop_stream.assert_closed(within=1.0, reason="session_ended")
     # The changed session reconnects with its new cookie.
     laptop.fetch_token()
     assert streams(server.url, laptop).status == 200
@@ -361,10 +374,10 @@ def test_log_out_everywhere_else_and_account_deletion_end_streams(server, stream
     phone_stream = streams(server.url, phone)
     laptop_stream = streams(server.url, laptop)
     assert laptop.delete("/api/auth/sessions/").json() == {"ended": 2}
-    phone_stream.assert_closed(within=1.0)
+    phone_stream.assert_closed(within=1.0, reason="session_ended")
     laptop_stream.assert_quiet(0.2)
     assert laptop.delete("/api/auth/me/", json={"password": PASSWORD}).status_code == 204
-    laptop_stream.assert_closed(within=1.0)
+    laptop_stream.assert_closed(within=1.0, reason="session_ended")
     assert tablet.get("/api/todos/").status_code == 401
 
 
@@ -381,7 +394,7 @@ def test_expired_session_ends_its_stream(servers, streams):
             "WHERE user_id = (SELECT id FROM users WHERE username = ?)", (now + 1500, now, name))
     stream = streams(sqlite_server.url, client)
     assert stream.status == 200
-    stream.assert_closed(within=2.5)
+    stream.assert_closed(within=2.5, reason="session_expired")
     assert streams(sqlite_server.url, client).status == 401
 
 
@@ -395,10 +408,35 @@ def test_streams_past_the_per_user_limit_close_the_oldest(servers, streams):
     second = streams(server.url, client)
     third = streams(server.url, client)
     assert [s.status for s in (first, second, third)] == [200, 200, 200]
-    first.assert_closed(within=1.0)
+    first.assert_closed(within=1.0, reason="too_many_streams")
     client.post("/api/todos/", json={"title": "x"})
     assert second.next()["event"] == "todo.created"
     assert third.next()["event"] == "todo.created"
+
+
+def test_a_stream_closed_by_the_per_user_limit_is_told_why_and_the_others_stay(sqlite_server, streams):
+    """With the default limit (10), an eleventh tab would otherwise evict the oldest, whose
+    browser reconnects after `retry:` and evicts the next, and so on: the evicted stream gets a
+    final `closed` event (so the app stops instead of reconnecting), then its end."""
+    client, _ = new_user(sqlite_server.url)
+    opened = [streams(sqlite_server.url, client) for _ in range(11)]
+    assert [s.status for s in opened] == [200] * 11
+    oldest, rest = opened[0], opened[1:]
+    oldest.assert_closed(within=1.0, reason="too_many_streams")
+    todo = client.post("/api/todos/", json={"title": "to the ten"}).json()
+    for stream in rest:
+        event = stream.next()
+        assert event["event"] == "todo.created" and event["data"] == todo
+
+
+def test_server_shutdown_ends_streams_without_a_reason_so_clients_reconnect(servers, streams):
+    server = servers.start("sqlite")
+    client, _ = new_user(server.url)
+    stream = streams(server.url, client)
+    assert stream.status == 200
+    server.process.send_signal(signal.SIGTERM)
+    stream.assert_closed(within=3.0)
+    assert server.process.wait(timeout=10) == 0
 
 
 def test_global_cap_answers_503_with_retry_after(servers, streams):
@@ -456,7 +494,7 @@ def test_two_instances_on_one_database_see_each_others_changes(servers, db, stre
     # Log-out on A ends the session's stream on B.
     phone.base_url = a.url
     assert phone.logout().status_code == 204
-    on_b.assert_closed(within=1.0)
+    on_b.assert_closed(within=1.0, reason="session_ended")
 
 
 def test_a_bulk_change_larger_than_a_notification_reaches_other_instances(servers, db, streams, request):
@@ -526,6 +564,6 @@ def test_a_session_ended_while_the_listener_was_away_ends_its_stream_on_reconnec
     cluster.psql(f"DELETE FROM sessions WHERE public_id = {phone_session}", database)
     cluster.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'")
     assert phone_stream.next(10.0)["event"] == "resync"
-    phone_stream.assert_closed(within=2.0)
+    phone_stream.assert_closed(within=2.0, reason="session_ended")
     assert laptop_stream.next(3.0)["event"] == "resync"
     laptop_stream.assert_quiet(0.5)

@@ -19,6 +19,9 @@ import Testing
         #expect(Self.text(ServerSentEvents.preamble(retryMilliseconds: 2000, lastEventID: 5)) == "retry: 2000\nid: 5\n\n")
         #expect(Self.text(ServerSentEvents.resync(id: 9, reason: "too_old")) == "id: 9\nevent: resync\ndata: {\"reason\":\"too_old\"}\n\n")
         #expect(Self.text(ServerSentEvents.heartbeat) == ":\n\n")
+        #expect(
+            Self.text(ServerSentEvents.closed(id: 9, reason: .tooManyStreams))
+                == "id: 9\nevent: closed\ndata: {\"reason\":\"too_many_streams\"}\n\n")
     }
 
     @Test func bulkChangesNameTheirIds() {
@@ -110,7 +113,8 @@ import Testing
         let first = try hub.open(Self.owner(1))
         let second = try hub.open(Self.owner(1))
         let third = try hub.open(Self.owner(1))
-        #expect(await Self.drain(first, count: 1).isEmpty)
+        // Told why, so its client does not reconnect and close the next oldest in turn.
+        #expect(await Self.drain(first, count: 2) == [.closed(.tooManyStreams)])
         #expect(hub.count == 2)
         let other = try hub.open(Self.owner(2))
         #expect(throws: LiveHub.Full.self) { try hub.open(Self.owner(3)) }
@@ -126,17 +130,25 @@ import Testing
         let tablet = try hub.open(Self.owner(1, session: 12, expiresAt: 1000))
         let other = try hub.open(Self.owner(2, session: 10))
         hub.endSession(userID: 1, publicID: 10)
-        #expect(await Self.drain(laptop, count: 1).isEmpty)
+        #expect(await Self.drain(laptop, count: 2) == [.closed(.sessionEnded)])
         hub.tick(now: 1000, heartbeat: false)
-        #expect(await Self.drain(tablet, count: 1).isEmpty)
+        #expect(await Self.drain(tablet, count: 2) == [.closed(.sessionExpired)])
         hub.endSessions(userID: 1, except: 11)
         hub.deliver(userID: 1, Self.event(1))
         hub.deliver(userID: 2, Self.event(1))
         #expect(await Self.drain(phone, count: 1) == [.event(Self.event(1))])
         #expect(await Self.drain(other, count: 1) == [.event(Self.event(1))])
         hub.endSessions(userID: 1, except: nil)
-        #expect(await Self.drain(phone, count: 1).isEmpty)
+        #expect(await Self.drain(phone, count: 2) == [.closed(.sessionEnded)])
         #expect(hub.count == 1)
+    }
+
+    @Test func shutdownEndsEveryStreamWithoutAReasonSoClientsReconnect() async throws {
+        let hub = Self.hub()
+        let subscription = try hub.open(Self.owner(1))
+        hub.endAll()
+        #expect(await Self.drain(subscription, count: 1).isEmpty)
+        #expect(hub.count == 0)
     }
 
     @Test func aStreamThatStopsReadingIsClosed() async throws {

@@ -35,6 +35,26 @@ enum LiveMessage: Sendable, Equatable {
     case resync(reason: String)
     /// A comment line, so proxies and the client see the stream alive.
     case heartbeat
+    /// The stream's last message: the server ends it on purpose, and the client must not
+    /// reconnect by itself (see `StreamEnd`).
+    case closed(StreamEnd)
+}
+
+/// Why the server ended a stream, sent as a final `closed` event before the end of the
+/// response. A stream ended without one (server shutting down, client too slow to read)
+/// is simply reconnected by the browser. With one, reconnecting at once would be refused
+/// (401) or would end another stream, so the client stops and decides.
+enum StreamEnd: String, Sendable, Equatable {
+    /// The user opened more than `STREAMS_PER_USER` streams; this was the oldest. The client
+    /// stays paused until a person asks to resume (which ends the next oldest elsewhere).
+    case tooManyStreams = "too_many_streams"
+    /// The session was ended (log-out, from the session list, a password change, account
+    /// deletion). The client checks with a JSON request: logged out, or still logged in
+    /// with a newer session (this browser changed the password) and then opens a new stream.
+    case sessionEnded = "session_ended"
+    /// The session's expiry, as known when the stream opened, has passed. Other requests may
+    /// have extended it since; the client checks as for `sessionEnded`.
+    case sessionExpired = "session_expired"
 }
 
 /// The `text/event-stream` framing (WHATWG HTML, "Server-sent events").
@@ -53,15 +73,25 @@ enum ServerSentEvents {
     /// A `resync` event; its id is the last one the stream delivered, so a later reconnect
     /// resumes from there.
     static func resync(id: Int64, reason: String) -> ByteBuffer {
+        frame(id: id, name: "resync", data: reasonData(reason))
+    }
+
+    static let heartbeat = ByteBuffer(string: ":\n\n")
+
+    /// The final `closed` event; like `resync`, its id is the last one the stream delivered.
+    static func closed(id: Int64, reason: StreamEnd) -> ByteBuffer {
+        frame(id: id, name: "closed", data: reasonData(reason.rawValue))
+    }
+
+    /// `{"reason": ...}`, the data of `resync` and `closed`.
+    private static func reasonData(_ reason: String) -> String {
         var json = JSONOutput(capacity: 64)
         json.beginObject()
         json.key("reason")
         json.string(reason)
         json.endObject()
-        return frame(id: id, name: "resync", data: String(decoding: json.bytes, as: UTF8.self))
+        return String(decoding: json.bytes, as: UTF8.self)
     }
-
-    static let heartbeat = ByteBuffer(string: ":\n\n")
 
     private static func frame(id: Int64, name: String, data: String) -> ByteBuffer {
         var buffer = ByteBuffer()

@@ -41,6 +41,13 @@ final class LiveHub: Sendable {
         let id: UInt64
         let owner: Owner
         let continuation: AsyncStream<LiveMessage>.Continuation
+
+        /// Ends the stream with a final `closed` message saying why, so its client does not
+        /// reconnect by itself; the message is lost only if the stream is stuck (buffer full).
+        func end(_ reason: StreamEnd) {
+            continuation.yield(.closed(reason))
+            continuation.finish()
+        }
     }
 
     private struct UserStreams {
@@ -69,8 +76,10 @@ final class LiveHub: Sendable {
 
     var count: Int { state.withLockedValue { $0.count } }
 
-    /// An open stream's messages; they end when the hub closes it (session ended, replaced
-    /// as the user's oldest, stuck, server shutting down). `close()` removes it from the hub.
+    /// An open stream's messages; they end when the hub closes it: after a final `.closed`
+    /// when the session ended or expired or the stream was replaced as the user's oldest;
+    /// without one when it was stuck or the server shuts down (its client reconnects).
+    /// `close()` removes it from the hub.
     struct Subscription: Sendable {
         let messages: AsyncStream<LiveMessage>
         fileprivate let continuation: AsyncStream<LiveMessage>.Continuation
@@ -101,7 +110,7 @@ final class LiveHub: Sendable {
             throw Full()
         }
         // Outside the lock: finishing runs `onTermination`, which takes it.
-        for stream in evicted { stream.continuation.finish() }
+        for stream in evicted { stream.end(.tooManyStreams) }
         let userID = owner.userID
         continuation.onTermination = { [weak self] _ in self?.remove(id: id, userID: userID) }
         return Subscription(messages: stream, continuation: continuation)
@@ -208,7 +217,7 @@ final class LiveHub: Sendable {
                 state.users[userID] = user.streams.isEmpty ? nil : user
             }
         }
-        for stream in expired { stream.continuation.finish() }
+        for stream in expired { stream.end(.sessionExpired) }
         send([.resync(reason: "missed_event")], to: resyncs)
         send([.heartbeat], to: beats)
     }
@@ -239,7 +248,8 @@ final class LiveHub: Sendable {
         }
     }
 
-    /// Ends every stream (the server is shutting down).
+    /// Ends every stream (the server is shutting down), with no reason: clients reconnect,
+    /// to another instance or to this one once it is back.
     func endAll() {
         let all: [Stream] = state.withLockedValue { state in
             defer {
@@ -251,6 +261,7 @@ final class LiveHub: Sendable {
         for stream in all { stream.continuation.finish() }
     }
 
+    /// Ends the user's streams whose owner `matches`, saying their session ended.
     private func end(userID: Int64, where matches: (Owner) -> Bool) {
         let ended: [Stream] = state.withLockedValue { state in
             guard var user = state.users[userID] else { return [] }
@@ -264,7 +275,7 @@ final class LiveHub: Sendable {
             state.users[userID] = user.streams.isEmpty ? nil : user
             return ended
         }
-        for stream in ended { stream.continuation.finish() }
+        for stream in ended { stream.end(.sessionEnded) }
     }
 
     /// Yields outside the lock; a stream whose buffer is full is closed (see the type's comment).

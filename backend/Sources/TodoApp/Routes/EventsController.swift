@@ -12,7 +12,8 @@ import ServiceLifecycle
 /// `session_required`: the stream is for the app's own pages), the process's stream cap
 /// (503 with `Retry-After`), the database (503). Then the stream sends `retry:` and the id
 /// it starts after, what a `Last-Event-ID` missed (or `resync`), and then live events and
-/// heartbeats until the client goes, the session ends, or the server shuts down.
+/// heartbeats until the client goes, the session ends, or the server shuts down. A stream
+/// the server ends on purpose gets a final `closed` event first (see `StreamEnd`).
 struct EventsController {
     let live: LiveUpdates
     let csrf: CSRFProtection
@@ -94,6 +95,9 @@ struct EventsController {
                         try await writer.write(ServerSentEvents.resync(id: lastSent, reason: reason))
                     case .heartbeat:
                         try await writer.write(ServerSentEvents.heartbeat)
+                    case .closed(let reason):
+                        // The hub has finished the stream: this is its last message.
+                        try await writer.write(ServerSentEvents.closed(id: lastSent, reason: reason))
                     }
                 }
             } onGracefulShutdown: {
