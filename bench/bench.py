@@ -335,6 +335,15 @@ def measure(name, url, script, connections, duration, warmup) -> dict:
     return figures
 
 
+def failed_row(scenario: str, error: Exception) -> dict:
+    """A scenario that could not run: printed with its cause, reported as FAILED."""
+    import traceback
+    traceback.print_exception(error)
+    print(f"  postgres {scenario}: FAILED ({error})", flush=True)
+    return {"scenario": scenario, "database": "postgres", "connections": 32, "requests_per_s": 0.0, "p50_ms": None,
+            "p99_ms": None, "non_2xx": 0, "errors": 0, "ratio": None, "ok": False, "raw": str(error)}
+
+
 def fmt(value, pattern="{:.2f}"):
     return "—" if value is None else pattern.format(value)
 
@@ -422,10 +431,13 @@ def main() -> int:
             if database == "postgres":
                 # The same database, the server stopped: pgbench with the bench's users and sessions.
                 postmaster = instances.postmaster_pid(cluster)
-                rows += pgbench.measure(url, "bench-reader", "bench-writer",
-                                        [f"bench-creator-{index}" for index in range(CREATE_USERS)],
-                                        args.duration, args.warmup,
-                                        cpu_groups={"postgres": lambda: instances.tree_cpu(postmaster)})
+                try:
+                    rows += pgbench.measure(url, "bench-reader", "bench-writer",
+                                            [f"bench-creator-{index}" for index in range(CREATE_USERS)],
+                                            args.duration, args.warmup,
+                                            cpu_groups={"postgres": lambda: instances.tree_cpu(postmaster)})
+                except Exception as error:  # recorded as FAILED; the other scenarios still run
+                    rows.append(failed_row("pgbench: the PostgreSQL reference", error))
             if database == "postgres":
                 url = cluster.create_database()
             else:
@@ -441,8 +453,11 @@ def main() -> int:
             finally:
                 server.cleanup()
         if cluster and args.instances:
-            instance_rows = instances.measure(cluster, [int(n) for n in args.instances.split(",")],
-                                              args.duration, args.warmup)
+            try:
+                instance_rows = instances.measure(cluster, [int(n) for n in args.instances.split(",")],
+                                                  args.duration, args.warmup)
+            except Exception as error:  # recorded as FAILED, like a scenario that failed
+                rows.append(failed_row("instances behind nginx", error))
             rows += instance_rows
     finally:
         if cluster:

@@ -209,7 +209,7 @@ def measure(cluster: PostgresCluster, counts: list[int], duration: int, warmup: 
                 reader.post("/api/todos/", {"title": f"Todo number {index}"})
             creators = [bench.Account(nginx.url, f"bench-creator-{index}") for index in range(bench.CREATE_USERS)]
             groups = {
-                "server": lambda: sum(process_cpu(server.process.pid) for server in servers),
+                **{f"instance {n}": (lambda pid=server.process.pid: process_cpu(pid)) for n, server in enumerate(servers, 1)},
                 "postgres": lambda: tree_cpu(postmaster),
                 "nginx": lambda: tree_cpu(nginx.process.pid),
             }
@@ -220,16 +220,23 @@ def measure(cluster: PostgresCluster, counts: list[int], duration: int, warmup: 
                 target = nginx.url + "/api/todos/"
                 bench.run_wrk(target, script, CONNECTIONS, warmup)
                 figures = run_wrk_measured(target, script, CONNECTIONS, duration, groups)
+                by_instance = [figures["cpu_s"].pop(f"instance {n}") for n in range(1, count + 1)]
+                figures["cpu_s"] = {"server": sum(by_instance), **figures["cpu_s"]}
+                figures["cpu_s_by_instance"] = by_instance
                 answered = max(figures["requests"], 1)
                 cpu_us = {part: seconds * 1e6 / answered for part, seconds in figures["cpu_s"].items()}
                 cpu_us["total"] = sum(cpu_us.values())
+                # Round robin at work: each instance's share of the instances' CPU.
+                shares = [seconds / max(figures["cpu_s"]["server"], 1e-9) for seconds in figures.pop("cpu_s_by_instance")]
                 label = "1 instance" if count == 1 else f"{count} instances"
                 figures.update(scenario=f"{name} through nginx, {label}", connections=CONNECTIONS,
                                database="postgres", ratio=None, instances=count, cpu_us=cpu_us,
+                               instance_cpu_shares=shares,
                                ok=figures["non_2xx"] == 0 and figures["errors"] == 0 and figures["requests_per_s"] > 0)
                 rows.append(figures)
                 print(f"  postgres {figures['scenario']:58} {figures['requests_per_s']:>8.0f} req/s  "
                       f"p99 {bench.fmt(figures['p99_ms'])} ms  CPU µs/request: " + describe_cpu(cpu_us)
+                      + (f" (instances' shares {', '.join(f'{s:.0%}' for s in shares)})" if count > 1 else "")
                       + f"  {'ok' if figures['ok'] else 'FAILED'}", flush=True)
         finally:
             if nginx:
@@ -248,13 +255,14 @@ def markdown(rows: list[dict]) -> str:
     lines = ["Several instances behind nginx (plain HTTP on loopback; wrk -t2 -c32; CPU from /proc over wrk's run, "
              "divided by the requests answered):", "",
              "| scenario | req/s | p99 ms | errors | server µs/req | PostgreSQL µs/req | nginx µs/req | wrk µs/req "
-             "| total µs/req |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| total µs/req | each instance's share of the server CPU |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         cpu = row["cpu_us"]
         status = "" if row["ok"] else " **FAILED**"
         lines.append(f"| {row['scenario']}{status} | {row['requests_per_s']:.0f} | {bench.fmt(row['p99_ms'])} | "
                      f"{row['non_2xx'] + row['errors']} | {cpu['server']:.0f} | {cpu['postgres']:.0f} | "
-                     f"{cpu['nginx']:.0f} | {cpu['wrk']:.0f} | {cpu['total']:.0f} |")
+                     f"{cpu['nginx']:.0f} | {cpu['wrk']:.0f} | {cpu['total']:.0f} | "
+                     f"{', '.join(f'{share:.0%}' for share in row['instance_cpu_shares'])} |")
     return "\n".join(lines) + "\n"
 
 
