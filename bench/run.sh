@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: release builds, then bench.py measures every scenario against the ceiling.
+# `make bench`: release builds, then bench.py measures every scenario against the ceiling and, on
+# PostgreSQL, against pgbench running the server's statements (bench/pgbench.py), then through nginx
+# with 1 and 2 instances (bench/instances.py; `--instances ''` skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A scratch path of its own, so a release build never waits on (or evicts) the debug one.
