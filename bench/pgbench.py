@@ -25,10 +25,14 @@ silently drift from what the server runs. It checks the text, not what each `$n`
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
+import os
 import re
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -320,7 +324,6 @@ class Database:
 def run_pgbench(database: Database, scripts: list[str], variables: dict[str, str], duration: int,
                 cpu_groups: dict | None = None) -> dict:
     """One pgbench run; its figures, and `cpu_s` per group (see instances.run_wrk_measured) when given."""
-    import os
     folder = Path(tempfile.mkdtemp(prefix="todolist-pgbench-"))
     try:
         command = [str(PGBENCH), "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", str(THREADS), "-T", str(duration),
@@ -424,10 +427,6 @@ def measure(url: str, reader: str, writer: str, creators: list[str], duration: i
 def main() -> int:
     """Checks the copies; with --server, also a short run on a cluster of its own (the bench's
     users made through a server, which is then stopped), printed, nothing written."""
-    import argparse
-    import os
-    import shutil
-    import sys
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", help="run pgbench too, the bench's data made through this binary")
     parser.add_argument("--duration", type=int, default=3)
