@@ -6,13 +6,15 @@ cannot open a stream with the user's cookies."""
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from flows import DESKTOP, PHONE, add_todo, expect_titles, item, log_in, log_out, sign_up, unique_username
+from flows import (DESKTOP, PHONE, add_todo, expect_logged_out_with_message, expect_titles, item, log_in, log_out, sign_up,
+                   unique_username)
 
 WITHIN_A_SECOND = 1000  # ms: the issue's promise, from the action in one browser to the other showing it
 LAYOUTS = ["dev", "prod"]
@@ -284,3 +286,125 @@ def test_two_instances_behind_nginx_on_one_postgresql(prod_two_instances):
     writes = stack.instances_serving("/api/todos/")
     assert {("1", 1), ("2", 2)} <= streams and all(cookie == str(n) for cookie, n in streams), streams
     assert {("1", 1), ("2", 2)} <= writes and all(cookie == str(n) for cookie, n in writes), writes
+
+
+# MARK: streams the server ends on purpose, and the re-read after the tab was hidden
+
+
+def events_requests(page: Page) -> list[str]:
+    """Every `/api/events/` request the page makes from now on."""
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/api/events/" in r.url else None)
+    return seen
+
+
+def test_a_tab_paused_by_the_stream_limit_says_why_stays_paused_and_resumes(dev):
+    """Past STREAMS_PER_USER the server closes the user's oldest stream with `closed`
+    `too_many_streams`: that tab stops (no reconnect that would close the next one in turn),
+    says so with an explanation, and a person can resume it there."""
+    stack, contexts = dev
+    stack.backend.stop()
+    stack.backend.env["STREAMS_PER_USER"] = "1"
+    stack.backend.start()
+    first = contexts.new(**DESKTOP).new_page()
+    username = unique_username("livepause")
+    sign_up(first, username)
+    expect_live(first)
+    add_todo(first, "Before")
+    first_requests = events_requests(first)
+
+    second = contexts.new(**DESKTOP).new_page()
+    log_in(second, username)
+    expect_live(second)
+    expect(indicator(first)).to_have_attribute("data-state", "paused", timeout=WITHIN_A_SECOND)
+    expect(indicator(first)).to_contain_text("Live updates: Paused in this tab")
+    expect(indicator(first)).to_contain_text("more tabs and devices than the server keeps")
+    resume = first.get_by_role("button", name="Resume live updates")
+    expect(resume).to_be_visible()
+    expect(resume).to_have_text("Resume")
+    results = Axe().run(first, context=".connection")
+    assert not results.response["violations"], [v["id"] for v in results.response["violations"]]
+
+    create_in(second, "Made while paused")
+    expect_titles(second, ["Before", "Made while paused"])
+    first.wait_for_timeout(3000)  # Longer than `retry:` and the app's first retry delay.
+    assert first_requests == [], "the paused tab reconnected by itself"
+    expect(indicator(first)).to_have_attribute("data-state", "paused")
+    expect_titles(first, ["Before"])  # Nothing arrives while paused: it says so, it does not pretend.
+
+    resume.click()
+    expect_live(first)
+    expect_titles(first, ["Before", "Made while paused"])  # Read again on resuming.
+    expect(first.get_by_role("button", name="Resume live updates")).to_have_count(0)
+    # The other tab is now the oldest, and pauses in turn; the resumed one gets changes live.
+    expect(indicator(second)).to_have_attribute("data-state", "paused", timeout=WITHIN_A_SECOND)
+    item(second, "Before").locator("input.toggle").click()
+    expect(item(first, "Before")).to_have_class(re.compile(r"\bcompleted\b"), timeout=WITHIN_A_SECOND)
+
+
+def test_log_out_in_one_tab_logs_out_the_other_tab_without_reconnecting_its_stream(dev):
+    """Two tabs of one browser share the session: logging out in one ends the other's stream
+    with `closed` `session_ended`; that tab checks and shows the log-in form, and never
+    reopens its stream into a 401."""
+    stack, contexts = dev
+    context = contexts.new(**DESKTOP)
+    leaving = context.new_page()
+    sign_up(leaving, unique_username("livetabs"))
+    expect_live(leaving)
+    other = context.new_page()
+    other.goto("/#/")
+    expect_live(other)
+    other_requests = events_requests(other)
+    stream_answers: list[int] = []
+    other.on("response", lambda r: stream_answers.append(r.status) if "/api/events/" in r.url else None)
+
+    started = time.monotonic()
+    log_out(leaving)
+    expect_logged_out_with_message(other)
+    print(f"\nthe other tab showed the log-in form {1000 * (time.monotonic() - started):.0f} ms after the log-out")
+    other.wait_for_timeout(2500)  # Past `retry:`: an EventSource left to itself would have reconnected.
+    assert other_requests == [] and stream_answers == [], (other_requests, stream_answers)
+
+
+def test_a_change_the_stream_missed_while_the_tab_was_hidden_shows_when_it_is_visible_again(dev):
+    """The app re-reads the list when the tab is shown again after being hidden for a while
+    (STALE_AFTER_HIDDEN_MS, 30 s): a stream can look open and still miss changes (a laptop
+    asleep, a half-open connection behind a proxy). Here the change is written straight into
+    the database, so no event is ever sent: only the re-read can show it. The tab's visibility
+    is emulated (headless Chromium's pages are always visible) and its clock moved forward
+    past the 30 s instead of waiting them."""
+    stack, contexts = dev
+    page = contexts.new(**DESKTOP).new_page()
+    username = unique_username("livehidden")
+    sign_up(page, username)
+    expect_live(page)
+    add_todo(page, "Seen live")
+
+    def set_visibility(state: str) -> None:
+        page.evaluate("""(state) => {
+            Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+            Object.defineProperty(document, 'hidden', { configurable: true, get: () => state === 'hidden' });
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""", state)
+
+    def insert_behind_the_servers_back(title: str) -> None:
+        path = stack.backend.database_url.removeprefix("sqlite://")
+        now = int(time.time() * 1000)
+        with sqlite3.connect(path, timeout=5) as connection:
+            connection.execute(
+                "INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) "
+                "SELECT id, ?, 0, 1000, ?, ? FROM users WHERE username = ?", (title, now, now, username))
+
+    page.clock.install()
+    set_visibility("hidden")
+    insert_behind_the_servers_back("Missed by the stream")
+    set_visibility("visible")  # A glance away: no re-read.
+    page.wait_for_timeout(1000)
+    expect_titles(page, ["Seen live"])
+    expect_live(page)
+
+    set_visibility("hidden")
+    page.clock.fast_forward("00:31")
+    set_visibility("visible")
+    expect_titles(page, ["Seen live", "Missed by the stream"])
+    expect_live(page)

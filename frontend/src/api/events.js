@@ -7,12 +7,26 @@
  * - `todo.deleted`: `{"id"}`;
  * - `todos.completed` (toggle all): `{"ids", "completed", "updatedAt"}`, the todos that changed;
  * - `todos.cleared` (clear completed): `{"ids"}`, the todos deleted;
- * - `resync`: events were missed, re-read the list.
+ * - `resync`: events were missed, re-read the list;
+ * - `closed` (`{"reason"}`): the server's last event before it ends the stream on purpose; the
+ *   browser must not reconnect by itself (see `openEventStream`).
  */
 export const EVENTS_PATH = '/api/events/';
 
 export const TODO_EVENTS = ['todo.created', 'todo.updated', 'todo.deleted', 'todos.completed', 'todos.cleared'];
 export const RESYNC_EVENT = 'resync';
+export const CLOSED_EVENT = 'closed';
+
+/**
+ * Why the server closed the stream (`closed` event). After `too_many_streams` (the user has
+ * more streams open than the server keeps; this was the oldest) the stream stays paused until
+ * `resume()`: reopening by itself would close the next oldest elsewhere, which would reopen in
+ * turn, and so on. After a session reason the caller checks its session with a JSON request
+ * and calls `resume()` if still logged in (this browser may hold a newer session: it changed
+ * the password); reopening by itself would only meet a 401. An unknown reason pauses too.
+ */
+export const TOO_MANY_STREAMS = 'too_many_streams';
+export const SESSION_CLOSE_REASONS = ['session_ended', 'session_expired'];
 
 /**
  * What the connection looks like to a person:
@@ -20,10 +34,12 @@ export const RESYNC_EVENT = 'resync';
  * - `live`: open, changes arrive as they are made;
  * - `reconnecting`: the stream broke `quietMs` or more ago and is being opened again;
  * - `offline`: still broken `offlineAfterMs` after it broke, or the browser says it is offline;
+ * - `paused`: the server closed it as this user's oldest (`too_many_streams`); only `resume()`
+ *   opens it again;
  * - `unavailable`: this browser has no EventSource (the list still works, without live updates);
  * - `closed`: `close()` was called.
  */
-export const STREAM_STATUSES = ['connecting', 'live', 'reconnecting', 'offline', 'unavailable', 'closed'];
+export const STREAM_STATUSES = ['connecting', 'live', 'reconnecting', 'offline', 'paused', 'unavailable', 'closed'];
 
 /** Waits before opening the stream again after the browser gave up on it (4xx, 5xx, wrong type). */
 export const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
@@ -45,12 +61,14 @@ export const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
  * @param {({reopened: boolean}) => void} [handlers.onOpen]  Every time the stream opens.
  * @param {() => void} [handlers.onBroken]  The browser gave up (an HTTP error): the session may
  *   have ended, which only a JSON request can tell.
+ * @param {(reason: string) => void} [handlers.onClosed]  The server closed the stream with a
+ *   reason (see TOO_MANY_STREAMS, SESSION_CLOSE_REASONS); nothing reopens it but `resume()`.
  * @param {object} [options]  Injected in tests.
- * @returns {{close(): void, reconnectNow(): void, status(): string}}
+ * @returns {{close(): void, reconnectNow(): void, resume(): void, status(): string}}
  */
 export function openEventStream(
   client,
-  { onEvent, onStatus = () => {}, onOpen = () => {}, onBroken = () => {} },
+  { onEvent, onStatus = () => {}, onOpen = () => {}, onBroken = () => {}, onClosed = () => {} },
   {
     EventSource: EventSourceImpl = globalThis.EventSource,
     window: win = typeof window === 'undefined' ? null : window,
@@ -69,6 +87,9 @@ export function openEventStream(
   let quietTimer = null;
   let offlineTimer = null;
   let closed = false;
+  // The server closed the stream with a reason: no reconnect (browser's, timer's, online's,
+  // visibility's) until `resume()`.
+  let stopped = false;
 
   const setStatus = (next) => {
     if (next === status) return;
@@ -78,7 +99,7 @@ export function openEventStream(
 
   if (typeof EventSourceImpl !== 'function') {
     setStatus('unavailable');
-    return { close() {}, reconnectNow() {}, status: () => status };
+    return { close() {}, reconnectNow() {}, resume() {}, status: () => status };
   }
 
   function connect() {
@@ -92,6 +113,28 @@ export function openEventStream(
     for (const type of [...TODO_EVENTS, RESYNC_EVENT]) {
       current.addEventListener(type, (event) => current === source && received(type, event));
     }
+    current.addEventListener(CLOSED_EVENT, (event) => current === source && closedByServer(event));
+  }
+
+  /** The server's last event: closed on purpose, so the browser must not reconnect. */
+  function closedByServer(event) {
+    let reason = null;
+    try {
+      reason = JSON.parse(event.data).reason;
+    } catch {
+      // No reason we know: paused, like any reason we do not know.
+    }
+    source.close(); // Before the end of the response, which would make the browser reconnect.
+    source = null;
+    stopped = true;
+    clearTimers();
+    if (SESSION_CLOSE_REASONS.includes(reason)) {
+      lost(); // Calm while the caller checks the session (and resumes or logs out).
+    } else {
+      brokenSince = brokenSince ?? Date.now();
+      setStatus('paused');
+    }
+    onClosed(reason);
   }
 
   function opened() {
@@ -153,7 +196,7 @@ export function openEventStream(
 
   /** Opens again at once (back online, window visible again), instead of waiting for the timer. */
   function reconnectNow() {
-    if (closed || source) return;
+    if (closed || stopped || source) return;
     clearTimeout(retryTimer);
     connect();
   }
@@ -162,7 +205,7 @@ export function openEventStream(
   // is closed (a connection kept by the network stack would otherwise hold back what was
   // missed); back online, a new one is opened at once, and its opening re-reads the list.
   const wentOffline = () => {
-    if (closed) return;
+    if (closed || stopped) return;
     clearTimers();
     if (source) source.close();
     source = null;
@@ -170,7 +213,7 @@ export function openEventStream(
     setStatus('offline');
   };
   const cameOnline = () => {
-    if (closed || source) return;
+    if (closed || stopped || source) return;
     clearTimers();
     failures = 0;
     brokenSince = null;
@@ -195,6 +238,21 @@ export function openEventStream(
       setStatus('closed');
     },
     reconnectNow,
+    /**
+     * Opens the stream again after the server closed it with a reason (a person asked to
+     * resume, or the session check found this browser still logged in). Its opening counts
+     * as a reopening (`onOpen({reopened: true})`): events were missed meanwhile.
+     */
+    resume() {
+      if (closed || !stopped) return;
+      stopped = false;
+      failures = 0;
+      clearTimers();
+      brokenSince = brokenSince ?? Date.now();
+      setStatus('reconnecting');
+      offlineTimer = setTimeout(() => setStatus('offline'), offlineAfterMs);
+      connect();
+    },
     status: () => status,
   };
 }

@@ -3,6 +3,7 @@ const TEXT = {
   live: 'Live',
   reconnecting: 'Reconnecting…',
   offline: 'Offline',
+  paused: 'Paused in this tab',
 };
 
 const EXPLANATION = {
@@ -10,28 +11,43 @@ const EXPLANATION = {
   live: 'Changes made in your other tabs and devices appear here as they happen.',
   reconnecting: 'The connection for live changes was lost; reconnecting. Your own changes are still sent.',
   offline: 'The server cannot be reached. Changes from other devices will appear when the connection is back.',
+  paused:
+    'You have live updates open in more tabs and devices than the server keeps, so this, the oldest, was paused. ' +
+    'Your own changes are still sent. Resume to get live updates here again (the oldest elsewhere pauses instead).',
 };
 
 /**
  * A small, calm indicator of the live-updates stream. It is a polite status region, and the
  * stream reports a break only after it has lasted a moment (api/events.js), so a reconnect
  * that heals at once neither flickers nor gets announced. Nothing when this browser cannot
- * stream at all.
+ * stream at all. When the server paused this tab's stream, the explanation is part of the
+ * status (read out, not only a tooltip) and a Resume button follows it.
  */
-export function ConnectionStatus({ status }) {
+export function ConnectionStatus({ status, onResume }) {
   if (!(status in TEXT)) return null;
+  const paused = status === 'paused';
+  // One element tree whatever the state, so the live region is never re-created (a new
+  // region's first text may go unannounced).
   return (
-    <p
-      className="connection-status"
-      role="status"
-      aria-label="Live updates"
-      data-testid="connection-status"
-      data-state={status}
-      title={EXPLANATION[status]}
-    >
-      <span className="connection-dot" aria-hidden="true" />
-      <span className="visually-hidden">Live updates: </span>
-      {TEXT[status]}
-    </p>
+    <div className="connection">
+      <p
+        className="connection-status"
+        role="status"
+        aria-label="Live updates"
+        data-testid="connection-status"
+        data-state={status}
+        title={EXPLANATION[status]}
+      >
+        <span className="connection-dot" aria-hidden="true" />
+        <span className="visually-hidden">Live updates: </span>
+        {TEXT[status]}
+        {paused && <span className="visually-hidden">. {EXPLANATION.paused}</span>}
+      </p>
+      {paused && (
+        <button type="button" className="button button-quiet connection-resume" onClick={onResume} aria-label="Resume live updates">
+          Resume
+        </button>
+      )}
+    </div>
   );
 }

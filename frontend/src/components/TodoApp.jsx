@@ -82,7 +82,7 @@ export function TodoApp({ api, filter, userId, liveOptions }) {
     <section className="todoapp" aria-labelledby="todoapp-title">
       <header className="header">
         <h1 id="todoapp-title">todos</h1>
-        <ConnectionStatus status={connection} />
+        <ConnectionStatus status={connection.status} onResume={connection.resume} />
         {failures.length > 0 && (
           <Notice
             onDismiss={dismissFailures}

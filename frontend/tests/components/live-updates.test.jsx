@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 
 import { TodoApp } from '../../src/components/TodoApp.jsx';
 import { FakeEventSource } from '../unit/fake-event-source.mjs';
-import { act, byTestId, fakeApi, fire, items, render, serverError, settle, textOf, titles, typeNewTodo } from './helpers.jsx';
+import { act, allByClass, byTestId, fakeApi, fire, items, oneByClass, render, serverError, settle, textOf, titles, typeNewTodo } from './helpers.jsx';
 
 const at = (second) => `2026-11-30T08:00:${String(second).padStart(2, '0')}.000Z`;
 const todo = (id, title, { completed = false, updated = 0 } = {}) => ({
@@ -15,7 +15,7 @@ const todo = (id, title, { completed = false, updated = 0 } = {}) => ({
   createdAt: at(0),
   updatedAt: at(updated),
 });
-const fast = { quietMs: 20, offlineAfterMs: 60, retryDelaysMs: [20] };
+const fast = { quietMs: 20, offlineAfterMs: 60, retryDelaysMs: [20], sessionRecheckMs: 20 };
 const wait = (ms) => act(() => new Promise((resolve) => setTimeout(resolve, ms)));
 const lists = (api) => api.calls.filter(([name]) => name === 'todos.list').length;
 const indicator = (renderer) => byTestId(renderer, 'connection-status')[0];
@@ -197,6 +197,80 @@ describe('TodoApp: live updates', () => {
       assert.equal(lists(api), reads + 1);
     } finally {
       delete globalThis.document;
+    }
+  });
+
+  it('a tab the server paused (too many tabs) says so, explains why, stays paused, and resumes on request', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    const renderer = await show(api);
+    await live(renderer, () => FakeEventSource.latest.open());
+    const reads = lists(api);
+    assert.equal(allByClass(renderer, 'connection-resume').length, 0, 'no button while live');
+
+    await live(renderer, () => FakeEventSource.latest.emit('closed', { reason: 'too_many_streams' }, 3));
+    const status = indicator(renderer);
+    assert.equal(status.props['data-state'], 'paused');
+    assert.equal(status.props.role, 'status');
+    assert.match(textOf(status), /^Live updates: Paused in this tab\. You have live updates open in more tabs and devices/);
+    const resume = oneByClass(renderer, 'connection-resume');
+    assert.equal(resume.props.type, 'button');
+    assert.equal(resume.props['aria-label'], 'Resume live updates');
+    assert.equal(textOf(resume), 'Resume');
+    await wait(80); // Past the retry delay and the offline timer.
+    assert.equal(FakeEventSource.instances.length, 1, 'no reconnect by itself');
+    assert.equal(indicator(renderer).props['data-state'], 'paused');
+    assert.deepEqual(titles(renderer), ['A'], 'the list stays usable');
+
+    await fire(resume, 'onClick');
+    assert.equal(FakeEventSource.instances.length, 2);
+    await live(renderer, () => FakeEventSource.latest.open());
+    assert.equal(textOf(indicator(renderer)), 'Live updates: Live');
+    assert.equal(allByClass(renderer, 'connection-resume').length, 0);
+    assert.equal(lists(api), reads + 1, 'changes missed while paused are read');
+  });
+
+  it('a stream ended with its session: a logged-out tab opens no new stream, and its list read logs it out', async () => {
+    const api = fakeApi([todo(1, 'A')]); // auth.me answers "nobody".
+    const renderer = await show(api);
+    await live(renderer, () => FakeEventSource.latest.open());
+    const reads = lists(api);
+    let unauthorized = 0;
+    api.todos.list = async () => {
+      unauthorized += 1;
+      throw serverError(401, 'not_authenticated', 'Log in.');
+    };
+    await live(renderer, () => FakeEventSource.latest.emit('closed', { reason: 'session_ended' }, 3));
+    assert.equal(FakeEventSource.latest.readyState, FakeEventSource.CLOSED);
+    assert.equal(api.calls.filter(([name]) => name === 'auth.me').length, 1);
+    assert.equal(unauthorized, 0, 'not believed at the first look: a new cookie may be on its way');
+    await wait(40); // Past sessionRecheckMs.
+    assert.equal(api.calls.filter(([name]) => name === 'auth.me').length, 2);
+    assert.equal(unauthorized, 1, 'the read whose 401 logs out app-wide');
+    assert.equal(lists(api), reads);
+    await wait(80);
+    assert.equal(FakeEventSource.instances.length, 1, 'no reconnect into a 401');
+    assert.equal(allByClass(renderer, 'connection-resume').length, 0, 'nothing to resume: the app logs out');
+  });
+
+  it('a stream ended with its session reopens when this browser is still logged in (a new cookie, an extended session)', async () => {
+    for (const answers of [[{ id: 1, username: 'me' }], [null, { id: 1, username: 'me' }]]) {
+      FakeEventSource.reset();
+      const api = fakeApi([todo(1, 'A')]);
+      const me = [...answers];
+      api.auth.me = async () => me.shift();
+      const renderer = await show(api);
+      await live(renderer, () => FakeEventSource.latest.open());
+      const reads = lists(api);
+      await live(renderer, () => FakeEventSource.latest.emit('closed', { reason: 'session_expired' }, 3));
+      if (answers.length > 1) {
+        assert.equal(FakeEventSource.instances.length, 1, 'the answer setting the new cookie has not landed yet');
+        await wait(40);
+      }
+      assert.deepEqual(me, [], 'every answer was asked for');
+      assert.equal(FakeEventSource.instances.length, 2, 'a new stream');
+      await live(renderer, () => FakeEventSource.latest.open());
+      assert.equal(indicator(renderer).props['data-state'], 'live');
+      assert.equal(lists(api), reads + 1, 'and the list is read: events were missed meanwhile');
     }
   });
 

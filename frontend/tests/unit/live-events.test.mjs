@@ -10,7 +10,7 @@ const client = { baseUrl: 'http://api.test/' };
 const fast = { quietMs: 30, offlineAfterMs: 90, retryDelaysMs: [20, 60] };
 
 function start(options = {}) {
-  const seen = { events: [], statuses: [], opens: [], broken: 0 };
+  const seen = { events: [], statuses: [], opens: [], broken: 0, closed: [] };
   const stream = openEventStream(
     client,
     {
@@ -18,6 +18,7 @@ function start(options = {}) {
       onStatus: (status) => seen.statuses.push(status),
       onOpen: (info) => seen.opens.push(info),
       onBroken: () => (seen.broken += 1),
+      onClosed: (reason) => seen.closed.push(reason),
     },
     { EventSource: FakeEventSource, window: fakeWindow(), ...fast, ...options },
   );
@@ -134,6 +135,67 @@ describe('openEventStream', () => {
     FakeEventSource.latest.open();
     assert.equal(running.seen.statuses.at(-1), 'live');
     assert.deepEqual(running.seen.opens.at(-1), { reopened: true }, 'so the list is re-read');
+  });
+
+  it('paused by the server (too many streams): closes at once, reopens by nothing but resume()', async () => {
+    const win = fakeWindow();
+    running = start({ window: win });
+    const first = FakeEventSource.latest;
+    first.open();
+    first.emit('closed', { reason: 'too_many_streams' }, 4);
+    assert.equal(first.readyState, FakeEventSource.CLOSED, 'closed before the browser could reconnect by itself');
+    assert.deepEqual(running.seen.closed, ['too_many_streams']);
+    assert.equal(running.seen.statuses.at(-1), 'paused', 'at once: nothing to keep calm about');
+    assert.deepEqual(running.seen.events, [], 'not a todo event');
+    // None of the usual ways back opens it: that would pause the next oldest tab, and so on.
+    first.drop();
+    running.stream.reconnectNow(); // The tab was shown again.
+    win.goOffline();
+    win.goOnline();
+    await sleep(150); // Past every retry delay and the offline timer.
+    assert.equal(FakeEventSource.instances.length, 1);
+    assert.equal(running.seen.statuses.at(-1), 'paused');
+    assert.equal(running.stream.status(), 'paused');
+
+    running.stream.resume(); // A person asked for it.
+    assert.equal(FakeEventSource.instances.length, 2);
+    assert.equal(running.seen.statuses.at(-1), 'reconnecting');
+    FakeEventSource.latest.open();
+    assert.equal(running.seen.statuses.at(-1), 'live');
+    assert.deepEqual(running.seen.opens.at(-1), { reopened: true }, 'so the list is re-read');
+    // Live again as before: a break is reconnected by the browser, an HTTP error by the timer.
+    FakeEventSource.latest.fail();
+    await sleep(35);
+    assert.equal(FakeEventSource.instances.length, 3);
+  });
+
+  it('a stream closed with its session waits, calmly, for the caller to check and resume', async () => {
+    running = start();
+    const first = FakeEventSource.latest;
+    first.open();
+    first.emit('closed', { reason: 'session_ended' }, 4);
+    assert.equal(first.readyState, FakeEventSource.CLOSED);
+    assert.deepEqual(running.seen.closed, ['session_ended']);
+    assert.equal(running.seen.broken, 0);
+    await sleep(10);
+    assert.deepEqual(running.seen.statuses, ['connecting', 'live'], 'calm while the session is checked');
+    await sleep(50);
+    assert.equal(running.seen.statuses.at(-1), 'reconnecting');
+    assert.equal(FakeEventSource.instances.length, 1, 'no reconnect into a 401');
+    running.stream.resume(); // Still logged in (a newer session, after a password change here).
+    FakeEventSource.latest.open();
+    assert.equal(FakeEventSource.instances.length, 2);
+    assert.equal(running.seen.statuses.at(-1), 'live');
+    running.stream.resume(); // Only after a close: here, nothing.
+    assert.equal(FakeEventSource.instances.length, 2);
+  });
+
+  it('a closing reason it does not know pauses too', () => {
+    running = start();
+    FakeEventSource.latest.open();
+    FakeEventSource.latest.emit('closed', 'not json');
+    assert.deepEqual(running.seen.closed, [null]);
+    assert.equal(running.seen.statuses.at(-1), 'paused');
   });
 
   it('close() ends the stream for good: no reconnect, no more status', async () => {
