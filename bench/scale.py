@@ -270,6 +270,10 @@ def measure_purge(target: Target, database: str, args) -> tuple[dict, list[dict]
             figures = bench.run_wrk(target.base + "/api/todos/", script, 32, 1)
             figures.update(begun=begun - started, ended=time.monotonic() - started)
             figures.pop("raw", None)
+            if figures["requests_per_s"] == 0:
+                # No answer within the slice: every request waited at least that long (wrk
+                # then prints a latency of 0, and counts no timeout before 2 s).
+                figures.update(stalled=True, p50_ms=None, p99_ms=(figures["ended"] - figures["begun"]) * 1000)
             slices.append(figures)
             if watch.ended is not None and watch.ended < begun:
                 after += 1
@@ -284,20 +288,28 @@ def measure_purge(target: Target, database: str, args) -> tuple[dict, list[dict]
         counter.close()
     statuses = list_statuses(target.server) if target.server else {}
     logs = target.server.logs() if target.server else ""
+    # How long the server itself took for the list (its log's durations): tells a wait
+    # inside the server from one in the client or the kernel.
+    durations = sorted(float(ms) for ms in re.findall(
+        r"duration_ms=([\d.]+) \S+ http\.method=GET http\.path=/api/todos/ ", logs))
     target.stop()
     worst = max(during, key=lambda s: s["p99_ms"] or 0) if during else None
+    stalled = sum(1 for s in during if s.get("stalled"))
     non_2xx = sum(s["non_2xx"] for s in during)
     errors = sum(s["errors"] for s in during)
     row = {"scenario": f"{LIST} while {initial[0]} expired sessions and {initial[1]} old log-in failures are purged",
            "database": database, "dataset": "seeded", "connections": 32,
            "requests_per_s": statistics.mean(s["requests_per_s"] for s in during) if during else 0.0,
            "p50_ms": worst["p50_ms"] if worst else None, "p99_ms": worst["p99_ms"] if worst else None,
-           "non_2xx": non_2xx, "errors": errors, "statuses": statuses,
-           "ok": bool(during) and purge_end is not None and non_2xx == 0 and errors == 0}
+           "non_2xx": non_2xx, "errors": errors, "statuses": statuses, "stalled_slices": stalled,
+           "ok": bool(during) and purge_end is not None and non_2xx == 0 and errors == 0 and not stalled}
     purge = {"database": database, "rows_added": added, "expired_sessions": initial[0],
              "old_login_failures": initial[1], "started_s": purge_start, "ended_s": purge_end,
              "seconds": (purge_end - purge_start) if purge_start is not None and purge_end is not None else None,
-             "slices": slices, "slices_during": len(during),
+             "slices": slices, "slices_during": len(during), "stalled_slices": stalled,
+             "server_list_ms": {"answers": len(durations),
+                                "p99": durations[int(len(durations) * 0.99)] if durations else None,
+                                "max": durations[-1] if durations else None},
              "server_log": [line for line in logs.splitlines() if "purge" in line]}
     return row, [purge]
 
@@ -461,12 +473,16 @@ def write_results(rows: list[dict], purges: list[dict], seeds: list[dict], found
                   f"{r['rss_before_kib'] / 1024:.1f} | {r['rss_peak_kib'] / 1024:.1f} | {r['rss_after_kib'] / 1024:.1f} |"
                   for r in largest]
     for purge in purges:
-        slices = ", ".join(f"{s['begun']:.1f}–{s['ended']:.1f} s: {bench.fmt(s['p99_ms'])}" for s in purge["slices"])
+        slices = ", ".join(f"{s['begun']:.1f}–{s['ended']:.1f} s: "
+                           f"{'no answer' if s.get('stalled') else bench.fmt(s['p99_ms'])}" for s in purge["slices"])
+        server = purge["server_list_ms"]
         lines += ["", f"Purge on {purge['database']}: {purge['expired_sessions']} expired sessions and "
                       f"{purge['old_login_failures']} old log-in failures, deleted from {bench.fmt(purge['started_s'])} s "
                       f"to {bench.fmt(purge['ended_s'])} s after the server's start "
                       f"({bench.fmt(purge['seconds'])} s). List p99 (ms) per 1-second slice: {slices}."]
         lines += [f"Server log: `{line.split(' todolist: ', 1)[-1]}`" for line in purge["server_log"]]
+        lines.append(f"The server's own durations for the list over the whole scenario ({server['answers']} answers): "
+                     f"p99 {bench.fmt(server['p99'])} ms, slowest {bench.fmt(server['max'])} ms.")
     for row in rows:
         odd = {status: count for status, count in row.get("statuses", {}).items() if status != "200"}
         if odd:
