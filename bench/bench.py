@@ -17,6 +17,7 @@ same commit that day) and prints the table.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import json
 import os
@@ -324,6 +325,8 @@ def write_script(script: str) -> str:
 
 
 SCRIPT_DIR = tempfile.mkdtemp(prefix="todolist-bench-scripts-")
+# Also for the scripts that import this module for its helpers and never reach `main`.
+atexit.register(shutil.rmtree, SCRIPT_DIR, True)
 
 
 def measure(name, url, script, connections, duration, warmup) -> dict:
