@@ -15,13 +15,15 @@ cost 10, abuse limits lifted). Measured:
    given 30,000 expired sessions and 50,000 old failures again and its server restarted
    while wrk reads the list in back-to-back 1-second slices; a reader polls how many such
    rows remain, which dates the purge. The p99 of every slice that overlaps the purge is
-   within 2x the small database's p99.
+   within 2x the small database's p99; a slice without any answer is a stall. Then the
+   same again with `GET /api/ping/` (no table touched): a stall there is the whole server's.
 4. The largest allowed list (10,000 todos, the per-user limit): `GET /api/todos/` p50/p99
-   at 2, 8 and 32 connections, and the server's RSS growth while answering it (VmRSS
-   sampled every 50 ms, VmHWM).
+   at 2, 4 and 8 connections (one user's tabs), and the server's RSS growth while
+   answering it (VmRSS sampled every 50 ms, VmHWM): p99 ≤ 500 ms at 2 connections, peak
+   RSS within the bench's 80 MiB.
 
 Usage: python3 bench/scale.py --server backend/.build-release/release/todolist-server
-           [--duration 10] [--databases postgres,sqlite] [--rounds 2] [--logins 8]
+           [--duration 10] [--databases postgres,sqlite] [--rounds 3] [--logins 8]
            [--users 10000 --todos 1000000 --sessions 100000]  (smaller for a quick check)
 Writes bench/results/<date>-<commit>-scale.json and .md (-2, -3... for further runs).
 """
@@ -63,6 +65,7 @@ SERVER_ENV = {"BCRYPT_COST": str(seed.BCRYPT_COST), "LOG_LEVEL": "info",
               "SIGNUPS_PER_ADDRESS": "1000000", "HASHING_QUEUE_LIMIT": "100000", "HASHING_QUEUE_PER_ADDRESS": "100000"}
 SCALE_FACTOR = 2.0  # issue 13: "within 2x of the small database"
 LIST = "GET /api/todos/ (20 todos)"
+PING = "GET /api/ping/"
 LARGEST = "GET /api/todos/ (10,000 todos)"
 # One user's largest list loaded by several of their tabs or devices at once (a user holds
 # at most STREAMS_PER_USER = 10 live tabs).
@@ -250,16 +253,17 @@ def measure_auth(small: Target, seeded: Target, database: str, count: int) -> li
     return rows
 
 
-def measure_purge(target: Target, database: str, args) -> tuple[dict, list[dict]]:
-    """Adds purgeable rows, restarts the server and reads the list in 1-second slices until
-    the purge is over (and one slice more)."""
+def measure_purge(target: Target, database: str, args, name: str, path: str,
+                  headers: dict[str, str]) -> tuple[dict, dict]:
+    """Adds purgeable rows, restarts the server and sends `GET path` in 1-second slices
+    until the purge is over (and one slice more)."""
     added = seed.add_purgeable(target.url, args.users, args.expired, args.old_failures)
     bound = int(time.time() * 1000)
     counter = RowCounter(target.url, bound)
     watch = PurgeWatch(counter)
     initial = watch.initial
     watch.start()
-    script = bench.lua_script("GET", target.list_headers, None)
+    script = bench.lua_script("GET", headers, None)
     slices: list[dict] = []
     started = time.monotonic()
     target.start()
@@ -267,7 +271,7 @@ def measure_purge(target: Target, database: str, args) -> tuple[dict, list[dict]
         after = 0
         while after < 1 and time.monotonic() - started < PURGE_TIMEOUT_S:
             begun = time.monotonic()
-            figures = bench.run_wrk(target.base + "/api/todos/", script, 32, 1)
+            figures = bench.run_wrk(target.base + path, script, 32, 1)
             figures.update(begun=begun - started, ended=time.monotonic() - started)
             figures.pop("raw", None)
             if figures["requests_per_s"] == 0:
@@ -297,13 +301,13 @@ def measure_purge(target: Target, database: str, args) -> tuple[dict, list[dict]
     stalled = sum(1 for s in during if s.get("stalled"))
     non_2xx = sum(s["non_2xx"] for s in during)
     errors = sum(s["errors"] for s in during)
-    row = {"scenario": f"{LIST} while {initial[0]} expired sessions and {initial[1]} old log-in failures are purged",
+    row = {"scenario": f"{name} while {initial[0]} expired sessions and {initial[1]} old log-in failures are purged",
            "database": database, "dataset": "seeded", "connections": 32,
            "requests_per_s": statistics.mean(s["requests_per_s"] for s in during) if during else 0.0,
            "p50_ms": worst["p50_ms"] if worst else None, "p99_ms": worst["p99_ms"] if worst else None,
            "non_2xx": non_2xx, "errors": errors, "statuses": statuses, "stalled_slices": stalled,
            "ok": bool(during) and purge_end is not None and non_2xx == 0 and errors == 0 and not stalled}
-    purge = {"database": database, "rows_added": added, "expired_sessions": initial[0],
+    purge = {"database": database, "probe": name, "rows_added": added, "expired_sessions": initial[0],
              "old_login_failures": initial[1], "started_s": purge_start, "ended_s": purge_end,
              "seconds": (purge_end - purge_start) if purge_start is not None and purge_end is not None else None,
              "slices": slices, "slices_during": len(during), "stalled_slices": stalled,
@@ -311,7 +315,7 @@ def measure_purge(target: Target, database: str, args) -> tuple[dict, list[dict]
                                 "p99": durations[int(len(durations) * 0.99)] if durations else None,
                                 "max": durations[-1] if durations else None},
              "server_log": [line for line in logs.splitlines() if "purge" in line]}
-    return row, [purge]
+    return row, purge
 
 
 def measure_largest(target: Target, session: str, todos: int, database: str, duration: int, warmup: int) -> list[dict]:
@@ -385,12 +389,18 @@ def run_engine(database: str, args, cluster: PostgresCluster | None, workdir: Pa
         rows += measure_largest(seeded, known["largest"]["session"], known["largest"]["todos"], database,
                                 args.duration, args.warmup)
         seeded.stop()
-        purge_row, purges = measure_purge(seeded, database, args)
-        rows.append(purge_row)
-        for purge in purges:
+        # The list during the purge; then, with as many rows to purge again, a request that
+        # touches no table: whether a stall is the database's or the whole server's.
+        purges = []
+        for name, path, headers in ((LIST, "/api/todos/", seeded.list_headers), (PING, "/api/ping/", {"Origin": ORIGIN})):
+            purge_row, purge = measure_purge(seeded, database, args, name, path, headers)
+            rows.append(purge_row)
+            purges.append(purge)
             print(f"  {database:8} purge of {purge['expired_sessions']} sessions and {purge['old_login_failures']} "
-                  f"log-in failures: {bench.fmt(purge['seconds'])} s; list p99 in the {purge['slices_during']} "
-                  f"slice(s) during it: worst {bench.fmt(purge_row['p99_ms'])} ms", flush=True)
+                  f"log-in failures: {bench.fmt(purge['seconds'])} s; {name} p99 in the {purge['slices_during']} "
+                  f"slice(s) during it: worst {bench.fmt(purge_row['p99_ms'])} ms"
+                  f"{', ' + str(purge['stalled_slices']) + ' without any answer' if purge['stalled_slices'] else ''}",
+                  flush=True)
     finally:
         small.stop()
         seeded.stop()
@@ -429,6 +439,10 @@ def verdicts(rows: list[dict], databases: list[str]) -> list[dict]:
                                         f"small ({bench.fmt(row['p99_ms'])} vs {small:.2f} ms; value: the ratio)",
                               "value": (row["p99_ms"] or 1e9) / small,
                               "met": row["ok"] and (row["p99_ms"] or 1e9) <= SCALE_FACTOR * small})
+            if row["scenario"].startswith(PING + " while"):
+                found.append({"target": f"{row['scenario']} on {database}: answered in every slice (no stall; "
+                                        f"value: the worst slice's p99)",
+                              "value": row["p99_ms"], "met": row["ok"]})
             if row["scenario"] == LARGEST:
                 limit = LARGEST_P99_LIMIT_MS.get(row["connections"])
                 if limit is not None:
@@ -476,13 +490,14 @@ def write_results(rows: list[dict], purges: list[dict], seeds: list[dict], found
         slices = ", ".join(f"{s['begun']:.1f}–{s['ended']:.1f} s: "
                            f"{'no answer' if s.get('stalled') else bench.fmt(s['p99_ms'])}" for s in purge["slices"])
         server = purge["server_list_ms"]
-        lines += ["", f"Purge on {purge['database']}: {purge['expired_sessions']} expired sessions and "
+        lines += ["", f"Purge on {purge['database']}, {purge['probe']} measured: {purge['expired_sessions']} expired sessions and "
                       f"{purge['old_login_failures']} old log-in failures, deleted from {bench.fmt(purge['started_s'])} s "
                       f"to {bench.fmt(purge['ended_s'])} s after the server's start "
-                      f"({bench.fmt(purge['seconds'])} s). List p99 (ms) per 1-second slice: {slices}."]
+                      f"({bench.fmt(purge['seconds'])} s). p99 (ms) per 1-second slice: {slices}."]
         lines += [f"Server log: `{line.split(' todolist: ', 1)[-1]}`" for line in purge["server_log"]]
-        lines.append(f"The server's own durations for the list over the whole scenario ({server['answers']} answers): "
-                     f"p99 {bench.fmt(server['p99'])} ms, slowest {bench.fmt(server['max'])} ms.")
+        if server["answers"]:
+            lines.append(f"The server's own durations for the list over the whole scenario ({server['answers']} answers): "
+                         f"p99 {bench.fmt(server['p99'])} ms, slowest {bench.fmt(server['max'])} ms.")
     for row in rows:
         odd = {status: count for status, count in row.get("statuses", {}).items() if status != "200"}
         if odd:
@@ -514,7 +529,7 @@ def main() -> int:
     parser.add_argument("--server", required=True)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating list measurements per database")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating list measurements per database")
     parser.add_argument("--logins", type=int, default=8, help="log-ins and sign-ups per database")
     parser.add_argument("--databases", default="postgres,sqlite")
     parser.add_argument("--users", type=int, default=10_000)
