@@ -23,7 +23,7 @@ cost 10, abuse limits lifted). Measured:
    RSS within the bench's 80 MiB.
 
 Usage: python3 bench/scale.py --server backend/.build-release/release/todolist-server
-           [--duration 10] [--databases postgres,sqlite] [--rounds 3] [--logins 8]
+           [--duration 10] [--databases postgres,sqlite] [--rounds 3] [--logins 16]
            [--users 10000 --todos 1000000 --sessions 100000]  (smaller for a quick check)
 Writes bench/results/<date>-<commit>-scale.json and .md (-2, -3... for further runs).
 """
@@ -444,6 +444,11 @@ def verdicts(rows: list[dict], databases: list[str]) -> list[dict]:
                                         f"value: the worst slice's p99)",
                               "value": row["p99_ms"], "met": row["ok"]})
             if row["scenario"] == LARGEST:
+                refused = {status: count for status, count in row.get("statuses", {}).items() if status != "200"}
+                found.append({"target": f"{LARGEST} on {database} at {row['connections']} connections: every request "
+                                        f"answered 200 (value: how many were not"
+                                        f"{': ' + ', '.join(f'{n} × {code}' for code, n in sorted(refused.items())) if refused else ''})",
+                              "value": row["non_2xx"] + row["errors"], "met": row["ok"]})
                 limit = LARGEST_P99_LIMIT_MS.get(row["connections"])
                 if limit is not None:
                     found.append({"target": f"{LARGEST} on {database} at {row['connections']} connections: "
@@ -453,8 +458,10 @@ def verdicts(rows: list[dict], databases: list[str]) -> list[dict]:
                                         f"≤ {LARGEST_RSS_LIMIT_MIB} MiB (growth {row['growth_kib'] / 1024:.1f} MiB "
                                         f"from {row['rss_before_kib'] / 1024:.1f}; answer "
                                         f"{row['response_bytes'] / 1e6:.2f} MB)",
+                              # Memory is judged on whatever was answered (a refused request
+                              # fails the time target, not this one).
                               "value": row["rss_peak_kib"] / 1024,
-                              "met": row["ok"] and row["rss_peak_kib"] / 1024 <= LARGEST_RSS_LIMIT_MIB})
+                              "met": row["requests_per_s"] > 0 and row["rss_peak_kib"] / 1024 <= LARGEST_RSS_LIMIT_MIB})
     return found
 
 
@@ -530,7 +537,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3, help="alternating list measurements per database")
-    parser.add_argument("--logins", type=int, default=8, help="log-ins and sign-ups per database")
+    parser.add_argument("--logins", type=int, default=16, help="log-ins and sign-ups per database")
     parser.add_argument("--databases", default="postgres,sqlite")
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--todos", type=int, default=1_000_000)
