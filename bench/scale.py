@@ -445,9 +445,11 @@ def verdicts(rows: list[dict], databases: list[str]) -> list[dict]:
                               "value": row["p99_ms"], "met": row["ok"]})
             if row["scenario"] == LARGEST:
                 refused = {status: count for status, count in row.get("statuses", {}).items() if status != "200"}
+                unanswered = "; none answered within the run" if row["requests_per_s"] == 0 else ""
                 found.append({"target": f"{LARGEST} on {database} at {row['connections']} connections: every request "
                                         f"answered 200 (value: how many were not"
-                                        f"{': ' + ', '.join(f'{n} × {code}' for code, n in sorted(refused.items())) if refused else ''})",
+                                        f"{': ' + ', '.join(f'{n} × {code}' for code, n in sorted(refused.items())) if refused else ''}"
+                                        f"{unanswered})",
                               "value": row["non_2xx"] + row["errors"], "met": row["ok"]})
                 limit = LARGEST_P99_LIMIT_MS.get(row["connections"])
                 if limit is not None:
