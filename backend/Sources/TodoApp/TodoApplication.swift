@@ -39,7 +39,7 @@ public enum TodoApplication {
             idleTimeout: .seconds(settings.idleTimeout), requestTimeout: .seconds(settings.requestTimeout),
             maxHeaderSize: settings.maxHeaderSize)
         return Application(
-            router: router,
+            responder: StreamOpeningTaskResponder(base: router.buildResponder(), path: "/api/events/"),
             server: limits.server(logger: logger),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             services: database.services + [purge] + live.services(engine: database.engine as? PostgresEngine),
