@@ -1,5 +1,7 @@
 """Sessions with CSRF: new ids at log-in, fixation, rotation, the session bound to its
 secret, several servers sharing one PostgreSQL, and PostgreSQL going away and back."""
+import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -175,6 +177,53 @@ def test_session_cookie_is_refreshed_on_use_only_occasionally(client):
     response = user.get("/api/auth/me/")
     # Just issued: no write-back or new cookie on every request.
     assert not any(c.startswith("sessionid=") for c in response.raw.headers.getlist("Set-Cookie"))
+
+
+def run_sql(server: ServerProcess, sql: str) -> None:
+    url = server.database_url
+    if url.startswith("sqlite://"):
+        with sqlite3.connect(url.removeprefix("sqlite://"), timeout=10) as connection:
+            connection.execute(sql)
+    else:
+        subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True, timeout=30)
+
+
+def session_cookies(response) -> list[str]:
+    return [c for c in response.raw.headers.getlist("Set-Cookie") if c.startswith("sessionid=")]
+
+
+def test_the_list_reads_the_session_as_every_route_does(server):
+    """`GET /api/todos/` reads the session and the list in one statement: the same answers."""
+    owner = signed_up(server.url)
+    assert owner.get("/api/todos/").json() == {"todos": []}
+    assert owner.get("/api/todos/?completed=true").json() == {"todos": []}
+    owner.post("/api/todos/", json={"title": "open"})
+    owner.post("/api/todos/", json={"title": "done", "completed": True})
+    assert [t["title"] for t in owner.get("/api/todos/").json()["todos"]] == ["open", "done"]
+    assert [t["title"] for t in owner.get("/api/todos/?completed=false").json()["todos"]] == ["open"]
+    assert_error(owner.get("/api/todos/?completed=maybe"), 400, "invalid_filter")
+
+    # Last refreshed two minutes ago: the list pushes the expiry out, and the cookie follows, once.
+    run_sql(server, "UPDATE sessions SET expires_at = expires_at - 120000, last_seen_at = last_seen_at - 120000")
+    response = owner.get("/api/todos/")
+    assert response.status_code == 200 and len(response.json()["todos"]) == 2
+    assert len(session_cookies(response)) == 1
+    assert session_cookies(owner.get("/api/todos/")) == []
+    assert owner.get("/api/auth/me/").json()["user"] is not None
+
+    # Another user's session never reads this user's todos.
+    other = signed_up(server.url)
+    assert other.get("/api/todos/").json() == {"todos": []}
+
+    # Expired: 401 as on every route, before a bad filter's 400.
+    run_sql(server, f"UPDATE sessions SET expires_at = {int(time.time() * 1000) - 1000}")
+    assert_error(owner.get("/api/todos/"), 401, "not_authenticated")
+    assert_error(owner.get("/api/todos/?completed=maybe"), 401, "not_authenticated")
+    assert_error(owner.get("/api/todos/?completed=true"), 401, "not_authenticated")
+    for planted in ["A" * 43, "not a token"]:
+        stranger = ApiClient(server.url)
+        stranger.set_cookie("sessionid", planted)
+        assert_error(stranger.get("/api/todos/"), 401, "not_authenticated")
 
 
 def test_session_cookie_attributes_follow_the_settings(servers):

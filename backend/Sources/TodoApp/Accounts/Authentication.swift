@@ -51,11 +51,12 @@ enum Authentication {
                 return token.userID
             }
         }
-        guard let session = context.session else {
-            throw JSONError(.unauthorized, code: "not_authenticated", detail: "Log in to see and change todos.")
-        }
+        guard let session = context.session else { throw todosNeedLogIn }
         return session.userID
     }
+
+    static let todosNeedLogIn = JSONError(
+        .unauthorized, code: "not_authenticated", detail: "Log in to see and change todos.")
 
     /// The user `GET /api/auth/me/` names: the session's or any valid token's; `nil` when
     /// the request has no credentials.

@@ -13,6 +13,9 @@ public struct AppRequestContext: RequestContext, CSRFRequestContext {
     public var isSecureRequest: Bool = false
     /// The session named by the request's cookie, loaded by `SessionMiddleware`.
     public var session: AuthenticatedSession?
+    /// Instead of `session`, on the routes that read the session in their own statement
+    /// (`SessionMiddleware.defersLookup`).
+    var deferredSession: DeferredSession?
     /// The request's bearer token, checked by `BearerTokenMiddleware`; `nil` without one.
     var bearer: BearerAuthentication?
 

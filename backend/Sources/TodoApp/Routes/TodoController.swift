@@ -13,7 +13,7 @@ struct TodoController {
     static let maxTitleLength = 500
 
     func register(in routes: RouteTable) {
-        routes.on("/api/todos/", .get, precheck: Self.loggedIn(.todosRead), use: list)
+        routes.on("/api/todos/", .get, precheck: Self.loggedInOrDeferred(.todosRead), use: list)
         routes.on("/api/todos/", .post, precheck: Self.loggedIn(.todosWrite), use: create)
         routes.on("/api/todos/", .patch, precheck: Self.loggedIn(.todosWrite), use: setAllCompleted)
         routes.on("/api/todos/", .delete, precheck: Self.loggedIn(.todosWrite), use: deleteCompleted)
@@ -26,6 +26,15 @@ struct TodoController {
     /// token's `todos:read`, changes its `todos:write`.
     static func loggedIn(_ ability: Authentication.Ability) -> RouteTable.Precheck {
         { context in _ = try requireUser(context, ability) }
+    }
+
+    /// As `loggedIn`, but a session cookie whose lookup was deferred to the route
+    /// (`DeferredSession`) passes: the route answers 401 itself if it names no session.
+    static func loggedInOrDeferred(_ ability: Authentication.Ability) -> RouteTable.Precheck {
+        { context in
+            if context.bearer == nil, context.deferredSession != nil { return }
+            _ = try requireUser(context, ability)
+        }
     }
 
     /// A path that can never name a todo is 404 for everyone, logged in or not (routing
@@ -66,9 +75,28 @@ struct TodoController {
     // MARK: Handlers
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        if context.bearer == nil, let deferred = context.deferredSession {
+            return try await list(request, deferred: deferred)
+        }
         let userID = try Self.requireUser(context, .todosRead)
         let completed = try Self.completedFilter(request, allowed: ["true": true, "false": false])
         return JSONResponse.make(.ok, TodoList(todos: try await todos.list(userID: userID, completed: completed)))
+    }
+
+    /// The list read with the session in one statement; the answers (and their order: 401
+    /// before a bad filter's 400) are those of the route with a loaded session.
+    private func list(_ request: Request, deferred: DeferredSession) async throws -> Response {
+        let completed: Bool?
+        do {
+            completed = try Self.completedFilter(request, allowed: ["true": true, "false": false])
+        } catch {
+            guard try await deferred.load() != nil else { throw Authentication.todosNeedLogIn }
+            throw error
+        }
+        guard let (_, todos) = try await deferred.loadWithTodos(completed: completed) else {
+            throw Authentication.todosNeedLogIn
+        }
+        return JSONResponse.make(.ok, TodoList(todos: todos))
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -339,6 +339,12 @@ struct PostgresColumns: ColumnReader {
     mutating func text() throws -> String { try next(String.self, "text") }
     mutating func bool() throws -> Bool { try next(Bool.self, "boolean") }
 
+    mutating func nextIsNull() -> Bool {
+        var ahead = cells
+        guard let cell = ahead.next() else { return false }
+        return cell.bytes == nil
+    }
+
     private mutating func next<Value: PostgresDecodable>(_ type: Value.Type, _ name: String) throws -> Value {
         defer { index += 1 }
         guard let cell = cells.next() else {

@@ -327,6 +327,10 @@ struct SQLiteColumns: ColumnReader {
         try integer() != 0
     }
 
+    mutating func nextIsNull() -> Bool {
+        index < sqlite3_column_count(statement) && sqlite3_column_type(statement, index) == SQLITE_NULL
+    }
+
     private func expect(_ type: CInt, _ name: String) throws {
         guard index < sqlite3_column_count(statement) else {
             throw UnexpectedColumn(query: query, index: Int(index), expected: name, found: "missing")

@@ -140,6 +140,32 @@ struct SessionStore: Sendable {
         let idHash = Self.hash(token)
         let now = Clock.milliseconds()
         guard let found = try await database.fetchFirst(LoadSession(idHash: idHash, now: now)) else { return nil }
+        return try await loaded(found, idHash: idHash, now: now, seenFrom: client)
+    }
+
+    /// As `load`, with the user's todos (those in `completed`'s state, or all) read by the
+    /// same statement: `GET /api/todos/` with a session cookie costs one round trip, not two.
+    func loadWithTodos(
+        token: String, completed: Bool?, seenFrom client: () -> SessionClient = { .unknown }
+    ) async throws -> (Loaded, [Todo])? {
+        guard Self.isWellFormed(token) else { return nil }
+        let idHash = Self.hash(token)
+        let now = Clock.milliseconds()
+        let rows: [SessionWithTodosRow]
+        if let completed {
+            rows = try await database.fetch(LoadSessionWithTodosInState(idHash: idHash, now: now, completed: completed))
+        } else {
+            rows = try await database.fetch(LoadSessionWithTodos(idHash: idHash, now: now))
+        }
+        guard let found = rows.first?.session else { return nil }
+        let loaded = try await loaded(found, idHash: idHash, now: now, seenFrom: client)
+        return (loaded, rows.compactMap(\.todo))
+    }
+
+    /// The session `found` names; its expiry pushed out when `refreshInterval` has passed.
+    private func loaded(
+        _ found: LoadSession.Row, idHash: String, now: Int64, seenFrom client: () -> SessionClient
+    ) async throws -> Loaded {
         let session = AuthenticatedSession(
             id: idHash, publicID: found.publicID, userID: found.userID, username: found.username,
             csrfSecret: found.csrfSecret)
@@ -254,14 +280,17 @@ struct LoadSession: StoreQuery {
         let lastSeenAt: Int64
     }
 
-    static let name = "todolist_load_session"
-    static let text = QueryText(
+    /// The session's columns, in the order `decode` reads them.
+    static let columns = """
+        sessions.user_id, sessions.csrf_secret, sessions.expires_at, users.username, sessions.public_id, \
+        sessions.last_seen_at
         """
-        SELECT sessions.user_id, sessions.csrf_secret, sessions.expires_at, users.username, sessions.public_id, \
-        sessions.last_seen_at \
-        FROM sessions JOIN users ON users.id = sessions.user_id \
-        WHERE sessions.id_hash = $1 AND sessions.expires_at > $2
-        """)
+    /// The live session named by `$1` at time `$2`, joined with its user.
+    static let liveSession = "sessions JOIN users ON users.id = sessions.user_id"
+    static let liveSessionCondition = "sessions.id_hash = $1 AND sessions.expires_at > $2"
+
+    static let name = "todolist_load_session"
+    static let text = QueryText("SELECT \(columns) FROM \(liveSession) WHERE \(liveSessionCondition)")
     static let isReadOnly = true
     let idHash: String
     let now: Int64

@@ -67,6 +67,9 @@ protocol ColumnReader {
     mutating func integer() throws -> Int64
     mutating func text() throws -> String
     mutating func bool() throws -> Bool
+    /// Whether the next column is NULL (it is not consumed): the columns of an outer
+    /// join's missing side.
+    mutating func nextIsNull() -> Bool
 }
 
 /// A column that did not hold what its query expects: a bug or a schema out of step, answered 500.

@@ -70,6 +70,10 @@ private struct SQLRowColumns: ColumnReader {
     mutating func text() throws -> String { try next(String.self, "text") }
     mutating func bool() throws -> Bool { try next(Bool.self, "boolean") }
 
+    mutating func nextIsNull() -> Bool {
+        index < names.count && ((try? row.decodeNil(column: names[index])) ?? false)
+    }
+
     private mutating func next<Value: Decodable>(_ type: Value.Type, _ name: String) throws -> Value {
         defer { index += 1 }
         guard index < names.count else {
