@@ -27,35 +27,15 @@ struct PostgresListener: Service {
                 let listensBefore = listens.withLockedValue { $0 }
                 do {
                     let connection = try await engine.connect(logger: logger)
-                    defer { connection.close().whenComplete { _ in } }
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            try await connection.listen(on: LiveNotification.channel) { notifications in
-                                let previous = listens.withLockedValue { count in
-                                    defer { count += 1 }
-                                    return count
-                                }
-                                if previous > 0 {
-                                    logger.notice("live updates: listening again; every stream resyncs")
-                                    live.hub.resyncAll(reason: "reconnected")
-                                    // Sessions may have ended meanwhile, announced to nobody here.
-                                    await live.endVanishedSessions()
-                                }
-                                for try await notification in notifications {
-                                    await handle(notification.payload)
-                                }
-                            }
-                        }
-                        group.addTask {
-                            while true {
-                                try await Task.sleep(for: pingInterval)
-                                _ = try await connection.query("SELECT 1", logger: logger).get()
-                            }
-                        }
-                        // Either ending means the connection is unusable.
-                        try await group.next()
-                        group.cancelAll()
+                    // Closed and awaited on every way out: a connection released before its
+                    // close completes trips PostgresNIO's assertion (a crash in debug builds).
+                    do {
+                        try await listen(on: connection, listens: listens)
+                    } catch {
+                        try? await connection.close()
+                        throw error
                     }
+                    try? await connection.close()
                 } catch is CancellationError {
                     break
                 } catch {
@@ -74,6 +54,39 @@ struct PostgresListener: Service {
                 }
                 backoff = min(backoff * 2, maxBackoff)
             }
+        }
+    }
+
+    /// Listens until the connection fails (or the task is cancelled): `LISTEN`, then every
+    /// notification handled in order, with a `SELECT 1` every `pingInterval`.
+    private func listen(on connection: PostgresConnection, listens: NIOLockedValueBox<Int>) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await connection.listen(on: LiveNotification.channel) { notifications in
+                    let previous = listens.withLockedValue { count in
+                        defer { count += 1 }
+                        return count
+                    }
+                    if previous > 0 {
+                        logger.notice("live updates: listening again; every stream resyncs")
+                        live.hub.resyncAll(reason: "reconnected")
+                        // Sessions may have ended meanwhile, announced to nobody here.
+                        await live.endVanishedSessions()
+                    }
+                    for try await notification in notifications {
+                        await handle(notification.payload)
+                    }
+                }
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: pingInterval)
+                    _ = try await connection.query("SELECT 1", logger: logger).get()
+                }
+            }
+            // Either ending means the connection is unusable.
+            try await group.next()
+            group.cancelAll()
         }
     }
 
