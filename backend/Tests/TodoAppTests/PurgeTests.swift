@@ -1,5 +1,4 @@
 import Foundation
-import SQLKit
 import Testing
 @testable import TodoApp
 
@@ -28,15 +27,9 @@ import Testing
     func oldLoginFailuresArePurgedAcrossBatches(kind: Database.Kind) async throws {
         try await TestDatabases.with(kind) { database in
             let now = Clock.milliseconds()
-            try await database.transaction { sql in
-                // One statement: row by row, 2,352 round trips can outlast the query deadline under load.
-                let insert = sql.insert(into: "login_failures").columns("scope", "subject", "failed_at")
-                for index in 0..<(Self.expiredCount + Self.liveCount) {
-                    let failedAt = index < Self.expiredCount ? now - 7_200_000 : now
-                    insert.values(SQLBind("username"), SQLBind("user\(index % 10)"), SQLBind(failedAt))
-                }
-                try await insert.run()
-            }
+            // One statement each: row by row, 2,352 round trips can outlast the query deadline under load.
+            _ = try await database.fetch(InsertLoginFailures(count: Int64(Self.expiredCount), failedAt: now - 7_200_000))
+            _ = try await database.fetch(InsertLoginFailures(count: Int64(Self.liveCount), failedAt: now))
             let store = LoginThrottleStore(database: database)
             #expect(try await store.purge(olderThan: 900, batchSize: Self.batchSize) == Self.expiredCount)
             #expect(try await Self.count("login_failures", in: database) == Self.liveCount)
@@ -50,18 +43,13 @@ import Testing
             let now = Clock.milliseconds()
             let longAgo = now - TokenStore.expiredRetention - 1000
             // Expired long ago (purged), expired recently (kept, still listed), never expiring (kept).
-            try await database.transaction { sql in
-                let insert = sql.insert(into: "api_tokens")
-                    .columns("user_id", "name", "token_hash", "abilities", "created_at", "expires_at")
-                for index in 0..<(Self.expiredCount + 2) {
-                    let expiresAt: Int64? =
-                        index < Self.expiredCount ? longAgo : index == Self.expiredCount ? now - 1000 : nil
-                    insert.values(
-                        SQLBind(user.id), SQLBind("t\(index)"), SQLBind("hash\(index)"), SQLBind("todos:read"),
-                        SQLBind(now - 2 * TokenStore.expiredRetention), SQLBind(expiresAt))
-                }
-                try await insert.run()
-            }
+            let createdAt = now - 2 * TokenStore.expiredRetention
+            _ = try await database.fetch(
+                InsertTokens(userID: user.id, first: 0, count: Int64(Self.expiredCount), createdAt: createdAt, expiresAt: longAgo))
+            _ = try await database.fetch(
+                InsertTokens(userID: user.id, first: Int64(Self.expiredCount), count: 1, createdAt: createdAt, expiresAt: now - 1000))
+            _ = try await database.fetch(
+                InsertTokens(userID: user.id, first: Int64(Self.expiredCount) + 1, count: 1, createdAt: createdAt, expiresAt: nil))
             let tokens = TokenStore(database: database)
             #expect(try await tokens.purgeExpired(batchSize: Self.batchSize) == Self.expiredCount)
             #expect(try await tokens.list(userID: user.id).map(\.name) == ["t\(Self.expiredCount + 1)", "t\(Self.expiredCount)"])
@@ -71,20 +59,19 @@ import Testing
     static func insertSessions(
         into database: Database, userID: Int64, count: Int, expiresAt: Int64, prefix: String
     ) async throws {
-        try await database.transaction { sql in
-            // One statement (see above).
-            let insert = sql.insert(into: "sessions")
-                .columns("id_hash", "user_id", "csrf_secret", "created_at", "expires_at")
-            for index in 0..<count {
-                insert.values(SQLBind("\(prefix)\(index)"), SQLBind(userID), SQLBind("secret"), SQLBind(expiresAt - 1000), SQLBind(expiresAt))
-            }
-            try await insert.run()
-        }
+        // One statement (see above).
+        _ = try await database.fetch(InsertSessions(userID: userID, count: Int64(count), expiresAt: expiresAt, prefix: prefix))
     }
 
     static func count(_ table: String, in database: Database) async throws -> Int {
-        try await database.read { sql in
-            try await sql.raw("SELECT COUNT(*) AS n FROM \(ident: table)").first()!.decode(column: "n", as: Int.self)
+        switch table {
+        case "sessions": Int(try await database.fetchFirst(CountSessions()) ?? 0)
+        case "login_failures": Int(try await database.fetchFirst(CountLoginFailures()) ?? 0)
+        default: throw UnknownTable(name: table)
         }
+    }
+
+    struct UnknownTable: Error {
+        let name: String
     }
 }

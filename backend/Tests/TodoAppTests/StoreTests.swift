@@ -1,5 +1,4 @@
 import Foundation
-import SQLKit
 import Testing
 @testable import TodoApp
 
@@ -9,9 +8,9 @@ import Testing
     static func issueSession(
         in database: Database, for user: UserRecord, secretLetter: Character, lifetime: Int
     ) async throws -> SessionStore.Issued {
-        try await database.transaction { sql in
+        try await database.transaction { tx in
             try await SessionStore.issue(
-                on: sql, user: user, csrfSecret: String(repeating: secretLetter, count: 32), lifetime: lifetime)
+                in: tx, user: user, csrfSecret: String(repeating: secretLetter, count: 32), lifetime: lifetime)
         }
     }
 
@@ -20,10 +19,7 @@ import Testing
         try await TestDatabases.with(kind) { database in
             let again = try await database.migrate()
             #expect(again.isEmpty)
-            let versions = try await database.read { sql in
-                try await sql.select().column("version").from("schema_migrations").all()
-                    .map { try $0.decode(column: "version", as: Int.self) }
-            }
+            let versions = try await database.fetch(AppliedMigrations()).map(Int.init)
             #expect(versions == Migrator.all.map(\.version))
         }
     }
@@ -50,9 +46,7 @@ import Testing
             let issued = try await Self.issueSession(in: database, for: user, secretLetter: "a", lifetime: 3600)
             #expect(issued.token.count == 43)
             #expect(SessionStore.isWellFormed(issued.token))
-            let stored = try await database.read { sql in
-                try await sql.select().column("id_hash").from("sessions").all().map { try $0.decode(column: "id_hash", as: String.self) }
-            }
+            let stored = try await database.fetch(AllSessionHashes())
             #expect(stored == [SessionStore.hash(issued.token)])
             #expect(!stored.contains(issued.token))
 
@@ -89,9 +83,7 @@ import Testing
             let issued = try await Self.issueSession(in: database, for: user, secretLetter: "d", lifetime: 600)
             #expect(try await sessions.load(token: issued.token)?.wasRefreshed == true)
             #expect(try await sessions.load(token: issued.token)?.wasRefreshed == false)
-            let expiresAt = try await database.read { sql in
-                try await sql.select().column("expires_at").from("sessions").first()!.decode(column: "expires_at", as: Int64.self)
-            }
+            let expiresAt = try #require(try await database.fetchFirst(SessionExpiry(idHash: issued.session.id)))
             #expect(expiresAt > Clock.milliseconds() + 3_500_000)
         }
     }

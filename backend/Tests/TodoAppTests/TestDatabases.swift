@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import SQLKit
 import ServiceLifecycle
 @testable import TodoApp
 
@@ -43,14 +42,14 @@ enum TestDatabases {
             let serverURL = postgresURL!
             let name = "todolist_test_\(UUID().uuidString.prefix(8).lowercased())"
             let admin = try await Database.open(url: serverURL, poolSize: 1, logger: logger)
-            try await admin.engine.withMigrationConnection { sql in
-                try await sql.raw("CREATE DATABASE \(unsafeRaw: name)").run()
+            try await admin.engine.withMigrationConnection { connection in
+                _ = try await connection.fetch(SchemaStatement("CREATE DATABASE \(name)"))
             }
             defer {
                 // Best effort: the test cluster is temporary anyway.
                 Task {
-                    try? await admin.engine.withMigrationConnection { sql in
-                        try await sql.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run()
+                    try? await admin.engine.withMigrationConnection { connection in
+                        _ = try await connection.fetch(SchemaStatement("DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
                     }
                 }
             }

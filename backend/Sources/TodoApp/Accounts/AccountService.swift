@@ -44,13 +44,13 @@ struct AccountService: Sendable {
         }
         let lifetime = sessions.lifetime
         do {
-            let issued = try await database.transaction { sql in
+            let issued = try await database.transaction { tx in
                 if let previous {
-                    try await SessionStore.delete(on: sql, idHash: previous.id)
+                    try await SessionStore.delete(in: tx, idHash: previous.id)
                 }
-                let user = try await UserStore.insert(on: sql, username: username, passwordHash: passwordHash)
+                let user = try await UserStore.insert(in: tx, username: username, passwordHash: passwordHash)
                 return try await SessionStore.issue(
-                    on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
+                    in: tx, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
             }
             if let previous { await ended(previous) }
             return issued
@@ -82,12 +82,12 @@ struct AccountService: Sendable {
             return user
         }
         let lifetime = sessions.lifetime
-        let issued = try await database.transaction { sql in
+        let issued = try await database.transaction { tx in
             if let previous {
-                try await SessionStore.delete(on: sql, idHash: previous.id)
+                try await SessionStore.delete(in: tx, idHash: previous.id)
             }
             return try await SessionStore.issue(
-                on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
+                in: tx, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
         }
         if let previous { await ended(previous) }
         return issued
@@ -130,18 +130,16 @@ struct AccountService: Sendable {
             try await hasher.hash(newPassword, in: place)
         }
         let lifetime = sessions.lifetime
-        let issued = try await database.transaction { sql in
+        let issued = try await database.transaction { tx in
             // The caller's session must still be live: one ended from another device
             // (or by a concurrent password change) cannot change the password.
-            let ended = try await sql.delete(from: "sessions").where("id_hash", .equal, session.id)
-                .returning("user_id").first()
-            guard ended != nil,
-                try await UserStore.updatePassword(on: sql, userID: session.userID, passwordHash: newHash)
+            guard try await SessionStore.delete(in: tx, idHash: session.id),
+                try await UserStore.updatePassword(in: tx, userID: session.userID, passwordHash: newHash)
             else { throw Self.sessionEnded }
-            try await SessionStore.deleteAll(on: sql, userID: session.userID)
+            try await SessionStore.deleteAll(in: tx, userID: session.userID)
             let user = UserRecord(id: session.userID, username: session.username, passwordHash: newHash)
             return try await SessionStore.issue(
-                on: sql, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
+                in: tx, user: user, csrfSecret: csrfSecret, lifetime: lifetime, client: client)
         }
         await userSessionsEnded(userID: session.userID, except: issued.session.publicID)
         return issued
@@ -153,8 +151,8 @@ struct AccountService: Sendable {
     ///   `503 busy`, `401 not_authenticated` when the account is already gone.
     func deleteAccount(session: AuthenticatedSession, password: String, clientAddress: String?) async throws {
         try await withVerifiedPassword(of: session, password: password, clientAddress: clientAddress) { _ in }
-        let deleted = try await database.transaction { sql in
-            try await UserStore.delete(on: sql, userID: session.userID)
+        let deleted = try await database.transaction { tx in
+            try await UserStore.delete(in: tx, userID: session.userID)
         }
         guard deleted else { throw Self.sessionEnded }
         await userSessionsEnded(userID: session.userID, except: nil)

@@ -1,6 +1,5 @@
 import CrossOriginSecurity
 import Logging
-import SQLKit
 
 /// What the `todolist-server` subcommands do besides serving: operator tasks.
 public enum Administration {
@@ -40,11 +39,8 @@ public enum Administration {
             try await database.migrate()
             // The command runs no pool service, so it writes through the migration
             // connection, which both engines open on demand.
-            let begin = database.kind == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
-            let user = try await database.engine.withMigrationConnection { sql in
-                try await SQLTransaction.run(on: sql, begin: begin) { sql in
-                    try await UserStore.insert(on: sql, username: username, passwordHash: passwordHash)
-                }
+            let user = try await database.migrationTransaction { tx in
+                try await UserStore.insert(in: tx, username: username, passwordHash: passwordHash)
             }
             await database.close()
             return user.id

@@ -1,6 +1,3 @@
-import GRDB
-import SQLKit
-
 /// Each user's recent events, kept in the database: the bounded per-user buffer a
 /// reconnecting stream replays from, shared by every instance on one database.
 ///
@@ -15,62 +12,37 @@ struct LiveEventLog: Sendable {
     /// Events kept per user for replay (`EVENTS_KEPT_PER_USER`).
     let kept: Int
 
-    /// Records `data` as the user's next event, in the caller's PostgreSQL transaction `sql`:
-    /// one round trip, counting, storing, pruning and notifying in one statement.
-    static func recordOnPostgres(
-        on sql: any SQLDatabase, userID: Int64, kind: LiveEvent.Kind, data: String, kept: Int
+    /// Records `data` as the user's next event in the caller's transaction `tx`.
+    ///
+    /// PostgreSQL does it in one statement, so a change and its event cost one round trip
+    /// more, not four; SQLite cannot return rows from a CTE's insert, so it runs three
+    /// statements, which cost no round trips there (they run synchronously on the writer).
+    static func record(
+        in tx: any StoreConnection, userID: Int64, kind: LiveEvent.Kind, data: String, kept: Int
     ) async throws -> LiveEvent {
         let now = Clock.milliseconds()
+        let id: Int64?
+        switch tx.kind {
+        case .postgres:
             let notification = LiveNotification.eventPayload(userID: userID, kind: kind, data: data)
-            let row = try await sql.raw(
-                """
-                WITH counter AS (
-                    INSERT INTO live_event_counters AS c (user_id, last_id) VALUES (\(bind: userID), 1)
-                    ON CONFLICT (user_id) DO UPDATE SET last_id = c.last_id + 1 RETURNING last_id
-                ), event AS (
-                    INSERT INTO live_events (user_id, id, kind, data, created_at)
-                    SELECT \(bind: userID), last_id, \(bind: kind.rawValue), \(bind: data), \(bind: now) FROM counter
-                    RETURNING id
-                ), pruned AS (
-                    DELETE FROM live_events WHERE user_id = \(bind: userID)
-                    AND id <= (SELECT last_id FROM counter) - \(bind: Int64(kept))
-                )
-                SELECT id, pg_notify('\(unsafeRaw: LiveNotification.channel)',
-                    \(bind: notification.prefix) || id::text || \(bind: notification.suffix)) AS notified
-                FROM event
-                """
-            ).first()
-            guard let row else { throw MissingRow(table: "live_events") }
-            return LiveEvent(id: try row.decode(column: "id", as: Int64.self), kind: kind, data: data)
-    }
-
-    /// Records `data` as the user's next event in the SQLite transaction open on `db` (the
-    /// writer, held synchronously: see `SQLiteEngine.writeTransaction`).
-    static func recordOnSQLite(
-        on db: GRDB.Database, userID: Int64, kind: LiveEvent.Kind, data: String, kept: Int
-    ) throws -> LiveEvent {
-        let now = Clock.milliseconds()
-        let next = try Int64.fetchOne(
-            db,
-            sql: """
-                INSERT INTO live_event_counters (user_id, last_id) VALUES (?, 1)
-                ON CONFLICT (user_id) DO UPDATE SET last_id = live_event_counters.last_id + 1 RETURNING last_id
-                """,
-            arguments: [userID])
-        guard let id = next else { throw MissingRow(table: "live_event_counters") }
-        try db.execute(
-            sql: "INSERT INTO live_events (user_id, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [userID, id, kind.rawValue, data, now])
-        try db.execute(sql: "DELETE FROM live_events WHERE user_id = ? AND id <= ?", arguments: [userID, id - Int64(kept)])
+            id = try await tx.fetchFirst(
+                RecordLiveEvent(
+                    userID: userID, kind: kind, data: data, now: now, kept: Int64(kept),
+                    notificationPrefix: notification.prefix, notificationSuffix: notification.suffix))
+        case .sqlite:
+            id = try await tx.fetchFirst(NextLiveEventID(userID: userID))
+            if let id {
+                _ = try await tx.fetch(InsertLiveEvent(userID: userID, id: id, kind: kind, data: data, now: now))
+                _ = try await tx.fetch(PruneLiveEvents(userID: userID, keptAfter: id - Int64(kept)))
+            }
+        }
+        guard let id else { throw MissingRow(table: "live_events") }
         return LiveEvent(id: id, kind: kind, data: data)
     }
 
     /// The user's newest event number (0 before their first event).
     func currentID(userID: Int64) async throws -> Int64 {
-        try await database.read { sql in
-            try await sql.raw("SELECT last_id FROM live_event_counters WHERE user_id = \(bind: userID)")
-                .first()?.decode(column: "last_id", as: Int64.self) ?? 0
-        }
+        try await database.fetchFirst(CurrentLiveEventID(userID: userID)) ?? 0
     }
 
     /// What a stream resuming after `lastID` must be sent.
@@ -83,43 +55,139 @@ struct LiveEventLog: Sendable {
     }
 
     func replay(userID: Int64, after lastID: Int64) async throws -> Replay {
-        try await database.read { sql in
-            let current =
-                try await sql.raw("SELECT last_id FROM live_event_counters WHERE user_id = \(bind: userID)")
-                .first()?.decode(column: "last_id", as: Int64.self) ?? 0
-            if lastID == current { return .events([], current: current) }
-            if lastID > current { return .resync(current: current) }
-            let rows = try await sql.raw(
-                """
-                SELECT id, kind, data FROM live_events WHERE user_id = \(bind: userID) AND id > \(bind: lastID) \
-                AND id <= \(bind: current) ORDER BY id
-                """
-            ).all()
-            let events = try rows.compactMap { row -> LiveEvent? in
-                guard let kind = LiveEvent.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
-                return LiveEvent(
-                    id: try row.decode(column: "id", as: Int64.self), kind: kind,
-                    data: try row.decode(column: "data", as: String.self))
-            }
-            // Complete only when nothing between `lastID` and `current` was pruned.
-            guard events.count == rows.count, events.first?.id == lastID + 1, events.last?.id == current,
-                events.count == Int(current - lastID)
-            else { return .resync(current: current) }
-            return .events(events, current: current)
+        let current = try await currentID(userID: userID)
+        if lastID == current { return .events([], current: current) }
+        if lastID > current { return .resync(current: current) }
+        let rows = try await database.fetch(LiveEventsAfter(userID: userID, after: lastID, upTo: current))
+        let events = rows.compactMap { row -> LiveEvent? in
+            guard let kind = LiveEvent.Kind(rawValue: row.kind) else { return nil }
+            return LiveEvent(id: row.id, kind: kind, data: row.data)
         }
+        // Complete only when nothing between `lastID` and `current` was pruned.
+        guard events.count == rows.count, events.first?.id == lastID + 1, events.last?.id == current,
+            events.count == Int(current - lastID)
+        else { return .resync(current: current) }
+        return .events(events, current: current)
     }
 
     /// One event, for a notification too large to carry its data.
     func event(userID: Int64, id: Int64) async throws -> LiveEvent? {
-        try await database.read { sql in
-            guard
-                let row = try await sql.raw(
-                    "SELECT kind, data FROM live_events WHERE user_id = \(bind: userID) AND id = \(bind: id)"
-                ).first(),
-                let kind = LiveEvent.Kind(rawValue: try row.decode(column: "kind", as: String.self))
-            else { return nil }
-            return LiveEvent(id: id, kind: kind, data: try row.decode(column: "data", as: String.self))
-        }
+        guard let row = try await database.fetchFirst(FindLiveEvent(userID: userID, id: id)),
+            let kind = LiveEvent.Kind(rawValue: row.kind)
+        else { return nil }
+        return LiveEvent(id: id, kind: kind, data: row.data)
+    }
+}
+
+// MARK: Queries
+
+/// PostgreSQL's `record`: counts, stores, prunes and notifies in one statement.
+struct RecordLiveEvent: IntegerRowsQuery {
+    static let name = "todolist_record_live_event"
+    static let text = QueryText(
+        postgresOnly: """
+            WITH counter AS (
+                INSERT INTO live_event_counters AS c (user_id, last_id) VALUES ($1, 1)
+                ON CONFLICT (user_id) DO UPDATE SET last_id = c.last_id + 1 RETURNING last_id
+            ), event AS (
+                INSERT INTO live_events (user_id, id, kind, data, created_at)
+                SELECT $1, last_id, $2, $3, $4 FROM counter
+                RETURNING id
+            ), pruned AS (
+                DELETE FROM live_events WHERE user_id = $1
+                AND id <= (SELECT last_id FROM counter) - $5
+            )
+            SELECT id, pg_notify('\(LiveNotification.channel)', $6 || id::text || $7) FROM event
+            """)
+    static let isReadOnly = false
+    let userID: Int64
+    let kind: LiveEvent.Kind
+    let data: String
+    let now: Int64
+    let kept: Int64
+    let notificationPrefix: String
+    let notificationSuffix: String
+    var binds: [QueryValue] {
+        [.integer(userID), .text(kind.rawValue), .text(data), .integer(now), .integer(kept),
+         .text(notificationPrefix), .text(notificationSuffix)]
+    }
+}
+
+/// SQLite's `record`, first step: the user's next event number.
+struct NextLiveEventID: IntegerRowsQuery {
+    static let name = "todolist_next_live_event_id"
+    static let text = QueryText(
+        """
+        INSERT INTO live_event_counters (user_id, last_id) VALUES ($1, 1) \
+        ON CONFLICT (user_id) DO UPDATE SET last_id = live_event_counters.last_id + 1 RETURNING last_id
+        """)
+    static let isReadOnly = false
+    let userID: Int64
+    var binds: [QueryValue] { [.integer(userID)] }
+}
+
+struct InsertLiveEvent: StoreCommand {
+    static let name = "todolist_insert_live_event"
+    static let text = QueryText("INSERT INTO live_events (user_id, id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+    static let isReadOnly = false
+    let userID: Int64
+    let id: Int64
+    let kind: LiveEvent.Kind
+    let data: String
+    let now: Int64
+    var binds: [QueryValue] { [.integer(userID), .integer(id), .text(kind.rawValue), .text(data), .integer(now)] }
+}
+
+/// Drops the user's events numbered `keptAfter` or lower.
+struct PruneLiveEvents: StoreCommand {
+    static let name = "todolist_prune_live_events"
+    static let text = QueryText("DELETE FROM live_events WHERE user_id = $1 AND id <= $2")
+    static let isReadOnly = false
+    let userID: Int64
+    let keptAfter: Int64
+    var binds: [QueryValue] { [.integer(userID), .integer(keptAfter)] }
+}
+
+struct CurrentLiveEventID: IntegerRowsQuery {
+    static let name = "todolist_current_live_event_id"
+    static let text = QueryText("SELECT last_id FROM live_event_counters WHERE user_id = $1")
+    static let isReadOnly = true
+    let userID: Int64
+    var binds: [QueryValue] { [.integer(userID)] }
+}
+
+/// A stored event's columns.
+struct StoredLiveEvent: Sendable {
+    let id: Int64
+    let kind: String
+    let data: String
+}
+
+struct LiveEventsAfter: StoreQuery {
+    static let name = "todolist_live_events_after"
+    static let text = QueryText(
+        "SELECT id, kind, data FROM live_events WHERE user_id = $1 AND id > $2 AND id <= $3 ORDER BY id")
+    static let isReadOnly = true
+    let userID: Int64
+    let after: Int64
+    let upTo: Int64
+    var binds: [QueryValue] { [.integer(userID), .integer(after), .integer(upTo)] }
+
+    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> StoredLiveEvent {
+        StoredLiveEvent(id: try columns.integer(), kind: try columns.text(), data: try columns.text())
+    }
+}
+
+struct FindLiveEvent: StoreQuery {
+    static let name = "todolist_find_live_event"
+    static let text = QueryText("SELECT id, kind, data FROM live_events WHERE user_id = $1 AND id = $2")
+    static let isReadOnly = true
+    let userID: Int64
+    let id: Int64
+    var binds: [QueryValue] { [.integer(userID), .integer(id)] }
+
+    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> StoredLiveEvent {
+        StoredLiveEvent(id: try columns.integer(), kind: try columns.text(), data: try columns.text())
     }
 }
 

@@ -1,7 +1,5 @@
-import GRDB
 import Logging
 import PostgresNIO
-import SQLKit
 import ServiceLifecycle
 
 /// Live updates for one process: where changes and ended sessions are announced, and the
@@ -35,15 +33,9 @@ final class LiveUpdates: Sendable {
         self.log = LiveEventLog(database: database, kept: settings.eventsKeptPerUser)
     }
 
-    /// Records an event for the user in the caller's PostgreSQL transaction (see `LiveEventLog`).
-    func recordOnPostgres(on sql: any SQLDatabase, userID: Int64, kind: LiveEvent.Kind, data: String) async throws -> LiveEvent {
-        try await LiveEventLog.recordOnPostgres(
-            on: sql, userID: userID, kind: kind, data: data, kept: settings.eventsKeptPerUser)
-    }
-
-    /// Records an event for the user in the SQLite transaction open on the writer `db`.
-    func recordOnSQLite(on db: GRDB.Database, userID: Int64, kind: LiveEvent.Kind, data: String) throws -> LiveEvent {
-        try LiveEventLog.recordOnSQLite(on: db, userID: userID, kind: kind, data: data, kept: settings.eventsKeptPerUser)
+    /// Records an event for the user in the caller's transaction (see `LiveEventLog`).
+    func record(in tx: any StoreConnection, userID: Int64, kind: LiveEvent.Kind, data: String) async throws -> LiveEvent {
+        try await LiveEventLog.record(in: tx, userID: userID, kind: kind, data: data, kept: settings.eventsKeptPerUser)
     }
 
     /// Called once the event's transaction has committed.
@@ -73,11 +65,7 @@ final class LiveUpdates: Sendable {
     private func announce(_ notification: LiveNotification) async {
         guard database.kind == .postgres else { return }
         do {
-            try await database.read { sql in
-                try await sql.raw(
-                    "SELECT pg_notify('\(unsafeRaw: LiveNotification.channel)', \(bind: notification.payload))"
-                ).run()
-            }
+            _ = try await database.fetch(Notify(payload: notification.payload))
         } catch {
             logger.warning(
                 "could not announce ended sessions to other instances",
@@ -96,11 +84,7 @@ final class LiveUpdates: Sendable {
             var live = Set<Int64>()
             for start in stride(from: 0, to: open.count, by: 500) {
                 let ids = open[start..<min(start + 500, open.count)].map(\.publicID)
-                let rows = try await database.read { sql in
-                    try await sql.select().column("public_id").from("sessions")
-                        .where("public_id", .in, ids).where("expires_at", .greaterThan, now).all()
-                }
-                for row in rows { live.insert(try row.decode(column: "public_id", as: Int64.self)) }
+                live.formUnion(try await database.fetch(LiveSessionsAmong(publicIDs: Array(ids), now: now)))
             }
             for session in open where !live.contains(session.publicID) {
                 hub.endSession(userID: session.userID, publicID: session.publicID)
@@ -114,10 +98,7 @@ final class LiveUpdates: Sendable {
 
     /// The session's expiry, as stored (milliseconds since 1970); `nil` when it has ended.
     func sessionExpiry(idHash: String) async throws -> Int64? {
-        try await database.read { sql in
-            try await sql.raw("SELECT expires_at FROM sessions WHERE id_hash = \(bind: idHash)")
-                .first()?.decode(column: "expires_at", as: Int64.self)
-        }
+        try await database.fetchFirst(SessionExpiry(idHash: idHash))
     }
 
     /// The heartbeat and expiry ticker, and on PostgreSQL the listener.
@@ -151,4 +132,35 @@ struct LiveTicker: Service {
         }
         hub.endAll()
     }
+}
+
+// MARK: Queries
+
+/// Tells every instance's listener, on commit (at once, outside a transaction).
+struct Notify: StoreCommand {
+    static let name = "todolist_notify"
+    static let text = QueryText(postgresOnly: "SELECT pg_notify('\(LiveNotification.channel)', $1)")
+    static let isReadOnly = false
+    let payload: String
+    var binds: [QueryValue] { [.text(payload)] }
+}
+
+/// Which of these sessions are live.
+struct LiveSessionsAmong: IntegerRowsQuery {
+    static let name = "todolist_live_sessions_among"
+    static let text = QueryText(
+        "SELECT public_id FROM sessions WHERE public_id IN (SELECT value FROM json_each($1)) AND expires_at > $2",
+        postgres: "SELECT public_id FROM sessions WHERE public_id = ANY($1) AND expires_at > $2")
+    static let isReadOnly = true
+    let publicIDs: [Int64]
+    let now: Int64
+    var binds: [QueryValue] { [.integers(publicIDs), .integer(now)] }
+}
+
+struct SessionExpiry: IntegerRowsQuery {
+    static let name = "todolist_session_expiry"
+    static let text = QueryText("SELECT expires_at FROM sessions WHERE id_hash = $1")
+    static let isReadOnly = true
+    let idHash: String
+    var binds: [QueryValue] { [.text(idHash)] }
 }

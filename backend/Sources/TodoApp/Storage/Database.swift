@@ -4,17 +4,16 @@ import struct GRDB.ResultCode
 import Logging
 import NIOCore
 import PostgresNIO
-import SQLKit
 import ServiceLifecycle
 import _ConnectionPoolModule
 
 /// The application's database: SQLite (one file, the default) or PostgreSQL (a pool),
 /// chosen by `DATABASE_URL`.
 ///
-/// Stores write every query once, against SQLKit's `SQLDatabase`, and run it here
-/// through `read` or `transaction`; only the connection handling differs between the
-/// two engines. Connection failures come out as `DatabaseUnavailable` (answered 503),
-/// any other failure unchanged.
+/// Stores declare every statement as a `StoreQuery` and run it here: `fetch` for one
+/// statement committed on its own, `transaction` for several on one connection. Only the
+/// connection handling differs between the two engines. Connection failures come out as
+/// `DatabaseUnavailable` (answered 503), any other failure unchanged.
 public final class Database: Sendable {
     public enum Kind: String, Sendable {
         case sqlite, postgres
@@ -52,23 +51,8 @@ public final class Database: Sendable {
     /// (PostgreSQL's connection pool; nothing for SQLite).
     public var services: [any Service] { engine.services }
 
-    /// Runs `body` outside a transaction, each statement committed on its own: on one
-    /// PostgreSQL connection, or statement by statement on SQLite's WAL readers (plain
-    /// `SELECT`s) and its writer (everything else).
-    func read<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
-    ) async throws -> Result {
-        try await Self.mappingFailures { try await self.engine.withConnection(body) }
-    }
-
-    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    func transaction<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
-    ) async throws -> Result {
-        try await Self.mappingFailures { try await self.engine.withTransaction(body) }
-    }
-
-    /// Runs one `StoreQuery` outside any transaction; its rows, decoded.
+    /// Runs one statement committed on its own; its rows, decoded. A read-only one runs on
+    /// one of SQLite's WAL readers.
     func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row] {
         try await Self.mappingFailures { try await self.engine.fetch(query) }
     }
@@ -78,20 +62,39 @@ public final class Database: Sendable {
         try await fetch(query).first
     }
 
+    /// Runs `body` in one transaction on one connection: committed when it returns, rolled
+    /// back when it throws. `body` runs statements through `tx` only, and must not await
+    /// anything else (hashing, the network, another query on `self`): on SQLite the writer
+    /// is held for the whole of it, and every other write waits.
+    func transaction<Result: Sendable>(
+        _ body: @escaping @Sendable (any StoreConnection) async throws -> Result
+    ) async throws -> Result {
+        try await Self.mappingFailures { try await self.engine.withTransaction(body) }
+    }
+
+    /// `transaction` on the connection migrations use (SQLite's writer, a PostgreSQL
+    /// connection of its own outside the pool), for the commands that run no pool service.
+    func migrationTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (any StoreConnection) async throws -> Result
+    ) async throws -> Result {
+        try await Self.mappingFailures {
+            try await self.engine.withMigrationConnection { connection in
+                try await StoreTransaction.run(on: connection, body)
+            }
+        }
+    }
+
     /// Brings the schema up to date; returns the versions it applied (none when current).
     @discardableResult
     public func migrate() async throws -> [Migration] {
-        try await Self.mappingFailures {
-            try await self.engine.withMigrationConnection { sql in
-                try await Migrator(kind: self.kind, logger: self.logger).run(on: sql)
-            }
-        }
+        let migrator = Migrator(logger: logger)
+        return try await migrationTransaction { tx in try await migrator.run(in: tx) }
     }
 
     /// `SELECT 1` answered within the engine's deadline.
     func isReachable(logger: Logger) async -> Bool {
         do {
-            try await read { sql in try await sql.raw("SELECT 1").run() }
+            _ = try await fetch(Ping())
             return true
         } catch {
             logger.warning("database unreachable", metadata: ["error": .string(LoggedError.describe(error))])
@@ -118,6 +121,8 @@ public final class Database: Sendable {
     /// (a 503 worth retrying) rather than a bug or a constraint (a 500 or a 4xx).
     static func isUnavailability(_ error: any Error) -> Bool {
         switch error {
+        // `ConnectionPoolError` is the pool's own type: PostgresNIO maps only some of its
+        // cases to `PSQLError` and passes the others through, hence `_ConnectionPoolModule`.
         case is ConnectionLeaseTimeout, is QueryTimeout, is ConnectionPoolError, is ChannelError, is IOError:
             return true
         case let error as PSQLError:
@@ -160,39 +165,81 @@ public final class Database: Sendable {
     }
 }
 
+/// Statements on a connection held for a transaction or a migration: SQLite's writer, run
+/// synchronously (the call never suspends), or a PostgreSQL connection, as prepared
+/// statements. Valid only inside the closure it was given to.
+protocol StoreConnection: Sendable {
+    var kind: Database.Kind { get }
+    func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row]
+}
+
+extension StoreConnection {
+    func fetchFirst<Query: StoreQuery>(_ query: Query) async throws -> Query.Row? {
+        try await fetch(query).first
+    }
+}
+
 /// How one engine hands out connections.
 protocol DatabaseEngine: Sendable {
-    func withConnection<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
-    func withTransaction<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
     func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row]
-    /// A connection for schema changes, usable before the pool's service runs.
+    func withTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (any StoreConnection) async throws -> Result) async throws -> Result
+    /// A connection for schema changes, usable before the pool's service runs; no
+    /// transaction begun.
     func withMigrationConnection<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
+        _ body: @escaping @Sendable (any StoreConnection) async throws -> Result) async throws -> Result
     var services: [any Service] { get }
     func close() async
 }
 
 /// `BEGIN`/`COMMIT`, or `ROLLBACK` when the body throws, on a connection held for the whole of it.
-enum SQLTransaction {
+enum StoreTransaction {
     static func run<Result>(
-        on sql: any SQLDatabase, begin: String = "BEGIN", _ body: (any SQLDatabase) async throws -> Result
+        on connection: any StoreConnection, _ body: (any StoreConnection) async throws -> Result
     ) async throws -> Result {
-        try await sql.raw("\(unsafeRaw: begin)").run()
+        _ = try await connection.fetch(BeginTransaction())
         do {
-            let result = try await body(sql)
-            try await sql.raw("COMMIT").run()
+            let result = try await body(connection)
+            _ = try await connection.fetch(CommitTransaction())
             return result
         } catch {
-            do {
-                try await sql.raw("ROLLBACK").run()
-            } catch {
-                sql.logger.warning("rollback failed", metadata: ["error": .string(LoggedError.describe(error))])
-            }
+            // A failed ROLLBACK leaves nothing to undo here: the connection is broken (the
+            // pool drops it) or SQLite's writer rolls back what is left open (see `SQLiteEngine`).
+            _ = try? await connection.fetch(RollbackTransaction())
             throw error
         }
     }
+}
+
+/// IMMEDIATE takes SQLite's write lock at once, so two processes on one file cannot both
+/// read and then fail to upgrade to writing.
+struct BeginTransaction: StoreCommand {
+    static let name = "todolist_begin"
+    static let text = QueryText("BEGIN IMMEDIATE", postgres: "BEGIN")
+    static let isReadOnly = false
+    var binds: [QueryValue] { [] }
+}
+
+struct CommitTransaction: StoreCommand {
+    static let name = "todolist_commit"
+    static let text = QueryText("COMMIT")
+    static let isReadOnly = false
+    var binds: [QueryValue] { [] }
+}
+
+struct RollbackTransaction: StoreCommand {
+    static let name = "todolist_rollback"
+    static let text = QueryText("ROLLBACK")
+    static let isReadOnly = false
+    var binds: [QueryValue] { [] }
+}
+
+/// The readiness check's statement.
+struct Ping: StoreCommand {
+    static let name = "todolist_ping"
+    static let text = QueryText("SELECT 1")
+    static let isReadOnly = true
+    var binds: [QueryValue] { [] }
 }
 
 /// No PostgreSQL connection could be leased in time: the server is down or saturated.

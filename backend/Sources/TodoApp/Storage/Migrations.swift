@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import SQLKit
 
 /// One schema change, applied once and recorded in `schema_migrations`.
 public struct Migration: Sendable {
@@ -13,7 +12,6 @@ public struct Migration: Sendable {
 /// Applies the migrations a database lacks, in order, all in one transaction, so a
 /// failure leaves the schema as it was and running twice changes nothing.
 struct Migrator {
-    let kind: Database.Kind
     let logger: Logger
 
     static let all: [Migration] = [
@@ -276,43 +274,65 @@ struct Migrator {
         }
     }
 
-    func run(on sql: any SQLDatabase) async throws -> [Migration] {
-        let begin = kind == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
-        return try await SQLTransaction.run(on: sql, begin: begin) { sql in
-            if kind == .postgres {
-                // Server processes starting together against one database take turns.
-                try await sql.raw("SELECT pg_advisory_xact_lock(\(unsafeRaw: String(Self.advisoryLockKey)))").run()
-            }
-            try await sql.raw(
+    /// Runs in the caller's transaction (`Database.migrate`).
+    func run(in tx: any StoreConnection) async throws -> [Migration] {
+        if tx.kind == .postgres {
+            // Server processes starting together against one database take turns.
+            _ = try await tx.fetch(MigrationLock())
+        }
+        _ = try await tx.fetch(
+            SchemaStatement(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version INTEGER PRIMARY KEY,
                     name TEXT NOT NULL,
                     applied_at BIGINT NOT NULL
                 )
-                """
-            ).run()
-            let applied = Set(
-                try await sql.select().column("version").from("schema_migrations").all()
-                    .map { try $0.decode(column: "version", as: Int.self) })
-            var newlyApplied: [Migration] = []
-            for migration in Self.all where !applied.contains(migration.version) {
-                for statement in migration.statements(kind) {
-                    try await sql.raw("\(unsafeRaw: statement)").run()
-                }
-                try await sql.insert(into: "schema_migrations")
-                    .columns("version", "name", "applied_at")
-                    .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(Clock.milliseconds()))
-                    .run()
-                logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
-                newlyApplied.append(migration)
+                """))
+        let applied = Set(try await tx.fetch(AppliedMigrations()))
+        var newlyApplied: [Migration] = []
+        for migration in Self.all where !applied.contains(Int64(migration.version)) {
+            for statement in migration.statements(tx.kind) {
+                _ = try await tx.fetch(SchemaStatement(statement))
             }
-            return newlyApplied
+            _ = try await tx.fetch(
+                RecordMigration(version: Int64(migration.version), name: migration.name, now: Clock.milliseconds()))
+            logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            newlyApplied.append(migration)
         }
+        return newlyApplied
     }
 
     /// Any constant shared by every process of this application.
     static let advisoryLockKey: Int64 = 0x746F_646F_6C69
+}
+
+// MARK: Queries (the bookkeeping; the schema changes themselves are `SchemaStatement`s)
+
+struct MigrationLock: StoreCommand {
+    static let name = "todolist_migration_lock"
+    static let text = QueryText(postgresOnly: "SELECT pg_advisory_xact_lock(\(Migrator.advisoryLockKey))")
+    static let isReadOnly = false
+    var binds: [QueryValue] { [] }
+}
+
+struct AppliedMigrations: IntegerRowsQuery {
+    static let name = "todolist_applied_migrations"
+    static let text = QueryText("SELECT CAST(version AS BIGINT) FROM schema_migrations ORDER BY version")
+    static let isReadOnly = true
+    var binds: [QueryValue] { [] }
+}
+
+/// `version` is an `integer` column, hence the cast of the `bigint` sent.
+struct RecordMigration: StoreCommand {
+    static let name = "todolist_record_migration"
+    static let text = QueryText(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (CAST($1 AS BIGINT), $2, $3)")
+    static let isReadOnly = false
+    let version: Int64
+    let name: String
+    let now: Int64
+    var binds: [QueryValue] { [.integer(version), .text(name), .integer(now)] }
 }
 
 /// Times are stored as integer milliseconds since 1970 (UTC) on both engines, which

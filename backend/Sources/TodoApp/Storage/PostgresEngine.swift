@@ -3,9 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
-import PostgresKit
 import PostgresNIO
-import SQLKit
 import ServiceLifecycle
 
 /// PostgreSQL through `PostgresClient`'s pool, sized by `DATABASE_POOL_SIZE`.
@@ -49,22 +47,19 @@ final class PostgresEngine: DatabaseEngine {
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
-    func withConnection<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
-    ) async throws -> Result {
-        try await withLeasedConnection { connection in
-            try await body(connection.sql(queryLogLevel: .trace))
-        }
-    }
-
     /// Runs the query as a named prepared statement, parsed and planned once per connection.
     func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row] {
         try await withLeasedConnection { connection in
-            var rows: [Query.Row] = []
-            for try await row in try await connection.execute(PreparedStoreQuery(query: query), logger: self.logger) {
-                rows.append(row)
-            }
-            return rows
+            try await PostgresStoreConnection(connection: connection, logger: self.logger).fetch(query)
+        }
+    }
+
+    /// The transaction's statements run on the leased connection, under its deadlines.
+    func withTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (any StoreConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withLeasedConnection { connection in
+            try await StoreTransaction.run(on: PostgresStoreConnection(connection: connection, logger: self.logger), body)
         }
     }
 
@@ -81,18 +76,10 @@ final class PostgresEngine: DatabaseEngine {
         }
     }
 
-    func withTransaction<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
-    ) async throws -> Result {
-        try await withConnection { sql in
-            try await SQLTransaction.run(on: sql, body)
-        }
-    }
-
     /// Migrations run before the pool's service starts (at start-up, or from the
     /// `migrate` command, where there is no pool at all), so they use a connection of their own.
     func withMigrationConnection<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+        _ body: @escaping @Sendable (any StoreConnection) async throws -> Result
     ) async throws -> Result {
         let configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.username,
@@ -104,7 +91,7 @@ final class PostgresEngine: DatabaseEngine {
             throw PostgresConnectFailure(location: location, underlying: error)
         }
         do {
-            let result = try await body(connection.sql(queryLogLevel: .trace))
+            let result = try await body(PostgresStoreConnection(connection: connection, logger: logger))
             try await connection.close()
             return result
         } catch {
@@ -311,6 +298,8 @@ struct PreparedStoreQuery<Query: StoreQuery>: PostgresPreparedStatement {
             case .integer(let integer): bindings.append(integer)
             case .text(let text): bindings.append(text)
             case .bool(let bool): bindings.append(bool)
+            case .integers(let integers): bindings.append(integers)
+            case .texts(let texts): bindings.append(texts)
             // Typed by PostgreSQL from the statement, when it is prepared.
             case .null: bindings.appendNull()
             }
@@ -338,6 +327,8 @@ struct PostgresColumns: ColumnReader {
     mutating func integer() throws -> Int64 { try next(Int64.self, "bigint") }
     mutating func text() throws -> String { try next(String.self, "text") }
     mutating func bool() throws -> Bool { try next(Bool.self, "boolean") }
+    mutating func optionalInteger() throws -> Int64? { try next(Int64?.self, "bigint") }
+    mutating func optionalText() throws -> String? { try next(String?.self, "text") }
 
     mutating func nextIsNull() -> Bool {
         var ahead = cells
@@ -355,5 +346,26 @@ struct PostgresColumns: ColumnReader {
         } catch {
             throw UnexpectedColumn(query: query, index: index, expected: name, found: "\(cell.dataType)")
         }
+    }
+}
+
+/// A PostgreSQL connection a transaction or a migration holds: each statement prepared
+/// under its name the first time this connection runs it, except `SchemaStatement`s, which
+/// run once, unnamed.
+struct PostgresStoreConnection: StoreConnection {
+    let connection: PostgresConnection
+    let logger: Logger
+    var kind: Database.Kind { .postgres }
+
+    func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row] {
+        guard Query.isPrepared else {
+            for try await _ in try await connection.query(PostgresQuery(unsafeSQL: query.statementText.postgres), logger: logger) {}
+            return []
+        }
+        var rows: [Query.Row] = []
+        for try await row in try await connection.execute(PreparedStoreQuery(query: query), logger: logger) {
+            rows.append(row)
+        }
+        return rows
     }
 }

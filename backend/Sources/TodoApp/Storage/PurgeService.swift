@@ -42,34 +42,65 @@ struct PurgeService: Service {
     }
 }
 
-/// Deletes a table's rows whose `column` is at most `bound`, at most `batchSize` rows a
+/// Deletes a table's rows whose time column is at most `bound`, at most `batchSize` rows a
 /// statement, until none is left: memory and the time any one statement holds the
 /// writer (SQLite) or its row locks (PostgreSQL) stay bounded however many rows expired.
 /// Each batch commits on its own; a failure leaves the batches before it deleted.
 enum BatchedPurge {
     static let defaultBatchSize = 1000
 
-    /// How many rows were deleted. `key` must identify a row (the primary key).
-    static func delete(
-        from table: String, key: String, where column: String, atMost bound: Int64,
-        batchSize: Int = defaultBatchSize, in database: Database
+    /// How many rows were deleted.
+    static func delete<Batch: PurgeBatch>(
+        _ batch: Batch.Type, atMost bound: Int64, batchSize: Int = defaultBatchSize, in database: Database
     ) async throws -> Int {
         precondition(batchSize > 0)
         var total = 0
         while true {
-            let deleted = try await database.read { sql in
-                // `RETURNING 1` yields one small row per deleted row (at most `batchSize`):
-                // the count both engines can report through SQLKit.
-                try await sql.raw(
-                    """
-                    DELETE FROM \(ident: table) WHERE \(ident: key) IN \
-                    (SELECT \(ident: key) FROM \(ident: table) WHERE \(ident: column) <= \(bind: bound) LIMIT \(bind: batchSize)) \
-                    RETURNING 1
-                    """
-                ).all().count
-            }
+            let deleted = try await database.fetch(Batch(bound: bound, batchSize: Int64(batchSize))).count
             total += deleted
             if deleted < batchSize || Task.isCancelled { return total }
         }
     }
+}
+
+/// One batch of a purge: deletes at most `batchSize` rows whose time is at most `bound`,
+/// selected by primary key; a row (`RETURNING 1`) per deleted row.
+protocol PurgeBatch: StoreCommand {
+    var bound: Int64 { get }
+    var batchSize: Int64 { get }
+    init(bound: Int64, batchSize: Int64)
+}
+
+extension PurgeBatch {
+    var binds: [QueryValue] { [.integer(bound), .integer(batchSize)] }
+
+    /// The statement for `table`, keyed by `key`, whose time column is `column`.
+    static func statement(table: String, key: String, column: String) -> QueryText {
+        QueryText(
+            "DELETE FROM \(table) WHERE \(key) IN (SELECT \(key) FROM \(table) WHERE \(column) <= $1 LIMIT $2) RETURNING 1")
+    }
+}
+
+struct PurgeSessions: PurgeBatch {
+    static let name = "todolist_purge_sessions"
+    static let text = statement(table: "sessions", key: "id_hash", column: "expires_at")
+    static let isReadOnly = false
+    let bound: Int64
+    let batchSize: Int64
+}
+
+struct PurgeLoginFailures: PurgeBatch {
+    static let name = "todolist_purge_login_failures"
+    static let text = statement(table: "login_failures", key: "id", column: "failed_at")
+    static let isReadOnly = false
+    let bound: Int64
+    let batchSize: Int64
+}
+
+struct PurgeTokens: PurgeBatch {
+    static let name = "todolist_purge_tokens"
+    static let text = statement(table: "api_tokens", key: "id", column: "expires_at")
+    static let isReadOnly = false
+    let bound: Int64
+    let batchSize: Int64
 }

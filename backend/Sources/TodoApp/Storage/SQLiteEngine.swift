@@ -4,18 +4,22 @@ import GRDBSQLite
 import Logging
 import NIOConcurrencyHelpers
 import NIOPosix
-import SQLKit
 import ServiceLifecycle
 
 /// SQLite through GRDB: one writer connection and a few read-only ones on the same WAL
 /// file.
 ///
-/// Statements run synchronously on the calling task's thread (see `GRDBSQLDatabase`),
-/// with GRDB's cached prepared statements. Reads outside a transaction go to a reader,
-/// concurrently with each other and with the writer. Everything that writes, and every
-/// statement of a transaction, runs on the writer, which one operation holds at a time
-/// through `access`: a transaction spans several statements with awaits between them, so
-/// the writer is held for the whole of it. SQLite allows one writer at a time anyway.
+/// Statements run synchronously on the calling task's thread, with GRDB's cached prepared
+/// statements. A read-only statement run on its own goes to a reader, concurrently with
+/// the others and with the writer. Everything that writes, and every statement of a
+/// transaction, runs on the writer; SQLite allows one writer at a time anyway.
+///
+/// Who uses the writer is decided by `access` (`WriterAccess`): a statement on its own
+/// holds a plain lock for the microseconds it runs; a transaction takes the writer
+/// exclusively, at once when it is free, and runs its statements synchronously, so it
+/// holds the writer only while its thread runs it (the contract of
+/// `Database.transaction`: its body awaits nothing but its statements, which never
+/// suspend here). docs/performance.md has the measurements behind this.
 ///
 /// Another process sharing the file (`migrate`, `create-user`, a second server) may hold
 /// SQLite's write lock. A write is first tried at once, on the calling thread (an event
@@ -64,8 +68,8 @@ final class SQLiteEngine: DatabaseEngine {
         // Puts the file in WAL mode, with synchronous = NORMAL, and makes sure a
         // non-empty WAL file exists for the read-only connections to open.
         writerConfiguration.journalMode = .wal
-        // A transaction's statements are separate accesses to the writer, with awaits
-        // between them; `access` keeps every other caller off the writer meanwhile.
+        // A transaction's statements are separate accesses to the writer; `access` keeps
+        // every other caller off the writer meanwhile.
         writerConfiguration.allowsUnsafeTransactions = true
         writerConfiguration.prepareDatabase { db in
             // Durable across process crashes; WAL makes NORMAL lose at most the last
@@ -85,25 +89,31 @@ final class SQLiteEngine: DatabaseEngine {
         return SQLiteEngine(writer: writer, readers: readers, logger: logger)
     }
 
-    func withConnection<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
-    ) async throws -> Result {
-        try await body(GRDBSQLDatabase(engine: self, route: .autocommit))
-    }
-
+    /// Runs `body` as one `BEGIN IMMEDIATE` transaction with the writer to itself. The writer
+    /// is taken without suspending when it is free, and `body`'s statements run
+    /// synchronously on it (`SQLiteWriterConnection`), so concurrent writers wait
+    /// microseconds for one another, never for another task to be scheduled. Only when
+    /// another process holds the write lock does `BEGIN` wait for it, off the event loops.
     func withTransaction<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+        _ body: @escaping @Sendable (any StoreConnection) async throws -> Result
     ) async throws -> Result {
-        try await holdingWriter { sql in
-            // IMMEDIATE takes the write lock at once, so two processes on one file cannot
-            // both read and then fail to upgrade to writing.
-            try await SQLTransaction.run(on: sql, begin: "BEGIN IMMEDIATE", body)
+        try await holdingWriter { connection in
+            let begin = BeginTransaction()
+            _ = try await onWriterWaitingIfBusy { db in try Self.run(begin, on: db) }
+            do {
+                let result = try await body(connection)
+                _ = try connection.run(CommitTransaction())
+                return result
+            } catch {
+                _ = try? connection.run(RollbackTransaction())
+                throw error
+            }
         }
     }
 
-    /// The writer, with no transaction begun: the migrator begins its own.
+    /// The writer, with no transaction begun: the caller begins its own.
     func withMigrationConnection<Result: Sendable>(
-        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+        _ body: @escaping @Sendable (any StoreConnection) async throws -> Result
     ) async throws -> Result {
         try await holdingWriter(body)
     }
@@ -112,14 +122,16 @@ final class SQLiteEngine: DatabaseEngine {
     /// back, so that it cannot swallow other callers' writes: after a failure (its
     /// ROLLBACK failed too) quietly, after a success as an error, since its writes are lost.
     private func holdingWriter<Result: Sendable>(
-        _ body: (any SQLDatabase) async throws -> Result
+        _ body: (SQLiteWriterConnection) async throws -> Result
     ) async throws -> Result {
-        await access.acquireExclusive()
+        if !access.tryAcquireExclusive() {
+            await access.acquireExclusive()
+        }
         defer { access.releaseExclusive() }
         try checkOpen()
         let result: Result
         do {
-            result = try await body(GRDBSQLDatabase(engine: self, route: .writer))
+            result = try await body(SQLiteWriterConnection(engine: self))
         } catch {
             _ = try? rollBackLeftoverTransaction()
             throw error
@@ -146,30 +158,29 @@ final class SQLiteEngine: DatabaseEngine {
         if Query.isReadOnly {
             return try onReader { db in try Self.run(query, on: db) }
         }
-        return try await autocommitWrite { db in try Self.run(query, on: db) }
-    }
-
-    /// Runs `work` as one `BEGIN IMMEDIATE` transaction on the writer, synchronously, as
-    /// `autocommitWrite` runs a statement: no await while the writer is held, so concurrent
-    /// writers wait microseconds for one another, never for another task to be scheduled.
-    /// Committed when `work` returns, rolled back when it throws. `work` must not await and
-    /// must be quick (a few statements); a transaction that needs awaits uses `withTransaction`.
-    func writeTransaction<T: Sendable>(_ work: @escaping @Sendable (GRDB.Database) throws -> T) async throws -> T {
-        try await autocommitWrite { db in
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try work(db)
-                return .commit
+        return try await autocommitWrite { db in
+            let rows = try Self.run(query, on: db)
+            if db.isInsideTransaction {
+                // A BEGIN outside `Database.transaction`: undo it rather than let later
+                // statements of other callers join it.
+                try? db.rollback()
+                throw DatabaseError(
+                    resultCode: .SQLITE_MISUSE, message: "\(Query.name) run on its own left a transaction open")
             }
-            guard let result else { throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "transaction without a result") }
-            return result
+            return rows
         }
     }
 
     /// Steps through the query's rows with GRDB's cursor (which turns SQLite's failures
     /// into `DatabaseError`s) and reads each row's columns straight off the statement.
     static func run<Query: StoreQuery>(_ query: Query, on db: GRDB.Database) throws -> [Query.Row] {
-        let statement = try db.cachedStatement(sql: Query.text.sqlite)
+        let text = query.statementText.sqlite
+        guard !text.isEmpty else { throw QueryNotOnThisEngine(query: Query.name) }
+        guard Query.isPrepared else {
+            try db.execute(sql: text)
+            return []
+        }
+        let statement = try db.cachedStatement(sql: text)
         var values: [(any DatabaseValueConvertible)?] = []
         values.reserveCapacity(query.binds.count)
         for bind in query.binds {
@@ -177,10 +188,16 @@ final class SQLiteEngine: DatabaseEngine {
             case .integer(let integer): values.append(integer)
             case .text(let text): values.append(text)
             case .bool(let bool): values.append(bool)
+            case .integers(let integers): values.append(try JSONArray.text(integers))
+            case .texts(let texts): values.append(try JSONArray.text(texts))
             case .null: values.append(nil)
             }
         }
         try statement.setArguments(StatementArguments(values))
+        guard statement.columnCount > 0 else {
+            try statement.execute()
+            return []
+        }
         var rows: [Query.Row] = []
         let cursor = try Row.fetchCursor(statement)
         while try cursor.next() != nil {
@@ -322,6 +339,23 @@ struct SQLiteColumns: ColumnReader {
         return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 
+    mutating func optionalInteger() throws -> Int64? {
+        try skippingNull() ? nil : integer()
+    }
+
+    mutating func optionalText() throws -> String? {
+        try skippingNull() ? nil : text()
+    }
+
+    /// Whether the column is NULL; if so, moves past it.
+    private mutating func skippingNull() throws -> Bool {
+        guard index < sqlite3_column_count(statement), sqlite3_column_type(statement, index) == SQLITE_NULL else {
+            return false
+        }
+        index += 1
+        return true
+    }
+
     /// SQLite has no boolean type: 0 and 1 in an INTEGER column.
     mutating func bool() throws -> Bool {
         try integer() != 0
@@ -348,16 +382,15 @@ struct SQLiteColumns: ColumnReader {
 /// A statement committed on its own runs synchronously and takes microseconds, so it
 /// holds a plain lock while it runs: another one arriving meanwhile waits on the lock
 /// for those microseconds. A transaction (or a migration, or `close`) holds the writer
-/// across awaits instead, exclusively: statements arriving then wait for it without
-/// blocking a thread, and later transactions queue up in order. (An async mutex for
-/// every write instead costs a suspension whenever two writes meet, and hands the
-/// writer to a waiter that may sit in an event loop's queue behind other work while
-/// the writer idles.)
+/// exclusively instead, taken at once when it is free (`tryAcquireExclusive`, no
+/// suspension); whoever arrives meanwhile waits without blocking a thread, and when the
+/// writer is released every waiter tries again. The writer is never handed to a waiter:
+/// a waiter's task may sit in an executor's queue behind other work, and the writer would
+/// idle held by it meanwhile.
 final class WriterAccess: Sendable {
     private struct State {
         var isExclusive = false
-        var exclusiveWaiters: [CheckedContinuation<Void, Never>] = []
-        var statementWaiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -369,43 +402,69 @@ final class WriterAccess: Sendable {
                 state.isExclusive ? nil : try body()
             }
             if let result { return result }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let mayRetry = state.withLockedValue { state in
-                    if state.isExclusive { state.statementWaiters.append(continuation) }
-                    return !state.isExclusive
-                }
-                if mayRetry { continuation.resume() }
-            }
+            await waitForRelease()
+        }
+    }
+
+    /// Takes the writer when it is free, without suspending; `false` when it is not.
+    func tryAcquireExclusive() -> Bool {
+        state.withLockedValue { state in
+            guard !state.isExclusive else { return false }
+            state.isExclusive = true
+            return true
         }
     }
 
     /// Waits until the writer is free and keeps it until `releaseExclusive`.
     func acquireExclusive() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let granted = state.withLockedValue { state in
-                if state.isExclusive {
-                    state.exclusiveWaiters.append(continuation)
-                    return false
-                }
-                state.isExclusive = true
-                return true
-            }
-            if granted { continuation.resume() }
+        while !tryAcquireExclusive() {
+            await waitForRelease()
         }
     }
 
-    /// Hands the writer to the next transaction in line, or frees it for the statements waiting.
+    /// Frees the writer and wakes everyone waiting for it to try again.
     func releaseExclusive() {
-        let (nextTransaction, statements) = state.withLockedValue { state in
-            if !state.exclusiveWaiters.isEmpty {
-                return (Optional(state.exclusiveWaiters.removeFirst()), [CheckedContinuation<Void, Never>]())
-            }
+        let waiters = state.withLockedValue { state in
             state.isExclusive = false
-            defer { state.statementWaiters = [] }
-            return (nil, state.statementWaiters)
+            defer { state.waiters = [] }
+            return state.waiters
         }
-        nextTransaction?.resume()
-        for statement in statements { statement.resume() }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the writer has been released since an exclusive holder was seen (at
+    /// once if it is free already).
+    private func waitForRelease() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let isFree = state.withLockedValue { state in
+                if state.isExclusive { state.waiters.append(continuation) }
+                return !state.isExclusive
+            }
+            if isFree { continuation.resume() }
+        }
+    }
+}
+
+/// SQLite's writer, held by a transaction or a migration: each statement runs synchronously
+/// on the calling thread.
+struct SQLiteWriterConnection: StoreConnection {
+    let engine: SQLiteEngine
+    var kind: Database.Kind { .sqlite }
+
+    /// Never suspends: `async` only to share `StoreConnection` with PostgreSQL.
+    func fetch<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row] {
+        try run(query)
+    }
+
+    func run<Query: StoreQuery>(_ query: Query) throws -> [Query.Row] {
+        try engine.onWriter { db in try SQLiteEngine.run(query, on: db) }
+    }
+}
+
+/// Array values bound on SQLite as JSON text, which statements read with `json_each`.
+enum JSONArray {
+    static func text<Element: Encodable>(_ elements: [Element]) throws -> String {
+        String(decoding: try JSONEncoder().encode(elements), as: UTF8.self)
     }
 }
 

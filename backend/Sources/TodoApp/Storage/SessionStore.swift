@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import SQLKit
 
 /// Server-side sessions.
 ///
@@ -105,7 +104,7 @@ struct SessionStore: Sendable {
 
     /// Writes a new session for `user` inside the caller's transaction.
     static func issue(
-        on sql: any SQLDatabase, user: UserRecord, csrfSecret: String, lifetime: Int, client: SessionClient = .unknown
+        in tx: any StoreConnection, user: UserRecord, csrfSecret: String, lifetime: Int, client: SessionClient = .unknown
     ) async throws -> Issued {
         let token = makeToken()
         let idHash = hash(token)
@@ -114,14 +113,10 @@ struct SessionStore: Sendable {
         // again; ON CONFLICT keeps the transaction usable on PostgreSQL.
         for _ in 0..<4 {
             let publicID = makePublicID()
-            let inserted = try await sql.raw(
-                """
-                INSERT INTO sessions (id_hash, user_id, csrf_secret, created_at, expires_at, public_id, last_seen_at, \
-                client, address) VALUES (\(bind: idHash), \(bind: user.id), \(bind: csrfSecret), \(bind: now), \
-                \(bind: now + Int64(lifetime) * 1000), \(bind: publicID), \(bind: now), \(bind: client.description), \
-                \(bind: client.address)) ON CONFLICT DO NOTHING RETURNING public_id
-                """
-            ).first()
+            let inserted = try await tx.fetchFirst(
+                IssueSession(
+                    idHash: idHash, userID: user.id, csrfSecret: csrfSecret, now: now,
+                    expiresAt: now + Int64(lifetime) * 1000, publicID: publicID, client: client))
             guard inserted != nil else { continue }
             return Issued(
                 token: token,
@@ -192,79 +187,42 @@ struct SessionStore: Sendable {
     }
 
     func delete(idHash: String) async throws {
-        try await database.read { sql in
-            try await Self.delete(on: sql, idHash: idHash)
-        }
+        _ = try await database.fetch(DeleteSession(idHash: idHash))
     }
 
-    static func delete(on sql: any SQLDatabase, idHash: String) async throws {
-        try await sql.delete(from: "sessions").where("id_hash", .equal, idHash).run()
+    /// Deletes the session inside the caller's transaction; `false` when there was none.
+    @discardableResult
+    static func delete(in tx: any StoreConnection, idHash: String) async throws -> Bool {
+        try await tx.fetchFirst(DeleteSession(idHash: idHash)) != nil
     }
 
     /// Deletes every session of the user (password change, account deletion); returns how many.
     @discardableResult
-    static func deleteAll(on sql: any SQLDatabase, userID: Int64) async throws -> Int {
-        try await sql.delete(from: "sessions").where("user_id", .equal, userID).returning("public_id").all().count
+    static func deleteAll(in tx: any StoreConnection, userID: Int64) async throws -> Int {
+        try await tx.fetch(DeleteUserSessions(userID: userID)).count
     }
 
     /// The user's live sessions, the most recently seen first.
     func list(userID: Int64) async throws -> [Summary] {
-        let now = Clock.milliseconds()
-        return try await database.read { sql in
-            try await sql.select()
-                .columns("public_id", "created_at", "last_seen_at", "client", "address")
-                .from("sessions")
-                .where("user_id", .equal, userID)
-                .where("expires_at", .greaterThan, now)
-                .orderBy("last_seen_at", .descending)
-                .orderBy("created_at", .descending)
-                .all()
-                .map { row in
-                    Summary(
-                        publicID: try row.decode(column: "public_id", as: Int64.self),
-                        createdAt: try row.decode(column: "created_at", as: Int64.self),
-                        lastSeenAt: try row.decode(column: "last_seen_at", as: Int64.self),
-                        client: try row.decode(column: "client", as: String.self),
-                        address: try row.decode(column: "address", as: String.self))
-                }
-        }
+        try await database.fetch(ListSessions(userID: userID, now: Clock.milliseconds()))
     }
 
     /// Ends the user's live session with this public id; `false` when the user has none
     /// (another user's id included).
     func end(userID: Int64, publicID: Int64) async throws -> Bool {
-        let now = Clock.milliseconds()
-        return try await database.read { sql in
-            try await sql.delete(from: "sessions")
-                .where("user_id", .equal, userID)
-                .where("public_id", .equal, publicID)
-                .where("expires_at", .greaterThan, now)
-                .returning("public_id")
-                .all()
-                .count == 1
-        }
+        try await database.fetch(EndSession(userID: userID, publicID: publicID, now: Clock.milliseconds())).count == 1
     }
 
     /// Ends every live session of the user but `keeping` (the caller's); returns how many.
     /// Expired ones go too, uncounted: they were already over.
     func endAll(userID: Int64, keeping idHash: String) async throws -> Int {
         let now = Clock.milliseconds()
-        return try await database.read { sql in
-            try await sql.delete(from: "sessions")
-                .where("user_id", .equal, userID)
-                .where("id_hash", .notEqual, idHash)
-                .returning("expires_at")
-                .all()
-                .filter { try $0.decode(column: "expires_at", as: Int64.self) > now }
-                .count
-        }
+        return try await database.fetch(EndOtherSessions(userID: userID, keeping: idHash)).filter { $0 > now }.count
     }
 
     /// Removes every expired session, `batchSize` rows a statement; returns how many.
     func purgeExpired(batchSize: Int = BatchedPurge.defaultBatchSize) async throws -> Int {
-        try await BatchedPurge.delete(
-            from: "sessions", key: "id_hash", where: "expires_at", atMost: Clock.milliseconds(),
-            batchSize: batchSize, in: database)
+        try await BatchedPurge.delete(PurgeSessions.self, atMost: Clock.milliseconds(), batchSize: batchSize, in: database)
     }
 }
 
@@ -305,6 +263,7 @@ struct LoadSession: StoreQuery {
 /// Pushes the expiry out and records when, from where and with what the session was last seen.
 struct RefreshSession: StoreCommand {
     static let name = "todolist_refresh_session"
+    static let isReadOnly = false
     static let text = QueryText(
         "UPDATE sessions SET expires_at = $2, last_seen_at = $3, client = $4, address = $5 WHERE id_hash = $1")
     let idHash: String
@@ -315,4 +274,87 @@ struct RefreshSession: StoreCommand {
     var binds: [QueryValue] {
         [.text(idHash), .integer(expiresAt), .integer(lastSeenAt), .text(client), .text(address)]
     }
+}
+
+// MARK: Queries (sign-up, log-in, the session list)
+
+/// No row when the public id is taken.
+struct IssueSession: IntegerRowsQuery {
+    static let name = "todolist_issue_session"
+    static let text = QueryText(
+        """
+        INSERT INTO sessions (id_hash, user_id, csrf_secret, created_at, expires_at, public_id, last_seen_at, \
+        client, address) VALUES ($1, $2, $3, $4, $5, $6, $4, $7, $8) ON CONFLICT DO NOTHING RETURNING public_id
+        """)
+    static let isReadOnly = false
+    let idHash: String
+    let userID: Int64
+    let csrfSecret: String
+    let now: Int64
+    let expiresAt: Int64
+    let publicID: Int64
+    let client: SessionStore.SessionClient
+    var binds: [QueryValue] {
+        [.text(idHash), .integer(userID), .text(csrfSecret), .integer(now), .integer(expiresAt), .integer(publicID),
+         .text(client.description), .text(client.address)]
+    }
+}
+
+/// Rows: the deleted session's user.
+struct DeleteSession: IntegerRowsQuery {
+    static let name = "todolist_delete_session"
+    static let text = QueryText("DELETE FROM sessions WHERE id_hash = $1 RETURNING user_id")
+    static let isReadOnly = false
+    let idHash: String
+    var binds: [QueryValue] { [.text(idHash)] }
+}
+
+/// Rows: the deleted sessions' public ids.
+struct DeleteUserSessions: IntegerRowsQuery {
+    static let name = "todolist_delete_user_sessions"
+    static let text = QueryText("DELETE FROM sessions WHERE user_id = $1 RETURNING public_id")
+    static let isReadOnly = false
+    let userID: Int64
+    var binds: [QueryValue] { [.integer(userID)] }
+}
+
+struct ListSessions: StoreQuery {
+    static let name = "todolist_list_sessions"
+    static let text = QueryText(
+        """
+        SELECT public_id, created_at, last_seen_at, client, address FROM sessions \
+        WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC, created_at DESC
+        """)
+    static let isReadOnly = true
+    let userID: Int64
+    let now: Int64
+    var binds: [QueryValue] { [.integer(userID), .integer(now)] }
+
+    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> SessionStore.Summary {
+        SessionStore.Summary(
+            publicID: try columns.integer(), createdAt: try columns.integer(), lastSeenAt: try columns.integer(),
+            client: try columns.text(), address: try columns.text())
+    }
+}
+
+/// Rows: the ended session's public id.
+struct EndSession: IntegerRowsQuery {
+    static let name = "todolist_end_session"
+    static let text = QueryText(
+        "DELETE FROM sessions WHERE user_id = $1 AND public_id = $2 AND expires_at > $3 RETURNING public_id")
+    static let isReadOnly = false
+    let userID: Int64
+    let publicID: Int64
+    let now: Int64
+    var binds: [QueryValue] { [.integer(userID), .integer(publicID), .integer(now)] }
+}
+
+/// Rows: the deleted sessions' expiry times.
+struct EndOtherSessions: IntegerRowsQuery {
+    static let name = "todolist_end_other_sessions"
+    static let text = QueryText("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2 RETURNING expires_at")
+    static let isReadOnly = false
+    let userID: Int64
+    let keeping: String
+    var binds: [QueryValue] { [.integer(userID), .text(keeping)] }
 }

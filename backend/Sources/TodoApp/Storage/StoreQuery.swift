@@ -1,30 +1,50 @@
-/// A statement that runs on every request, written once for both engines and prepared
-/// once per connection: a PostgreSQL named prepared statement, an SQLite cached
-/// statement. Its values are bound, never spliced, and its rows are read by position
-/// into typed values.
+/// A statement, declared once: the one way the stores run SQL (see
+/// docs/storage-and-accounts.md, "Running a query").
 ///
-/// The stores' other statements (sign-up, log-in, throttling, purges, migrations) run
-/// rarely and go through SQLKit; these are the ones a profile of the todo requests
-/// showed, where rendering SQLKit expressions, binding through `Encodable` existentials
-/// and decoding rows by column name cost several times the statement itself, and
-/// PostgreSQL spent a third of its time parsing and planning unnamed statements.
+/// Its text is written once for both engines (or per engine, `QueryText`), its values
+/// are bound, never spliced, and its rows are read by position into typed values. On
+/// PostgreSQL it runs as a named prepared statement, parsed and planned once per
+/// connection; on SQLite as a cached prepared statement. `Database.fetch` runs one
+/// committed on its own; `Database.transaction` runs several on the connection the
+/// transaction holds (`StoreConnection`).
 protocol StoreQuery: Sendable {
     associatedtype Row: Sendable
 
     /// The statement's name on PostgreSQL, unique among queries.
     static var name: String { get }
     static var text: QueryText { get }
-    /// Whether the statement only reads: SQLite then runs it on a WAL reader.
+    /// Whether the statement only reads. Every declaration states it: on SQLite a
+    /// read-only statement run on its own goes to a WAL reader, concurrently with the
+    /// writer; anything else to the single writer.
     static var isReadOnly: Bool { get }
+    /// `false` only for `SchemaStatement`: schema changes run once, unprepared, with
+    /// their text given per instance.
+    static var isPrepared: Bool { get }
 
     var binds: [QueryValue] { get }
+    /// The text this instance runs: `Self.text`, except for `SchemaStatement`.
+    var statementText: QueryText { get }
 
     /// One row, its columns read in the order the statement selects them.
     static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> Row
 }
 
 extension StoreQuery {
-    static var isReadOnly: Bool { false }
+    static var isPrepared: Bool { true }
+    var statementText: QueryText { Self.text }
+}
+
+/// A schema change (a migration's DDL, or creating a test database): no binds, no rows,
+/// run once, so it is the one kind of statement that is not prepared.
+struct SchemaStatement: StoreCommand {
+    static let name = "todolist_schema_statement"
+    static let text = QueryText("")
+    static let isReadOnly = false
+    static let isPrepared = false
+    let statementText: QueryText
+    var binds: [QueryValue] { [] }
+
+    init(_ sql: String) { statementText = QueryText(unnumbered: sql) }
 }
 
 /// A statement's text for each engine, derived once, when the query type is first used.
@@ -32,15 +52,49 @@ extension StoreQuery {
 /// `$1`, `$2`… number the values in `binds`, as PostgreSQL writes them; SQLite gets them
 /// as `?1`, `?2`…, since it would read `$1` as a name and number names by their first
 /// appearance rather than by their digits. No `$` may appear elsewhere in the text.
+///
+/// PostgreSQL types each placeholder from the statement (the values are sent typed:
+/// integers as `bigint`); a placeholder the statement would type otherwise (an `integer`
+/// column, an `int[]` argument) is written `CAST($n AS BIGINT)`.
 struct QueryText: Sendable {
     let postgres: String
+    /// Empty for a statement that exists on PostgreSQL only; SQLite refuses to run it.
     let sqlite: String
 
     /// `sql` on both engines, or `postgres` on PostgreSQL when given.
     init(_ sql: String, postgres: String? = nil) {
         self.postgres = postgres ?? sql
-        self.sqlite = String(decoding: sql.utf8.map { $0 == UInt8(ascii: "$") ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+        self.sqlite = Self.numberedForSQLite(sql)
     }
+
+    /// A statement only PostgreSQL has (a function of its own, `pg_notify`, a row lock):
+    /// its callers branch on `StoreConnection.kind` or `Database.kind`.
+    init(postgresOnly sql: String) {
+        self.postgres = sql
+        self.sqlite = ""
+    }
+
+    /// Texts already written for each engine (`?n` placeholders on SQLite).
+    init(sqlite: String, postgres: String) {
+        self.postgres = postgres
+        self.sqlite = sqlite
+    }
+
+    /// Text with no placeholders, taken as it is (a schema change may hold `$$`).
+    init(unnumbered sql: String) {
+        self.postgres = sql
+        self.sqlite = sql
+    }
+
+    private static func numberedForSQLite(_ sql: String) -> String {
+        String(decoding: sql.utf8.map { $0 == UInt8(ascii: "$") ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+    }
+}
+
+/// A statement declared for the other engine only was run: a bug, answered 500.
+struct QueryNotOnThisEngine: Error, CustomStringConvertible {
+    let query: String
+    var description: String { "\(query) has no text for this engine" }
 }
 
 /// A statement with no result rows.
@@ -50,11 +104,25 @@ extension StoreCommand {
     static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws {}
 }
 
+/// A query whose rows are one integer column: an id, a count, a time.
+protocol IntegerRowsQuery: StoreQuery where Row == Int64 {}
+
+extension IntegerRowsQuery {
+    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> Int64 {
+        try columns.integer()
+    }
+}
+
 /// A value bound to a placeholder.
 enum QueryValue: Sendable, Equatable {
     case integer(Int64)
     case text(String)
     case bool(Bool)
+    /// PostgreSQL: a `bigint[]` (`= ANY($n)`); SQLite: a JSON array, read with
+    /// `json_each($n)`.
+    case integers([Int64])
+    /// PostgreSQL: a `text[]`; SQLite: a JSON array of strings.
+    case texts([String])
     case null
 
     init(_ value: Int64?) { self = value.map(Self.integer) ?? .null }
@@ -70,6 +138,10 @@ protocol ColumnReader {
     /// Whether the next column is NULL (it is not consumed): the columns of an outer
     /// join's missing side.
     mutating func nextIsNull() -> Bool
+    /// An integer column that may be NULL.
+    mutating func optionalInteger() throws -> Int64?
+    /// A text column that may be NULL.
+    mutating func optionalText() throws -> String?
 }
 
 /// A column that did not hold what its query expects: a bug or a schema out of step, answered 500.

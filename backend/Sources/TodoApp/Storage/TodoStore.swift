@@ -1,5 +1,4 @@
 import Foundation
-import SQLKit
 
 /// A todo as the API shows it.
 struct Todo: Sendable, Equatable {
@@ -157,26 +156,11 @@ struct TodoStore: Sendable {
         _ describe: @escaping @Sendable ([Query.Row]) -> (LiveEvent.Kind, String)
     ) async throws -> [Query.Row] {
         guard let live else { return try await database.fetch(query) }
-        let rows: [Query.Row]
-        let event: LiveEvent?
-        if let sqlite = database.engine as? SQLiteEngine {
-            // Synchronously, under the writer's lock, like a single statement: a transaction
-            // held across awaits made concurrent writers wait seconds for one another.
-            (rows, event) = try await Database.mappingFailures {
-                try await sqlite.writeTransaction { db -> ([Query.Row], LiveEvent?) in
-                    let rows = try SQLiteEngine.run(query, on: db)
-                    guard !rows.isEmpty else { return (rows, nil) }
-                    let (kind, data) = describe(rows)
-                    return (rows, try live.recordOnSQLite(on: db, userID: userID, kind: kind, data: data))
-                }
-            }
-        } else {
-            (rows, event) = try await database.transaction { sql -> ([Query.Row], LiveEvent?) in
-                let rows = try await query.run(on: sql, engine: .postgres)
-                guard !rows.isEmpty else { return (rows, nil) }
-                let (kind, data) = describe(rows)
-                return (rows, try await live.recordOnPostgres(on: sql, userID: userID, kind: kind, data: data))
-            }
+        let (rows, event) = try await database.transaction { tx -> ([Query.Row], LiveEvent?) in
+            let rows = try await tx.fetch(query)
+            guard !rows.isEmpty else { return (rows, nil) }
+            let (kind, data) = describe(rows)
+            return (rows, try await live.record(in: tx, userID: userID, kind: kind, data: data))
         }
         if let event { live.committed(userID: userID, event) }
         return rows
@@ -206,15 +190,6 @@ extension TodoRowsQuery {
             order: try columns.integer(),
             createdAt: try columns.integer(),
             updatedAt: try columns.integer())
-    }
-}
-
-/// A query whose rows are the ids of the todos it changed.
-protocol TodoIDsQuery: StoreQuery where Row == Int64 {}
-
-extension TodoIDsQuery {
-    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> Int64 {
-        try columns.integer()
     }
 }
 
@@ -249,6 +224,7 @@ struct FindTodo: TodoRowsQuery {
 /// row lock; see `TodoStore.create`.
 struct InsertTodo: TodoRowsQuery {
     static let name = "todolist_insert_todo_capped"
+    static let isReadOnly = false
     static let text = QueryText(
         """
         INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) \
@@ -271,6 +247,7 @@ struct InsertTodo: TodoRowsQuery {
 /// `cap` todos or their largest order is `TodoStore.maxOrder` (no row then).
 struct AppendTodo: TodoRowsQuery {
     static let name = "todolist_append_todo_capped"
+    static let isReadOnly = false
     static let text = QueryText(
         """
         INSERT INTO todos (user_id, title, completed, sort_order, created_at, updated_at) \
@@ -310,6 +287,7 @@ struct TodoRoom: StoreQuery {
 /// One statement whatever the PATCH names: a field sent as NULL keeps its value.
 struct UpdateTodo: TodoRowsQuery {
     static let name = "todolist_update_todo"
+    static let isReadOnly = false
     static let text = QueryText(
         """
         UPDATE todos SET title = COALESCE($3, title), completed = COALESCE($4, completed), \
@@ -326,16 +304,18 @@ struct UpdateTodo: TodoRowsQuery {
     }
 }
 
-struct DeleteTodo: TodoIDsQuery {
+struct DeleteTodo: IntegerRowsQuery {
     static let name = "todolist_delete_todo"
+    static let isReadOnly = false
     static let text = QueryText("DELETE FROM todos WHERE id = $2 AND user_id = $1 RETURNING id")
     let userID: Int64
     let id: Int64
     var binds: [QueryValue] { [.integer(userID), .integer(id)] }
 }
 
-struct SetAllCompleted: TodoIDsQuery {
+struct SetAllCompleted: IntegerRowsQuery {
     static let name = "todolist_set_all_completed"
+    static let isReadOnly = false
     static let text = QueryText(
         """
         UPDATE todos SET completed = $2, updated_at = $3 WHERE user_id = $1 AND completed <> $2 RETURNING id
@@ -346,8 +326,9 @@ struct SetAllCompleted: TodoIDsQuery {
     var binds: [QueryValue] { [.integer(userID), .bool(completed), .integer(now)] }
 }
 
-struct DeleteCompleted: TodoIDsQuery {
+struct DeleteCompleted: IntegerRowsQuery {
     static let name = "todolist_delete_completed"
+    static let isReadOnly = false
     static let text = QueryText("DELETE FROM todos WHERE user_id = $1 AND completed = $2 RETURNING id")
     let userID: Int64
     var binds: [QueryValue] { [.integer(userID), .bool(true)] }

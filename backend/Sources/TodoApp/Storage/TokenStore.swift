@@ -1,5 +1,4 @@
 import Foundation
-import SQLKit
 
 /// Personal access tokens (`api_tokens`): created, listed and revoked by their owner's
 /// browser session, looked up by hash on every request that presents one.
@@ -39,25 +38,18 @@ struct TokenStore: Sendable {
         let now = Clock.milliseconds()
         let expiresAt = expiresIn.map { now + Int64($0) * 1000 }
         let sorted = abilities.sorted()
-        let cap = maxTokensPerUser
-        let kind = database.kind
-        let id = try await database.transaction { sql -> Int64 in
-            if kind == .postgres {
-                try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) FOR NO KEY UPDATE").run()
+        let cap = Int64(maxTokensPerUser)
+        let id = try await database.transaction { tx -> Int64 in
+            if tx.kind == .postgres {
+                _ = try await tx.fetch(LockUserRow(userID: userID))
             }
-            let held = try await sql.raw(
-                "SELECT COUNT(*) AS held FROM api_tokens WHERE user_id = \(bind: userID) AND (expires_at IS NULL OR expires_at > \(bind: now))"
-            ).first()?.decode(column: "held", as: Int64.self) ?? 0
-            guard held < Int64(cap) else { throw TooManyTokens() }
-            let row = try await sql.insert(into: "api_tokens")
-                .columns("user_id", "name", "token_hash", "abilities", "created_at", "expires_at")
-                .values(
-                    SQLBind(userID), SQLBind(name), SQLBind(tokenHash), SQLBind(Self.encode(sorted)), SQLBind(now),
-                    SQLBind(expiresAt))
-                .returning("id")
-                .first()
-            guard let row else { throw MissingRow(table: "api_tokens") }
-            return try row.decode(column: "id", as: Int64.self)
+            let held = try await tx.fetchFirst(CountLiveTokens(userID: userID, now: now)) ?? 0
+            guard held < cap else { throw TooManyTokens() }
+            let insert = InsertToken(
+                userID: userID, name: name, tokenHash: tokenHash, abilities: Self.encode(sorted), now: now,
+                expiresAt: expiresAt)
+            guard let id = try await tx.fetchFirst(insert) else { throw MissingRow(table: "api_tokens") }
+            return id
         }
         return (
             token,
@@ -68,41 +60,18 @@ struct TokenStore: Sendable {
     /// The user's tokens, newest first, expired ones included (so they can be seen and
     /// revoked) until `expiredRetention` after their expiry.
     func list(userID: Int64) async throws -> [Record] {
-        try await database.read { sql in
-            try await sql.select()
-                .columns("id", "name", "abilities", "created_at", "expires_at", "last_used_at")
-                .from("api_tokens")
-                .where("user_id", .equal, userID)
-                .orderBy("id", .descending)
-                .all()
-                .map { row in
-                    Record(
-                        id: try row.decode(column: "id", as: Int64.self),
-                        name: try row.decode(column: "name", as: String.self),
-                        abilities: Self.decode(try row.decode(column: "abilities", as: String.self)).sorted(),
-                        createdAt: try row.decode(column: "created_at", as: Int64.self),
-                        expiresAt: try row.decode(column: "expires_at", as: Int64?.self),
-                        lastUsedAt: try row.decode(column: "last_used_at", as: Int64?.self))
-                }
-        }
+        try await database.fetch(ListTokens(userID: userID))
     }
 
     /// Removes tokens expired more than `expiredRetention` ago, `batchSize` rows a statement; returns how many.
     func purgeExpired(batchSize: Int = BatchedPurge.defaultBatchSize) async throws -> Int {
         try await BatchedPurge.delete(
-            from: "api_tokens", key: "id", where: "expires_at", atMost: Clock.milliseconds() - Self.expiredRetention,
-            batchSize: batchSize, in: database)
+            PurgeTokens.self, atMost: Clock.milliseconds() - Self.expiredRetention, batchSize: batchSize, in: database)
     }
 
     /// Revokes the user's token; `false` when the user has no such token (another user's included).
     func delete(userID: Int64, id: Int64) async throws -> Bool {
-        try await database.read { sql in
-            try await sql.delete(from: "api_tokens")
-                .where("user_id", .equal, userID)
-                .where("id", .equal, id)
-                .returning("id")
-                .first() != nil
-        }
+        try await database.fetchFirst(DeleteToken(userID: userID, id: id)) != nil
     }
 
     /// The live token a request presents, with its user, in one indexed query; `nil` for
@@ -169,8 +138,78 @@ struct LoadToken: StoreQuery {
 
 struct TouchToken: StoreCommand {
     static let name = "todolist_touch_token"
+    static let isReadOnly = false
     static let text = QueryText("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
     let id: Int64
     let lastUsedAt: Int64
     var binds: [QueryValue] { [.integer(id), .integer(lastUsedAt)] }
+}
+
+// MARK: Queries (the token list)
+
+/// Makes concurrent token creations of one user take turns (PostgreSQL; SQLite's
+/// transactions take turns anyway).
+struct LockUserRow: StoreCommand {
+    static let name = "todolist_lock_user_row"
+    static let text = QueryText(postgresOnly: "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+    static let isReadOnly = false
+    let userID: Int64
+    var binds: [QueryValue] { [.integer(userID)] }
+}
+
+struct CountLiveTokens: IntegerRowsQuery {
+    static let name = "todolist_count_live_tokens"
+    static let text = QueryText(
+        "SELECT COUNT(*) FROM api_tokens WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2)")
+    static let isReadOnly = true
+    let userID: Int64
+    let now: Int64
+    var binds: [QueryValue] { [.integer(userID), .integer(now)] }
+}
+
+struct InsertToken: IntegerRowsQuery {
+    static let name = "todolist_insert_token"
+    static let text = QueryText(
+        """
+        INSERT INTO api_tokens (user_id, name, token_hash, abilities, created_at, expires_at) \
+        VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+        """)
+    static let isReadOnly = false
+    let userID: Int64
+    let name: String
+    let tokenHash: String
+    let abilities: String
+    let now: Int64
+    let expiresAt: Int64?
+    var binds: [QueryValue] {
+        [.integer(userID), .text(name), .text(tokenHash), .text(abilities), .integer(now), QueryValue(expiresAt)]
+    }
+}
+
+struct ListTokens: StoreQuery {
+    static let name = "todolist_list_tokens"
+    static let text = QueryText(
+        """
+        SELECT id, name, abilities, created_at, expires_at, last_used_at FROM api_tokens \
+        WHERE user_id = $1 ORDER BY id DESC
+        """)
+    static let isReadOnly = true
+    let userID: Int64
+    var binds: [QueryValue] { [.integer(userID)] }
+
+    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> TokenStore.Record {
+        TokenStore.Record(
+            id: try columns.integer(), name: try columns.text(),
+            abilities: TokenStore.decode(try columns.text()).sorted(), createdAt: try columns.integer(),
+            expiresAt: try columns.optionalInteger(), lastUsedAt: try columns.optionalInteger())
+    }
+}
+
+struct DeleteToken: IntegerRowsQuery {
+    static let name = "todolist_delete_token"
+    static let text = QueryText("DELETE FROM api_tokens WHERE user_id = $1 AND id = $2 RETURNING id")
+    static let isReadOnly = false
+    let userID: Int64
+    let id: Int64
+    var binds: [QueryValue] { [.integer(userID), .integer(id)] }
 }

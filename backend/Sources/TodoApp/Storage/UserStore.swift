@@ -1,5 +1,4 @@
 import Foundation
-import SQLKit
 
 /// A user as stored, with the bcrypt hash that never leaves the server.
 struct UserRecord: Sendable, Equatable {
@@ -33,79 +32,51 @@ struct UserStore: Sendable {
     /// character names nobody.
     func find(username: String) async throws -> UserRecord? {
         guard username.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
-        let key = Self.key(for: username)
-        return try await database.read { sql in
-            try await sql.select()
-                .columns("id", "username", "password_hash")
-                .from("users")
-                .where("username_key", .equal, key)
-                .first()
-                .map(Self.decode)
-        }
+        return try await database.fetchFirst(FindUserByKey(key: Self.key(for: username)))
     }
 
     func find(id: Int64) async throws -> UserRecord? {
-        try await database.read { sql in
-            try await sql.select()
-                .columns("id", "username", "password_hash")
-                .from("users")
-                .where("id", .equal, id)
-                .first()
-                .map(Self.decode)
-        }
+        try await database.fetchFirst(FindUserByID(id: id))
     }
 
-    /// Replaces the user's password hash; `false` when the user no longer exists.
-    static func updatePassword(on sql: any SQLDatabase, userID: Int64, passwordHash: String) async throws -> Bool {
-        try await sql.update("users")
-            .set("password_hash", to: passwordHash)
-            .where("id", .equal, userID)
-            .returning("id")
-            .first() != nil
+    /// Replaces the user's password hash inside the caller's transaction; `false` when the
+    /// user no longer exists.
+    static func updatePassword(in tx: any StoreConnection, userID: Int64, passwordHash: String) async throws -> Bool {
+        try await tx.fetchFirst(UpdatePassword(userID: userID, passwordHash: passwordHash)) != nil
     }
 
     /// Deletes the user and everything that is theirs (todos, sessions, access tokens),
     /// inside the caller's transaction; `false` when there was no such user. The
     /// foreign keys cascade too; the deletes are spelled out so that nothing depends on
     /// SQLite's foreign-key pragma.
-    static func delete(on sql: any SQLDatabase, userID: Int64) async throws -> Bool {
-        try await sql.delete(from: "todos").where("user_id", .equal, userID).run()
-        try await sql.delete(from: "api_tokens").where("user_id", .equal, userID).run()
-        try await sql.delete(from: "sessions").where("user_id", .equal, userID).run()
-        return try await sql.delete(from: "users").where("id", .equal, userID).returning("id").first() != nil
+    static func delete(in tx: any StoreConnection, userID: Int64) async throws -> Bool {
+        _ = try await tx.fetch(DeleteUserTodos(userID: userID))
+        _ = try await tx.fetch(DeleteUserTokens(userID: userID))
+        try await SessionStore.deleteAll(in: tx, userID: userID)
+        return try await tx.fetchFirst(DeleteUser(userID: userID)) != nil
     }
 
     func exists(username: String) async throws -> Bool {
         try await find(username: username) != nil
     }
 
-    /// Inserts a user on its own; sign-up goes through `insert(on:)` inside its transaction.
+    /// Inserts a user on its own; sign-up goes through `insert(in:)` inside its transaction.
     func create(username: String, passwordHash: String) async throws -> UserRecord {
-        try await database.transaction { sql in
-            try await Self.insert(on: sql, username: username, passwordHash: passwordHash)
+        try await database.transaction { tx in
+            try await Self.insert(in: tx, username: username, passwordHash: passwordHash)
         }
     }
 
     /// - Throws: `UsernameTaken` when the name is taken ignoring case.
-    static func insert(on sql: any SQLDatabase, username: String, passwordHash: String) async throws -> UserRecord {
+    static func insert(in tx: any StoreConnection, username: String, passwordHash: String) async throws -> UserRecord {
         do {
-            let row = try await sql.insert(into: "users")
-                .columns("username", "username_key", "password_hash", "created_at")
-                .values(SQLBind(username), SQLBind(key(for: username)), SQLBind(passwordHash), SQLBind(Clock.milliseconds()))
-                .returning("id", "username", "password_hash")
-                .first()
-            guard let row else { throw MissingRow(table: "users") }
-            return try decode(row)
+            let query = InsertUser(
+                username: username, key: key(for: username), passwordHash: passwordHash, now: Clock.milliseconds())
+            guard let user = try await tx.fetchFirst(query) else { throw MissingRow(table: "users") }
+            return user
         } catch where Database.isUniqueViolation(error) {
             throw UsernameTaken()
         }
-    }
-
-    static func decode(_ row: any SQLRow) throws -> UserRecord {
-        UserRecord(
-            id: try row.decode(column: "id", as: Int64.self),
-            username: try row.decode(column: "username", as: String.self),
-            passwordHash: try row.decode(column: "password_hash", as: String.self))
     }
 }
 
@@ -113,4 +84,78 @@ struct UserStore: Sendable {
 struct MissingRow: Error, CustomStringConvertible {
     let table: String
     var description: String { "INSERT INTO \(table) returned no row" }
+}
+
+// MARK: Queries
+
+/// A query whose rows are whole `UserRecord`s: `columns`, in that order.
+protocol UserRowsQuery: StoreQuery where Row == UserRecord {}
+
+extension UserRowsQuery {
+    static var columns: String { "id, username, password_hash" }
+
+    static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> UserRecord {
+        UserRecord(id: try columns.integer(), username: try columns.text(), passwordHash: try columns.text())
+    }
+}
+
+struct FindUserByKey: UserRowsQuery {
+    static let name = "todolist_find_user_by_key"
+    static let text = QueryText("SELECT \(columns) FROM users WHERE username_key = $1")
+    static let isReadOnly = true
+    let key: String
+    var binds: [QueryValue] { [.text(key)] }
+}
+
+struct FindUserByID: UserRowsQuery {
+    static let name = "todolist_find_user_by_id"
+    static let text = QueryText("SELECT \(columns) FROM users WHERE id = $1")
+    static let isReadOnly = true
+    let id: Int64
+    var binds: [QueryValue] { [.integer(id)] }
+}
+
+struct InsertUser: UserRowsQuery {
+    static let name = "todolist_insert_user"
+    static let text = QueryText(
+        "INSERT INTO users (username, username_key, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING \(columns)")
+    static let isReadOnly = false
+    let username: String
+    let key: String
+    let passwordHash: String
+    let now: Int64
+    var binds: [QueryValue] { [.text(username), .text(key), .text(passwordHash), .integer(now)] }
+}
+
+struct UpdatePassword: IntegerRowsQuery {
+    static let name = "todolist_update_password"
+    static let text = QueryText("UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id")
+    static let isReadOnly = false
+    let userID: Int64
+    let passwordHash: String
+    var binds: [QueryValue] { [.integer(userID), .text(passwordHash)] }
+}
+
+struct DeleteUserTodos: StoreCommand {
+    static let name = "todolist_delete_user_todos"
+    static let text = QueryText("DELETE FROM todos WHERE user_id = $1")
+    static let isReadOnly = false
+    let userID: Int64
+    var binds: [QueryValue] { [.integer(userID)] }
+}
+
+struct DeleteUserTokens: StoreCommand {
+    static let name = "todolist_delete_user_tokens"
+    static let text = QueryText("DELETE FROM api_tokens WHERE user_id = $1")
+    static let isReadOnly = false
+    let userID: Int64
+    var binds: [QueryValue] { [.integer(userID)] }
+}
+
+struct DeleteUser: IntegerRowsQuery {
+    static let name = "todolist_delete_user"
+    static let text = QueryText("DELETE FROM users WHERE id = $1 RETURNING id")
+    static let isReadOnly = false
+    let userID: Int64
+    var binds: [QueryValue] { [.integer(userID)] }
 }
