@@ -4,7 +4,7 @@ request, on the same cluster and the same data as the wrk scenarios, in the same
 `pgbench -M prepared -c 32 -j 2 -T <duration>`, one pgbench transaction per request:
 - `GET /api/todos/`: LoadSession, then ListTodos (the bench reader, 20 todos);
 - `POST /api/todos/`: LoadSession, then BEGIN, AppendTodo, the live event record
-  (`LiveEventLog.recordOnPostgres`), COMMIT, for one of the bench's creators picked at random
+  (`RecordLiveEvent`), COMMIT, for one of the bench's creators picked at random
   each time (one script per creator, equal weights), as the wrk scenario spreads its creates;
 - `PATCH /api/todos/<id>/`: LoadSession, then BEGIN, UpdateTodo, the live event, COMMIT
   (the bench writer's one todo, as the wrk scenario patches it).
@@ -13,10 +13,9 @@ so no refresh). Values are the real ones: each user's id and a live session's `i
 read from the database after the wrk scenarios; the event's data is a todo's JSON of the
 same shape as the server's. The server is stopped while pgbench runs.
 
-Two differences, both in pgbench's favour and stated in the results: `-M prepared` prepares
-every statement, while the server runs BEGIN/COMMIT and the statements inside its
-transactions unprepared (through SQLKit); and PostgreSQL has no LISTEN-ing instance to
-signal when the events' NOTIFYs commit.
+One difference, in pgbench's favour and stated in the results: PostgreSQL has no LISTEN-ing
+instance to signal when the events' NOTIFYs commit. (Like pgbench's `-M prepared`, the server
+prepares every statement, BEGIN and COMMIT included.)
 
 The statements below are copies of the server's text. `check_copies()` extracts each one from
 the Swift source (the string literal of the named declaration, interpolations resolved) and
@@ -86,25 +85,22 @@ UPDATE_TODO = Statement(
     "sort_order = COALESCE($5, sort_order), updated_at = $6 "
     "WHERE id = $2 AND user_id = $1 RETURNING id, title, completed, sort_order, created_at, updated_at")
 
-# Live/LiveEventLog.swift, `LiveEventLog.recordOnPostgres` (SQLKit numbers its binds in
-# order): $1 user id, $2 user id, $3 kind, $4 data, $5 now, $6 user id, $7 events kept,
-# $8/$9 the notification's text before and after the event id.
+# Live/LiveEventLog.swift, `struct RecordLiveEvent`: $1 user id, $2 kind, $3 data, $4 now,
+# $5 events kept, $6/$7 the notification's text before and after the event id.
 RECORD_EVENT = Statement(
-    "LiveEventLog.recordOnPostgres", "Live/LiveEventLog.swift", ("static func recordOnPostgres(", "sql.raw("),
+    "RecordLiveEvent", "Live/LiveEventLog.swift", ("struct RecordLiveEvent:", "postgresOnly:"),
     """WITH counter AS (
     INSERT INTO live_event_counters AS c (user_id, last_id) VALUES ($1, 1)
     ON CONFLICT (user_id) DO UPDATE SET last_id = c.last_id + 1 RETURNING last_id
 ), event AS (
     INSERT INTO live_events (user_id, id, kind, data, created_at)
-    SELECT $2, last_id, $3, $4, $5 FROM counter
+    SELECT $1, last_id, $2, $3, $4 FROM counter
     RETURNING id
 ), pruned AS (
-    DELETE FROM live_events WHERE user_id = $6
-    AND id <= (SELECT last_id FROM counter) - $7
+    DELETE FROM live_events WHERE user_id = $1
+    AND id <= (SELECT last_id FROM counter) - $5
 )
-SELECT id, pg_notify('todolist_live',
-    $8 || id::text || $9) AS notified
-FROM event""")
+SELECT id, pg_notify('todolist_live', $6 || id::text || $7) FROM event""")
 
 COPIES = [LOAD_SESSION, LIST_TODOS, APPEND_TODO, UPDATE_TODO, RECORD_EVENT]
 
@@ -267,8 +263,8 @@ def list_script() -> str:
 
 
 def event_sql(suffix: str) -> str:
-    return sql(RECORD_EVENT, f"user_id{suffix}", f"user_id{suffix}", f"kind{suffix}", f"data{suffix}", "now",
-               f"user_id{suffix}", "kept", f"before_id{suffix}", f"after_id{suffix}")
+    return sql(RECORD_EVENT, f"user_id{suffix}", f"kind{suffix}", f"data{suffix}", "now", "kept",
+               f"before_id{suffix}", f"after_id{suffix}")
 
 
 def create_script(index: int) -> str:
