@@ -19,6 +19,8 @@ enum QueryCatalog {
         DeleteCompleted(userID: 1),
         // Authentication
         LoadSession(idHash: "h", now: 1),
+        LoadSessionWithTodos(idHash: "h", now: 1),
+        LoadSessionWithTodosInState(idHash: "h", now: 1, completed: true),
         RefreshSession(idHash: "h", expiresAt: 1, lastSeenAt: 1, client: "c", address: "a"),
         LoadToken(tokenHash: "h", now: 1),
         TouchToken(id: 1, lastUsedAt: 1),

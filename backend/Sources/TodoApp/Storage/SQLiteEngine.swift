@@ -349,9 +349,7 @@ struct SQLiteColumns: ColumnReader {
 
     /// Whether the column is NULL; if so, moves past it.
     private mutating func skippingNull() throws -> Bool {
-        guard index < sqlite3_column_count(statement), sqlite3_column_type(statement, index) == SQLITE_NULL else {
-            return false
-        }
+        guard nextIsNull() else { return false }
         index += 1
         return true
     }
