@@ -167,3 +167,49 @@ def test_database_errors_are_logged_without_the_values_of_their_rows(servers, db
     assert not re.search(r"\b[0-9a-f]{64}\b", values), log
     assert not re.search(r"\b[A-Za-z0-9]{32}\b", values), log
     assert "$2b$" not in log and "$2a$" not in log and "$2y$" not in log, log
+
+
+def test_a_large_purge_leaves_the_server_answering(servers):
+    """Tens of thousands of expired sessions and old log-in failures, purged at start-up
+    in batches: pings, reads and writes keep answering while the purge runs."""
+    server = servers.start("sqlite")
+    user = signed_up(server.url)
+    assert user.post("/api/todos/", json={"title": "kept"}).status_code == 201
+    user.fetch_token()
+    server.stop()
+
+    expired = int(time.time() * 1000) - 86_400_000
+    connection = sqlite3.connect(sqlite_path(server), timeout=10)
+    with connection:
+        user_id = connection.execute("SELECT id FROM users").fetchone()[0]
+        connection.executemany(
+            "INSERT INTO sessions (id_hash, user_id, csrf_secret, created_at, expires_at, public_id, last_seen_at) "
+            "VALUES (?, ?, 'secret', ?, ?, ?, ?)",
+            ((hashlib.sha256(str(n).encode()).hexdigest(), user_id, expired, expired, 10_000_000 + n, expired)
+             for n in range(40_000)))
+        connection.executemany(
+            "INSERT INTO login_failures (scope, subject, failed_at) VALUES ('username', ?, ?)",
+            ((f"someone-{n}", expired) for n in range(40_000)))
+    connection.close()
+
+    server.start()  # the purge runs a second after start-up
+    slowest = {"ping": 0.0, "todos": 0.0, "create": 0.0}
+    deadline = time.monotonic() + 30
+    while "purged expired rows" not in server.logs() and time.monotonic() < deadline:
+        for name, send in [
+            ("ping", lambda: requests.get(server.url + "/api/ping/", timeout=30)),
+            ("todos", lambda: user.get("/api/todos/")),
+            ("create", lambda: user.post("/api/todos/", json={"title": "during the purge"})),
+        ]:
+            started = time.monotonic()
+            assert send().status_code in (200, 201)
+            slowest[name] = max(slowest[name], time.monotonic() - started)
+    assert "purged expired rows" in server.logs(), server.logs()
+    assert re.search(r"sessions=40000\b", server.logs()) and re.search(r"login_failures=40000\b", server.logs())
+    print(f"slowest while the purge ran: {slowest}")
+    assert max(slowest.values()) < FAST, slowest
+    remaining = sqlite3.connect(sqlite_path(server), timeout=10)
+    try:
+        assert remaining.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
+    finally:
+        remaining.close()

@@ -46,8 +46,15 @@ struct PurgeService: Service {
 /// statement, until none is left: memory and the time any one statement holds the
 /// writer (SQLite) or its row locks (PostgreSQL) stay bounded however many rows expired.
 /// Each batch commits on its own; a failure leaves the batches before it deleted.
+///
+/// SQLite runs a statement synchronously on the calling thread, an event loop's, so a
+/// batch is also how long that loop's other connections wait: batches are small, and the
+/// purge pauses between them (a `Task.yield()` was measured not to be enough: the loop
+/// ran the next batch before reading its sockets).
 enum BatchedPurge {
-    static let defaultBatchSize = 1000
+    static let defaultBatchSize = 100
+    /// Between batches: the loop serves its other connections, other writers take the writer.
+    static let pause: Duration = .milliseconds(2)
 
     /// How many rows were deleted.
     static func delete<Batch: PurgeBatch>(
@@ -59,6 +66,7 @@ enum BatchedPurge {
             let deleted = try await database.fetch(Batch(bound: bound, batchSize: Int64(batchSize))).count
             total += deleted
             if deleted < batchSize || Task.isCancelled { return total }
+            try? await Task.sleep(for: pause)
         }
     }
 }
