@@ -648,6 +648,21 @@ def postgres_reference_markdown(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+def save_results(name: str, markdown: str, payload: dict) -> Path:
+    """Writes bench/results/<name>.md and .json; another run of the same commit on the same
+    day keeps the earlier one (<name>-2, -3, ...). Returns the path without its suffix."""
+    results = REPO / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    base = results / name
+    run = 2
+    while base.with_suffix(".json").exists() or base.with_suffix(".md").exists():
+        base = results / f"{name}-{run}"
+        run += 1
+    base.with_suffix(".md").write_text(markdown)
+    base.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    return base
+
+
 def write_results(rows, rss, ceiling_rss, verdicts, sections=()) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO).stdout.strip() or "unknown"
@@ -674,19 +689,10 @@ def write_results(rows, rss, ceiling_rss, verdicts, sections=()) -> None:
     lines += ["", "| target | value | met |", "|---|---:|---|"]
     lines += [f"| {v['target']} | {fmt(v['value'])} | {'yes' if v['met'] else '**no**'} |" for v in verdicts]
     markdown = "\n".join(lines) + "\n"
-    results = REPO / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    base = results / f"{stamp}-{commit}"
-    # Another run of the same commit on the same day keeps the earlier one: -2, -3, ...
-    run = 2
-    while base.with_suffix(".json").exists() or base.with_suffix(".md").exists():
-        base = results / f"{stamp}-{commit}-{run}"
-        run += 1
-    base.with_suffix(".md").write_text(markdown)
-    payload = {"date": stamp, "commit": commit,
-               "rows": [{k: v for k, v in r.items() if k not in ("raw", "flood_raw")} for r in rows],
-               "rss_mib": rss, "ceiling_rss_mib": ceiling_rss, "targets": verdicts}
-    base.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    base = save_results(f"{stamp}-{commit}", markdown, {
+        "date": stamp, "commit": commit,
+        "rows": [{k: v for k, v in r.items() if k not in ("raw", "flood_raw")} for r in rows],
+        "rss_mib": rss, "ceiling_rss_mib": ceiling_rss, "targets": verdicts})
     print()
     print(markdown)
     print(f"written: {base.with_suffix('.json')} and {base.with_suffix('.md')}")

@@ -516,17 +516,9 @@ def write_results(rows: list[dict], purges: list[dict], seeds: list[dict], found
     lines += ["", "| target | value | met |", "|---|---:|---|"]
     lines += [f"| {v['target']} | {bench.fmt(v['value'])} | {'yes' if v['met'] else '**no**'} |" for v in found]
     markdown = "\n".join(lines) + "\n"
-    results = REPO / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    base = results / f"{stamp}-{commit}-scale"
-    run = 2
-    while base.with_suffix(".json").exists() or base.with_suffix(".md").exists():
-        base = results / f"{stamp}-{commit}-scale-{run}"
-        run += 1
-    base.with_suffix(".md").write_text(markdown)
-    payload = {"date": stamp, "commit": commit, "seeds": seeds,
-               "rows": [{k: v for k, v in r.items() if k != "raw"} for r in rows], "purges": purges, "targets": found}
-    base.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    base = bench.save_results(f"{stamp}-{commit}-scale", markdown, {
+        "date": stamp, "commit": commit, "seeds": seeds,
+        "rows": [{k: v for k, v in r.items() if k != "raw"} for r in rows], "purges": purges, "targets": found})
     print()
     print(markdown)
     print(f"written: {base.with_suffix('.json')} and {base.with_suffix('.md')}")
