@@ -634,8 +634,8 @@ def postgres_reference_markdown(rows) -> str:
         return ""
     lines = [f"PostgreSQL reference: pgbench -M prepared -c {pgbench.CLIENTS} -j {pgbench.THREADS}, the server's "
              "statements for each request (bench/pgbench.py), on the same database after the wrk scenarios, the "
-             "server stopped. pgbench prepares every statement, BEGIN and COMMIT included; the server runs the "
-             "statements of its transactions unprepared.", "",
+             "server stopped. pgbench prepares every statement, BEGIN and COMMIT included, as the server does; "
+             "for the list the server runs the two statements as one (LoadSessionWithTodos).", "",
              "| scenario | statements per request | server req/s | server p99 ms | pgbench tps | pgbench latency avg ms "
              "| PostgreSQL µs/transaction under pgbench | ratio | target |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
