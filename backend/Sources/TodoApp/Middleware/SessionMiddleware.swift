@@ -86,16 +86,19 @@ struct SessionMiddleware: RouterMiddleware {
     /// `GET /api/todos/`, the most frequent request. A safe method, so no CSRF check
     /// needs the session's secret first.
     static func defersLookup(_ request: Request) -> Bool {
-        guard request.method == .get else { return false }
-        var path = Substring(request.uri.path)
-        while path.hasSuffix("/") { path = path.dropLast() }
-        return path == "/api/todos"
+        request.method == .get && withoutTrailingSlashes(request.uri.path) == "/api/todos"
     }
 
     static func answersWithoutSession(_ path: String) -> Bool {
+        let path = withoutTrailingSlashes(path)
+        return path == "/api/health" || path == "/api/ping"
+    }
+
+    /// The router matches a path with or without its trailing slash; so do these checks.
+    private static func withoutTrailingSlashes(_ path: String) -> Substring {
         var path = Substring(path)
         while path.hasSuffix("/") { path = path.dropLast() }
-        return path == "/api/health" || path == "/api/ping"
+        return path
     }
 
     static func setsCookie(named name: String, in response: Response) -> Bool {
