@@ -72,6 +72,21 @@ def lua_script(method: str, headers: dict[str, str], body: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A paced load: each connection waits PACED_INTERVAL_MS between its answer and its next request,
+# so PACED_CONNECTIONS connections send at most PACED_CONNECTIONS * 1000 / PACED_INTERVAL_MS
+# requests a second, well below saturation on this box: the latency a user's request sees while
+# the server also does other work (a flood, thousands of open streams), rather than the queueing
+# of a closed loop that keeps every core busy on its own.
+PACED_CONNECTIONS = 10
+PACED_INTERVAL_MS = 10
+PACED_RATE = PACED_CONNECTIONS * 1000 // PACED_INTERVAL_MS
+
+
+def paced(script: str, interval_ms: int = PACED_INTERVAL_MS) -> str:
+    """A wrk script that waits `interval_ms` before each request of a connection."""
+    return script + f"function delay() return {interval_ms} end\n"
+
+
 def run_wrk(url: str, script: str, connections: int, duration: int, timeout: int = 2) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
