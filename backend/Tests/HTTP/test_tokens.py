@@ -337,3 +337,76 @@ def test_a_token_revoked_on_one_server_is_refused_by_the_other_at_once(servers):
     assert bearer(second.url, created["token"], "GET", "/api/todos/").status_code == 200
     assert owner.delete(f"/api/auth/tokens/{created['id']}/").status_code == 204
     assert_invalid_token(bearer(second.url, created["token"], "GET", "/api/todos/"))
+
+
+# The list, read with the token in one statement -------------------------------------------------
+
+def last_used_at(server, token_id: int) -> int | None:
+    (value,) = query(server, f"SELECT last_used_at FROM api_tokens WHERE id = {token_id}")[0]
+    return None if value in (None, "") else int(value)
+
+
+def test_the_list_reads_the_token_as_every_route_does(server):
+    """`GET /api/todos/` with a bearer token: the answers of every other todo route, on both
+    engines, whether the route checks the token by itself or with the list."""
+    base = server.url
+    owner = signed_up(base)
+    created = create_token(owner)
+    token = created["token"]
+
+    def get(path: str, with_token: str = token) -> requests.Response:
+        return bearer(base, with_token, "GET", path)
+
+    assert get("/api/todos/").json() == {"todos": []}
+    assert get("/api/todos/?completed=true").json() == {"todos": []}
+    assert bearer(base, token, "POST", "/api/todos/", json={"title": "open"}).status_code == 201
+    assert bearer(base, token, "POST", "/api/todos/", json={"title": "done", "completed": True}).status_code == 201
+    everything = owner.get("/api/todos/").json()
+    assert get("/api/todos/").json() == everything
+    assert get("/api/todos").json() == everything
+    assert [t["title"] for t in everything["todos"]] == ["open", "done"]
+    assert [t["title"] for t in get("/api/todos/?completed=false").json()["todos"]] == ["open"]
+    assert [t["title"] for t in get("/api/todos/?completed=true").json()["todos"]] == ["done"]
+    assert_error(get("/api/todos/?completed=maybe"), 400, "invalid_filter")
+    assert get("/api/todos/").headers["Cache-Control"] == owner.get("/api/todos/").headers["Cache-Control"]
+
+    # The last use is written at most once a minute, by the list as by any route.
+    used = last_used_at(server, created["id"])
+    assert used is not None
+    assert get("/api/todos/").status_code == 200
+    assert last_used_at(server, created["id"]) == used
+    query(server, f"UPDATE api_tokens SET last_used_at = last_used_at - 120000 WHERE id = {created['id']}")
+    before = int(time.time() * 1000)
+    assert get("/api/todos/?completed=true").status_code == 200
+    assert last_used_at(server, created["id"]) >= before - 1000
+    # A bad filter's request used the token too.
+    query(server, f"UPDATE api_tokens SET last_used_at = NULL WHERE id = {created['id']}")
+    assert_error(get("/api/todos/?completed=maybe"), 400, "invalid_filter")
+    assert last_used_at(server, created["id"]) is not None
+
+    # Another user's token lists only that user's todos.
+    assert get("/api/todos/", create_token(signed_up(base))["token"]).json() == {"todos": []}
+
+    # A read-only token lists; a token without todos:read is 403 before a bad filter's 400,
+    # and was used all the same.
+    assert get("/api/todos/", create_token(owner, "reader", ["todos:read"])["token"]).json() == everything
+    writer = create_token(owner, "writer", ["todos:write"])
+    for path in ["/api/todos/", "/api/todos/?completed=true", "/api/todos/?completed=maybe"]:
+        response = get(path, writer["token"])
+        assert_error(response, 403, "insufficient_scope")
+        assert 'scope="todos:read"' in response.headers["WWW-Authenticate"]
+    assert last_used_at(server, writer["id"]) is not None
+    # An ability this version does not know grants nothing, however close its name.
+    query(server, f"UPDATE api_tokens SET abilities = 'todos:reader todos:write' WHERE id = {writer['id']}")
+    assert_error(get("/api/todos/", writer["token"]), 403, "insufficient_scope")
+    query(server, f"UPDATE api_tokens SET abilities = 'todos:read todos:write' WHERE id = {writer['id']}")
+    assert get("/api/todos/", writer["token"]).json() == everything
+
+    # Expired, revoked, unknown or malformed: 401 invalid_token, before a bad filter's 400.
+    expiring = create_token(owner, "expiring")
+    query(server, f"UPDATE api_tokens SET expires_at = {int(time.time() * 1000) - 1000} WHERE id = {expiring['id']}")
+    assert owner.delete(f"/api/auth/tokens/{created['id']}/").status_code == 204
+    for bad in [expiring["token"], token, "tdl_" + "A" * 43, "not-a-token"]:
+        for path in ["/api/todos/", "/api/todos/?completed=true", "/api/todos/?completed=maybe"]:
+            assert_invalid_token(get(path, bad))
+    assert [t["title"] for t in owner.get("/api/todos/").json()["todos"]] == ["open", "done"]
