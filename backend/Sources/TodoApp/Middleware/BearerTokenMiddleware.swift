@@ -9,7 +9,8 @@ import Hummingbird
 /// Nothing is refused here: routes decide (see `Authentication`), after routing, so an
 /// unknown path is still 404 and a route that needs no one still answers. A token sent
 /// together with a session cookie is `ambiguous` and neither is used: the cookie may be
-/// one the browser attached on its own.
+/// one the browser attached on its own. On `GET /api/todos/` the token is not looked up
+/// here but by the route, with the list, in one statement (`DeferredToken`).
 struct BearerTokenMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let tokens: TokenStore
@@ -27,6 +28,8 @@ struct BearerTokenMiddleware: RouterMiddleware {
         var context = context
         if sessionCookie.lookup(in: request) != .absent {
             context.bearer = .ambiguous
+        } else if case .token(let token) = presented, Self.defersLookup(request) {
+            context.bearer = .deferred(DeferredToken(token: token, store: tokens))
         } else if case .token(let token) = presented {
             do {
                 context.bearer = try await tokens.authenticate(token).map(BearerAuthentication.authenticated) ?? .invalid
@@ -41,5 +44,11 @@ struct BearerTokenMiddleware: RouterMiddleware {
             context.bearer = .invalid
         }
         return try await next(request, context)
+    }
+
+    /// Whether the route reads the token in its own statement (`DeferredToken`): the route
+    /// whose session lookup is deferred too (`SessionMiddleware.defersLookup`), `GET /api/todos/`.
+    static func defersLookup(_ request: Request) -> Bool {
+        SessionMiddleware.defersLookup(request)
     }
 }

@@ -28,10 +28,11 @@ struct TodoController {
         { context in _ = try requireUser(context, ability) }
     }
 
-    /// As `loggedIn`, but a session cookie whose lookup was deferred to the route
-    /// (`DeferredSession`) passes: the route answers 401 itself if it names no session.
+    /// As `loggedIn`, but a session cookie or bearer token whose lookup was deferred to the
+    /// route (`DeferredSession`, `DeferredToken`) passes: the route answers for it itself.
     static func loggedInOrDeferred(_ ability: Authentication.Ability) -> RouteTable.Precheck {
         { context in
+            if case .deferred? = context.bearer { return }
             if context.bearer == nil, context.deferredSession != nil { return }
             _ = try requireUser(context, ability)
         }
@@ -75,6 +76,9 @@ struct TodoController {
     // MARK: Handlers
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        if case .deferred(let token)? = context.bearer {
+            return try await list(request, context: context, token: token)
+        }
         if context.bearer == nil, let deferred = context.deferredSession {
             return try await list(request, deferred: deferred)
         }
@@ -96,6 +100,24 @@ struct TodoController {
         guard let (_, todos) = try await deferred.loadWithTodos(completed: completed) else {
             throw Authentication.todosNeedLogIn
         }
+        return JSONResponse.make(.ok, TodoList(todos: todos))
+    }
+
+    /// The list read with the bearer token in one statement; the answers (and their order:
+    /// 401 or 403 before a bad filter's 400) are `requireUser`'s on the token as loaded.
+    private func list(_ request: Request, context: AppRequestContext, token: DeferredToken) async throws -> Response {
+        var loaded = context
+        let completed: Bool?
+        do {
+            completed = try Self.completedFilter(request, allowed: ["true": true, "false": false])
+        } catch {
+            loaded.bearer = try await token.load()
+            _ = try Self.requireUser(loaded, .todosRead)
+            throw error
+        }
+        let (bearer, todos) = try await token.loadWithTodos(completed: completed)
+        loaded.bearer = bearer
+        _ = try Self.requireUser(loaded, .todosRead)
         return JSONResponse.make(.ok, TodoList(todos: todos))
     }
 

@@ -23,6 +23,8 @@ enum QueryCatalog {
         LoadSessionWithTodosInState(idHash: "h", now: 1, completed: true),
         RefreshSession(idHash: "h", expiresAt: 1, lastSeenAt: 1, client: "c", address: "a"),
         LoadToken(tokenHash: "h", now: 1),
+        LoadTokenWithTodos(tokenHash: "h", now: 1),
+        LoadTokenWithTodosInState(tokenHash: "h", now: 1, completed: true),
         TouchToken(id: 1, lastUsedAt: 1),
         // Accounts and sessions
         FindUserByKey(key: "k"),
