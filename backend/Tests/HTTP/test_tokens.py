@@ -9,6 +9,7 @@ import requests
 
 from accounts import PASSWORD, signed_up
 from api import ApiClient, assert_error
+from servers import PostgresCluster
 from test_account_management import query, rows_of_user, sessions_of
 
 BOTH = ["todos:read", "todos:write"]
@@ -410,3 +411,33 @@ def test_the_list_reads_the_token_as_every_route_does(server):
         for path in ["/api/todos/", "/api/todos/?completed=true", "/api/todos/?completed=maybe"]:
             assert_invalid_token(get(path, bad))
     assert [t["title"] for t in owner.get("/api/todos/").json()["todos"]] == ["open", "done"]
+
+
+def test_the_token_list_answers_503_while_postgres_is_away_and_recovers(servers):
+    """The token list's statement meets the outage as the token lookup did: 503, then the
+    same list once PostgreSQL is back, with no restart."""
+    if "postgres" not in __import__("conftest").DATABASES:
+        pytest.skip("PostgreSQL tests are disabled")
+    cluster = PostgresCluster().start()  # its own, so stopping it affects no other test
+    try:
+        server = servers.start("postgres", database_url=cluster.create_database())
+        owner = signed_up(server.url)
+        owner.post("/api/todos/", json={"title": "kept"})
+        token = create_token(owner)["token"]
+        cluster.stop()
+        for path in ["/api/todos/", "/api/todos/?completed=false", "/api/todos/?completed=maybe"]:
+            started = time.monotonic()
+            response = bearer(server.url, token, "GET", path)
+            assert time.monotonic() - started < 10
+            assert_error(response, 503, "database_unavailable")
+        cluster.start()
+        deadline = time.monotonic() + 60
+        while requests.get(server.url + "/api/health/", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the server did not recover within 60 seconds"
+            time.sleep(0.25)
+        listed = bearer(server.url, token, "GET", "/api/todos/")
+        assert listed.status_code == 200, listed.text
+        assert [t["title"] for t in listed.json()["todos"]] == ["kept"]
+        assert server.process.poll() is None
+    finally:
+        cluster.cleanup()
