@@ -1,4 +1,6 @@
+import GRDB
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// Deletes expired sessions, login failures too old to count and tokens long expired, at
@@ -42,18 +44,27 @@ struct PurgeService: Service {
     }
 }
 
-/// Deletes a table's rows whose time column is at most `bound`, at most `batchSize` rows a
-/// statement, until none is left: memory and the time any one statement holds the
-/// writer (SQLite) or its row locks (PostgreSQL) stay bounded however many rows expired.
-/// Each batch commits on its own; a failure leaves the batches before it deleted.
+/// Deletes a table's rows whose time column is at most `bound`, in batches (one statement
+/// each, committed on its own) until none is left: memory, and the time any one statement
+/// holds the writer (SQLite) or its row locks (PostgreSQL), stay bounded however many rows
+/// expired. A failure leaves the batches before it deleted.
 ///
-/// SQLite runs a statement synchronously on the calling thread, an event loop's, so a
-/// batch is also how long that loop's other connections wait: batches are small, and the
-/// purge pauses between them (a `Task.yield()` was measured not to be enough: the loop
-/// ran the next batch before reading its sockets).
+/// The purge is background work and must not delay requests:
+/// - On SQLite a statement runs synchronously on the calling thread, so each batch runs on
+///   NIO's thread pool, never on an event loop, with the writer held exclusively (other
+///   writes wait suspended, off the loops). A batch is sized by time: it holds the writer
+///   for about `sqliteBatchTime`, whatever a row costs (indexes, disk, load).
+/// - On PostgreSQL nothing runs on the loops but the decode of one row per deleted row;
+///   batches of `batchSize` rows keep the round trips and commits few.
+/// Between batches the purge pauses: other writers take the writer, other work the CPU.
 enum BatchedPurge {
-    static let defaultBatchSize = 100
-    /// Between batches: the loop serves its other connections, other writers take the writer.
+    /// The most rows one statement deletes.
+    static let defaultBatchSize = 1000
+    /// SQLite: how long one batch should hold the writer; the next batch's size follows
+    /// from the rows per second of the last one.
+    static let sqliteBatchTime: Duration = .milliseconds(2)
+    /// SQLite: the first batch's size, before a batch has been timed.
+    static let sqliteFirstBatchSize = 100
     static let pause: Duration = .milliseconds(2)
 
     /// How many rows were deleted.
@@ -61,12 +72,54 @@ enum BatchedPurge {
         _ batch: Batch.Type, atMost bound: Int64, batchSize: Int = defaultBatchSize, in database: Database
     ) async throws -> Int {
         precondition(batchSize > 0)
+        let sqlite = database.engine as? SQLiteEngine
+        var size = sqlite == nil ? batchSize : min(sqliteFirstBatchSize, batchSize)
         var total = 0
+        let clock = ContinuousClock()
         while true {
-            let deleted = try await database.fetch(Batch(bound: bound, batchSize: Int64(batchSize))).count
+            let query = Batch(bound: bound, batchSize: Int64(size))
+            let started = clock.now
+            let deleted =
+                if let sqlite {
+                    try await Database.mappingFailures { try await sqlite.backgroundWrite(query) }.count
+                } else {
+                    try await database.fetch(query).count
+                }
             total += deleted
-            if deleted < batchSize || Task.isCancelled { return total }
+            if deleted < size || Task.isCancelled { return total }
+            if sqlite != nil {
+                size = nextSize(after: size, took: clock.now - started, limit: batchSize)
+            }
             try? await Task.sleep(for: pause)
+        }
+    }
+
+    /// The size that would have taken `sqliteBatchTime` at the last batch's pace, at most
+    /// twice the last (one quick batch is not a trend) and within 1...`limit`.
+    static func nextSize(after size: Int, took elapsed: Duration, limit: Int) -> Int {
+        let ceiling = min(limit, 2 * size)
+        guard elapsed > .zero else { return ceiling }
+        let paced = Double(size) / (elapsed / sqliteBatchTime)
+        return max(1, min(ceiling, Int(min(paced, Double(ceiling)))))
+    }
+}
+
+extension SQLiteEngine {
+    /// Runs one write committed on its own as background work: on NIO's thread pool, never
+    /// on an event loop, with the writer held exclusively meanwhile (other writers wait
+    /// suspended). When another process holds SQLite's lock, waits for it on that pool
+    /// thread for up to `busyTimeoutSeconds`.
+    func backgroundWrite<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row] {
+        await access.acquireExclusive()
+        defer { access.releaseExclusive() }
+        try checkOpen()
+        let milliseconds = Int(Self.busyTimeoutSeconds * 1000)
+        return try await NIOThreadPool.singleton.runIfActive { [writer] in
+            try writer.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA busy_timeout = \(milliseconds)")
+                defer { try? db.execute(sql: "PRAGMA busy_timeout = 0") }
+                return try Self.run(query, on: db)
+            }
         }
     }
 }
