@@ -75,21 +75,18 @@ enum BatchedPurge {
         let sqlite = database.engine as? SQLiteEngine
         var size = sqlite == nil ? batchSize : min(sqliteFirstBatchSize, batchSize)
         var total = 0
-        let clock = ContinuousClock()
         while true {
             let query = Batch(bound: bound, batchSize: Int64(size))
-            let started = clock.now
-            let deleted =
-                if let sqlite {
-                    try await Database.mappingFailures { try await sqlite.backgroundWrite(query) }.count
-                } else {
-                    try await database.fetch(query).count
-                }
-            total += deleted
-            if deleted < size || Task.isCancelled { return total }
-            if sqlite != nil {
-                size = nextSize(after: size, took: clock.now - started, limit: batchSize)
+            let deleted: Int
+            if let sqlite {
+                let batch = try await Database.mappingFailures { try await sqlite.backgroundWrite(query) }
+                deleted = batch.rows.count
+                size = nextSize(after: size, took: batch.took, limit: batchSize)
+            } else {
+                deleted = try await database.fetch(query).count
             }
+            total += deleted
+            if deleted < Int(query.batchSize) || Task.isCancelled { return total }
             try? await Task.sleep(for: pause)
         }
     }
@@ -108,8 +105,10 @@ extension SQLiteEngine {
     /// Runs one write committed on its own as background work: on NIO's thread pool, never
     /// on an event loop, with the writer held exclusively meanwhile (other writers wait
     /// suspended). When another process holds SQLite's lock, waits for it on that pool
-    /// thread for up to `busyTimeoutSeconds`.
-    func backgroundWrite<Query: StoreQuery>(_ query: Query) async throws -> [Query.Row] {
+    /// thread for up to `busyTimeoutSeconds`. Its rows, and how long the statement ran on
+    /// the pool thread (not counting the waits for that thread and for the writer, which on
+    /// a busy machine say nothing of the statement's cost).
+    func backgroundWrite<Query: StoreQuery>(_ query: Query) async throws -> (rows: [Query.Row], took: Duration) {
         await access.acquireExclusive()
         defer { access.releaseExclusive() }
         try checkOpen()
@@ -118,7 +117,10 @@ extension SQLiteEngine {
             try writer.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA busy_timeout = \(milliseconds)")
                 defer { try? db.execute(sql: "PRAGMA busy_timeout = 0") }
-                return try Self.run(query, on: db)
+                let clock = ContinuousClock()
+                let started = clock.now
+                let rows = try Self.run(query, on: db)
+                return (rows, clock.now - started)
             }
         }
     }
