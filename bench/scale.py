@@ -25,6 +25,7 @@ cost 10, abuse limits lifted). Measured:
 Usage: python3 bench/scale.py --server backend/.build-release/release/todolist-server
            [--duration 10] [--databases postgres,sqlite] [--rounds 3] [--logins 16]
            [--users 10000 --todos 1000000 --sessions 100000]  (smaller for a quick check)
+           [--only-purge]  (the list's rounds and the list during the purge only: for A/B runs)
 Writes bench/results/<date>-<commit>-scale.json and .md (-2, -3... for further runs).
 """
 from __future__ import annotations
@@ -381,17 +382,19 @@ def run_engine(database: str, args, cluster: PostgresCluster | None, workdir: Pa
                 rows.append(figures)
                 print(f"  {database:8} {target.label:6} {LIST:28} {figures['requests_per_s']:>8.0f} req/s"
                       f"  p99 {bench.fmt(figures['p99_ms'])} ms  {'ok' if figures['ok'] else 'FAILED'}", flush=True)
-        for figures in measure_auth(small, seeded, database, args.logins):
+        for figures in ([] if args.only_purge else measure_auth(small, seeded, database, args.logins)):
             rows.append(figures)
             print(f"  {database:8} {figures['dataset']:6} {figures['kind']:8} p50 {bench.fmt(figures['p50_ms'])} ms"
                   f"  slowest {bench.fmt(figures['p99_ms'])} ms  {'ok' if figures['ok'] else 'FAILED'}", flush=True)
-        rows += measure_largest(seeded, known["largest"]["session"], known["largest"]["todos"], database,
-                                args.duration, args.warmup)
+        if not args.only_purge:
+            rows += measure_largest(seeded, known["largest"]["session"], known["largest"]["todos"], database,
+                                    args.duration, args.warmup)
         seeded.stop()
         # The list during the purge; then, with as many rows to purge again, a request that
         # touches no table: whether a stall is the database's or the whole server's.
         purges = []
-        for name, path, headers in ((LIST, "/api/todos/", seeded.list_headers), (PING, "/api/ping/", {"Origin": ORIGIN})):
+        probes = [(LIST, "/api/todos/", seeded.list_headers), (PING, "/api/ping/", {"Origin": ORIGIN})]
+        for name, path, headers in probes[:1] if args.only_purge else probes:
             purge_row, purge = measure_purge(seeded, database, args, name, path, headers)
             rows.append(purge_row)
             purges.append(purge)
@@ -538,6 +541,9 @@ def main() -> int:
     parser.add_argument("--expired", type=int, default=30_000)
     parser.add_argument("--failures", type=int, default=60_000)
     parser.add_argument("--old-failures", type=int, default=50_000)
+    parser.add_argument("--only-purge", action="store_true",
+                        help="only the list's rounds (the small database's p99 is the reference) and the list "
+                             "during the purge: no log-ins, largest list or ping probe")
     args = parser.parse_args()
     args.server = str(Path(args.server).resolve())
     os.environ["TODOLIST_SERVER_BIN"] = args.server
