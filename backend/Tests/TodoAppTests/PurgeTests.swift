@@ -9,6 +9,17 @@ import Testing
     static let expiredCount = 2_345
     static let liveCount = 7
 
+    /// SQLite's next batch takes about `sqliteBatchTime` (2 ms) at the last batch's pace,
+    /// grows at most twofold a batch, and stays within 1...limit.
+    @Test func sqliteBatchesAreSizedByTime() {
+        #expect(BatchedPurge.nextSize(after: 100, took: .milliseconds(4), limit: 1000) == 50)
+        #expect(BatchedPurge.nextSize(after: 100, took: .milliseconds(1), limit: 1000) == 200)
+        #expect(BatchedPurge.nextSize(after: 100, took: .microseconds(10), limit: 1000) == 200)
+        #expect(BatchedPurge.nextSize(after: 800, took: .microseconds(10), limit: 1000) == 1000)
+        #expect(BatchedPurge.nextSize(after: 10, took: .seconds(1), limit: 1000) == 1)
+        #expect(BatchedPurge.nextSize(after: 10, took: .zero, limit: 1000) == 20)
+    }
+
     @Test(arguments: TestDatabases.kinds)
     func expiredSessionsArePurgedAcrossBatches(kind: Database.Kind) async throws {
         try await TestDatabases.with(kind) { database in
