@@ -621,13 +621,26 @@ def measure_live(args) -> tuple[list[dict], list[dict]]:
                         rows.append(live.fanout(servers[0].url, servers[1].url, args.live_streams,
                                                 args.live_changes, "two instances", database))
                 if args.idle_streams:
-                    def measure_get(http, database=database, base=servers[0].url):
+                    def measure_get(http, streams_open: bool, database=database, base=servers[0].url):
+                        """The list, with the streams open: saturated (wrk -c32, closed loop: the
+                        box's queueing) and at a user's pace (`paced`: the latency a request
+                        sees); before they open, the paced baseline."""
                         headers = {"Origin": ORIGIN, "Cookie": "; ".join(f"{k}={v}" for k, v in http.cookies.items())}
-                        name = f"GET /api/todos/ with {args.idle_streams} idle streams open"
-                        figures = measure(name, base + "/api/todos/", lua_script("GET", headers, None),
-                                          32, args.duration, args.warmup)
-                        figures.update(database=database, ratio=None)
-                        return [figures]
+                        script = lua_script("GET", headers, None)
+                        pace = f"paced: {PACED_CONNECTIONS} connections, {PACED_INTERVAL_MS} ms apart"
+                        runs = ([(f"GET /api/todos/ with {args.idle_streams} idle streams open", script, 32),
+                                 (f"GET /api/todos/ with {args.idle_streams} idle streams open ({pace})",
+                                  paced(script), PACED_CONNECTIONS)]
+                                if streams_open else
+                                [(f"GET /api/todos/ without streams, the baseline ({pace})", paced(script),
+                                  PACED_CONNECTIONS)])
+                        rows = []
+                        for name, run_script, connections in runs:
+                            figures = measure(name, base + "/api/todos/", run_script, connections, args.duration,
+                                              args.warmup)
+                            figures.update(database=database, ratio=None)
+                            rows.append(figures)
+                        return rows
                     figures, measured = live.idle_streams(servers[0].url, servers[0].process.pid, args.idle_streams,
                                                           database, measure_get)
                     memory.append(figures)

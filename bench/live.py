@@ -6,7 +6,8 @@
   instances: the streams on one, the PATCHes sent to the other.
 - idle streams: `idle` streams (over 100 users) are opened and left idle; the server's RSS
   growth divided by their number is the memory per idle stream, and `GET /api/todos/` is
-  measured with wrk while they are open.
+  measured with wrk while they are open, saturated (-c32) and paced (bench.paced), and paced
+  before they open.
 
 Streams are raw sockets read by one thread through `selectors`, so the reader adds little
 and thousands of streams cost the client little.
@@ -41,6 +42,8 @@ class StreamReader:
         self.lock = threading.Lock()
         self.running = True
         self.opened = 0
+        # When each read of a stream happened (monotonic): heartbeats show as bursts.
+        self.read_times: list[float] = []
         self.sockets: list[socket.socket] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -84,6 +87,7 @@ class StreamReader:
                     with self.lock:
                         self.selector.unregister(key.fileobj)
                     continue
+                self.read_times.append(now)
                 buffer: bytearray = key.data
                 buffer += data
                 for match in EVENT_ID.finditer(buffer):
@@ -170,6 +174,7 @@ def rss_kib(pid: int) -> int:
 def idle_streams(base: str, pid: int, idle: int, database: str, measure_get) -> tuple[dict, list[dict]]:
     """Opens `idle` streams over up to 100 users; (memory figures, rows measured meanwhile)."""
     users = [logged_in(base, f"idle_{n}_{int(time.time() * 1000)}") for n in range(min(100, idle))]
+    rows = measure_get(users[0], False)
     reader = StreamReader()
     try:
         # The first stream of each user warms what every stream shares (the hub's entry, the
@@ -183,7 +188,7 @@ def idle_streams(base: str, pid: int, idle: int, database: str, measure_get) -> 
         time.sleep(2.0)
         after = rss_kib(pid)
         per_stream = (after - before) / max(1, idle - len(users))
-        rows = measure_get(users[0])
+        rows += measure_get(users[0], True)
     finally:
         reader.close()
     memory = {"database": database, "streams": idle, "rss_before_kib": before, "rss_after_kib": after,
