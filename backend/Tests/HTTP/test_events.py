@@ -30,8 +30,8 @@ CLOSED = object()
 class EventStream:
     """One `GET /api/events/` connection, read in a thread into a queue of events.
 
-    Each item is a dict with `id`, `event`, `data` (parsed JSON), or `{"comment": text}`
-    for a heartbeat, or `CLOSED` when the server ended the stream."""
+    Each item is a dict with `id`, `event`, `data` (parsed JSON), or `{"comment": text, "at":
+    monotonic arrival time}` for a heartbeat, or `CLOSED` when the server ended the stream."""
 
     def __init__(self, base_url: str, client: ApiClient | None = None, *, origin: str | None = FRONTEND_ORIGIN,
                  last_event_id: str | None = None, headers: dict | None = None, timeout: float = 10):
@@ -79,7 +79,7 @@ class EventStream:
                         self.preamble_id = fields["id"]
                     fields, data = {}, []
                 elif line.startswith(":"):
-                    self.items.put({"comment": line[1:]})
+                    self.items.put({"comment": line[1:], "at": time.monotonic()})
                 else:
                     name, _, value = line.partition(":")
                     value = value[1:] if value.startswith(" ") else value
@@ -323,6 +323,28 @@ def test_heartbeat_comments_keep_an_idle_stream_open(servers, streams):
     # Still open and delivering past the idle and request timeouts.
     client.post("/api/todos/", json={"title": "still here"})
     assert stream.next()["event"] == "todo.created"
+
+
+def test_heartbeats_of_streams_opened_together_are_spread_over_the_interval(servers, streams):
+    """Streams opened at once (a server restart reconnects thousands) do not all get their
+    heartbeat at the same instant: a burst of writes to every stream at once stalls the other
+    requests. Each stream still gets one every interval."""
+    interval = 2.0
+    server = servers.start("sqlite", HEARTBEAT_INTERVAL=str(int(interval)), STREAMS_PER_USER="20")
+    client, _ = new_user(server.url)
+    opened = [streams(server.url, client) for _ in range(20)]
+    first = [stream.next(interval + 1.5, heartbeats=True) for stream in opened]
+    assert all(beat is not CLOSED and "comment" in beat for beat in first), first
+    times = sorted(beat["at"] for beat in first)
+    window = interval / 8
+    crowded = max(sum(1 for t in times if start <= t < start + window) for start in times)
+    assert crowded <= len(times) // 2, (
+        f"{crowded} of {len(times)} first heartbeats within {window:.2f} s: "
+        f"{[round(t - times[0], 3) for t in times]}")
+    for stream, beat in zip(opened, first):
+        following = stream.next(interval + 1.5, heartbeats=True)
+        assert following is not CLOSED and "comment" in following, following
+        assert interval - 0.5 <= following["at"] - beat["at"] <= interval + 0.5, following["at"] - beat["at"]
 
 
 # MARK: sessions end their streams

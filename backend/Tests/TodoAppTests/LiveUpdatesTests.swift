@@ -101,8 +101,9 @@ import Testing
         let subscription = try hub.open(Self.owner(1))
         hub.deliver(userID: 1, Self.event(1))
         hub.deliver(userID: 1, Self.event(3))
-        hub.tick(now: 0, heartbeat: false)
-        hub.tick(now: 0, heartbeat: true)
+        hub.tick(now: 0)
+        hub.tick(now: 0)
+        hub.beat(slot: 0)
         let received = await Self.drain(subscription, count: 3)
         #expect(received == [.event(Self.event(1)), .resync(reason: "missed_event"), .heartbeat])
     }
@@ -131,7 +132,7 @@ import Testing
         let other = try hub.open(Self.owner(2, session: 10))
         hub.endSession(userID: 1, publicID: 10)
         #expect(await Self.drain(laptop, count: 2) == [.closed(.sessionEnded)])
-        hub.tick(now: 1000, heartbeat: false)
+        hub.tick(now: 1000)
         #expect(await Self.drain(tablet, count: 2) == [.closed(.sessionExpired)])
         hub.endSessions(userID: 1, except: 11)
         hub.deliver(userID: 1, Self.event(1))
@@ -141,6 +142,21 @@ import Testing
         hub.endSessions(userID: 1, except: nil)
         #expect(await Self.drain(phone, count: 2) == [.closed(.sessionEnded)])
         #expect(hub.count == 1)
+    }
+
+    @Test func eachBeatReachesOneSlotOfStreamsAndEverySlotIsSomeStreams() async throws {
+        let hub = LiveHub(limits: .init(perUser: 6, total: 6), heartbeatSlots: 3, logger: Logger(label: "test"))
+        // Opened together, as after a restart: they land in different slots.
+        let streams = try (0..<6).map { _ in try hub.open(Self.owner(1)) }
+        hub.beat(slot: 0)
+        hub.beat(slot: 1)
+        hub.beat(slot: 2)
+        hub.beat(slot: 0)
+        hub.endAll()
+        var beats: [Int] = []
+        for stream in streams { beats.append(await Self.drain(stream, count: 10).count) }
+        // Each stream is in exactly one slot; each slot holds two of the six.
+        #expect(beats.sorted() == [1, 1, 1, 1, 2, 2])
     }
 
     @Test func shutdownEndsEveryStreamWithoutAReasonSoClientsReconnect() async throws {

@@ -14,6 +14,12 @@ import NIOConcurrencyHelpers
 /// so the hub delivers each user's events in id order: ids have no gaps, an event ahead
 /// of the next expected one waits, and one that is still waiting at the next tick (the
 /// event before it never came) turns into a `resync`.
+///
+/// Heartbeats are spread: each stream belongs to one of `heartbeatSlots` slots (by its id,
+/// so streams opened together land in different slots), and the ticker beats one slot at a
+/// time, cycling through them once per heartbeat interval. Beating every stream at once
+/// made thousands of writes in one burst, which stalled other requests on the same event
+/// loops (docs/performance.md, "Idle streams and the list's latency").
 final class LiveHub: Sendable {
     struct Limits: Sendable {
         /// Streams one user may hold; opening one more closes their oldest.
@@ -63,16 +69,23 @@ final class LiveHub: Sendable {
         var nextStreamID: UInt64 = 1
         var users: [Int64: UserStreams] = [:]
         var count = 0
+        /// Every open stream by heartbeat slot, then by id; empty slots are left out.
+        var heartbeatSlots: [Int: [UInt64: AsyncStream<LiveMessage>.Continuation]] = [:]
     }
 
     let limits: Limits
+    /// How many slots the heartbeat interval is divided into (see the type's comment).
+    let heartbeatSlots: Int
     private let state = NIOLockedValueBox(State())
     private let logger: Logger
 
-    init(limits: Limits, logger: Logger) {
+    init(limits: Limits, heartbeatSlots: Int = 1, logger: Logger) {
         self.limits = limits
+        self.heartbeatSlots = max(1, heartbeatSlots)
         self.logger = logger
     }
+
+    private func slot(of id: UInt64) -> Int { Int(id % UInt64(heartbeatSlots)) }
 
     var count: Int { state.withLockedValue { $0.count } }
 
@@ -91,10 +104,16 @@ final class LiveHub: Sendable {
     func open(_ owner: Owner) throws(Full) -> Subscription {
         let (stream, continuation) = AsyncStream<LiveMessage>.makeStream(
             bufferingPolicy: .bufferingOldest(limits.bufferLimit))
-        let opened: (id: UInt64, evicted: [Stream])? = state.withLockedValue { state in
+        // The id is taken first so that `onTermination` is in place before the stream is
+        // registered: whoever finishes it then, it leaves the hub.
+        let id = state.withLockedValue { state in
+            defer { state.nextStreamID += 1 }
+            return state.nextStreamID
+        }
+        let userID = owner.userID
+        continuation.onTermination = { [weak self] _ in self?.remove(id: id, userID: userID) }
+        let evicted: [Stream]? = state.withLockedValue { state in
             guard state.count < limits.total else { return nil }
-            let id = state.nextStreamID
-            state.nextStreamID += 1
             var user = state.users[owner.userID] ?? UserStreams()
             var evicted: [Stream] = []
             while user.streams.count >= limits.perUser {
@@ -103,21 +122,26 @@ final class LiveHub: Sendable {
             user.streams.append(Stream(id: id, owner: owner, continuation: continuation))
             state.users[owner.userID] = user
             state.count += 1 - evicted.count
-            return (id, evicted)
+            state.heartbeatSlots[slot(of: id), default: [:]][id] = continuation
+            return evicted
         }
-        guard let (id, evicted) = opened else {
+        guard let evicted else {
             continuation.finish()
             throw Full()
         }
         // Outside the lock: finishing runs `onTermination`, which takes it.
         for stream in evicted { stream.end(.tooManyStreams) }
-        let userID = owner.userID
-        continuation.onTermination = { [weak self] _ in self?.remove(id: id, userID: userID) }
         return Subscription(messages: stream, continuation: continuation)
     }
 
+    /// Called when the stream's messages end, however they end (finished by the hub, or
+    /// its reader gone).
     private func remove(id: UInt64, userID: Int64) {
         state.withLockedValue { state in
+            let slot = slot(of: id)
+            if state.heartbeatSlots[slot]?.removeValue(forKey: id) != nil, state.heartbeatSlots[slot]?.isEmpty == true {
+                state.heartbeatSlots[slot] = nil
+            }
             guard var user = state.users[userID], let index = user.streams.firstIndex(where: { $0.id == id }) else {
                 return
             }
@@ -188,15 +212,19 @@ final class LiveHub: Sendable {
         send([.resync(reason: reason)], to: targets)
     }
 
-    /// Housekeeping, once a second: closes streams whose session has expired, sends the
-    /// heartbeat when `heartbeat` is true, and turns events still waiting for an earlier
-    /// one since the last tick into a `resync`.
-    func tick(now: Int64, heartbeat: Bool) {
+    /// Housekeeping, once a second: closes streams whose session has expired and turns
+    /// events still waiting for an earlier one since the last tick into a `resync`.
+    func tick(now: Int64) {
         var expired: [Stream] = []
         var resyncs: [Stream] = []
-        var beats: [Stream] = []
         state.withLockedValue { state in
-            for (userID, var user) in state.users {
+            for (userID, user) in state.users {
+                // Most ticks change nothing: a user's entry is rewritten (its stream list
+                // copied) only when one of its streams expired or an event waits.
+                guard user.streams.contains(where: { $0.owner.expiresAt <= now }) || !user.waiting.isEmpty else {
+                    continue
+                }
+                var user = user
                 let before = user.streams.count
                 user.streams.removeAll { stream in
                     guard stream.owner.expiresAt <= now else { return false }
@@ -213,13 +241,22 @@ final class LiveHub: Sendable {
                         for key in user.waiting.keys { user.waiting[key]!.seenByTick = true }
                     }
                 }
-                if heartbeat { beats += user.streams }
                 state.users[userID] = user.streams.isEmpty ? nil : user
             }
         }
         for stream in expired { stream.end(.sessionExpired) }
         send([.resync(reason: "missed_event")], to: resyncs)
-        send([.heartbeat], to: beats)
+    }
+
+    /// Sends the heartbeat to the streams of one slot (`0..<heartbeatSlots`).
+    func beat(slot: Int) {
+        let targets = state.withLockedValue { state in state.heartbeatSlots[slot].map { Array($0.values) } ?? [] }
+        for continuation in targets {
+            if case .dropped = continuation.yield(.heartbeat) {
+                logger.info("event stream fell behind; closing it")
+                continuation.finish()
+            }
+        }
     }
 
     // MARK: Ending streams
@@ -255,6 +292,7 @@ final class LiveHub: Sendable {
             defer {
                 state.users = [:]
                 state.count = 0
+                state.heartbeatSlots = [:]
             }
             return state.users.values.flatMap(\.streams)
         }

@@ -29,7 +29,9 @@ final class LiveUpdates: Sendable {
         self.settings = settings
         self.database = database
         self.logger = logger
-        self.hub = LiveHub(limits: .init(perUser: settings.streamsPerUser, total: settings.streamsMax), logger: logger)
+        self.hub = LiveHub(
+            limits: .init(perUser: settings.streamsPerUser, total: settings.streamsMax),
+            heartbeatSlots: LiveTicker.slots(heartbeat: settings.heartbeat), logger: logger)
         self.log = LiveEventLog(database: database, kept: settings.eventsKeptPerUser)
     }
 
@@ -103,7 +105,7 @@ final class LiveUpdates: Sendable {
 
     /// The heartbeat and expiry ticker, and on PostgreSQL the listener.
     func services(engine: PostgresEngine?) -> [any Service] {
-        var services: [any Service] = [LiveTicker(hub: hub, heartbeat: settings.heartbeat)]
+        var services: [any Service] = [LiveTicker(hub: hub)]
         if let engine {
             services.append(PostgresListener(engine: engine, live: self, logger: logger))
         }
@@ -111,23 +113,36 @@ final class LiveUpdates: Sendable {
     }
 }
 
-/// Once a second (or each heartbeat, when shorter): closes streams of expired sessions and
-/// sends heartbeats; at shutdown, ends every stream so the server's graceful shutdown
-/// does not wait on them.
+/// Every `slotDuration`, sends the heartbeat to the next of the hub's heartbeat slots (so
+/// each stream gets one every heartbeat interval, and the streams' beats are spread over
+/// it); once a second, closes streams of expired sessions. At shutdown, ends every stream
+/// so the server's graceful shutdown does not wait on them.
 struct LiveTicker: Service {
+    static let slotDuration: Duration = .milliseconds(100)
+    static let housekeepingEvery = 10  // slots: once a second
+
+    /// The slots a heartbeat interval is divided into: one per `slotDuration`.
+    static func slots(heartbeat: Duration) -> Int {
+        max(1, Int((heartbeat / slotDuration).rounded(.down)))
+    }
+
     let hub: LiveHub
-    let heartbeat: Duration
 
     func run() async throws {
-        let tick = min(heartbeat, .seconds(1))
-        let ticksPerHeartbeat = max(1, Int((heartbeat / tick).rounded(.down)))
+        let clock = ContinuousClock()
         // Returns at graceful shutdown, like every service, so the group can finish.
         try? await cancelWhenGracefulShutdown {
+            var deadline = clock.now
             var count = 0
             while true {
-                try await Task.sleep(for: tick)
+                // Deadlines, not sleeps, so the interval does not drift with each tick's work.
+                deadline += Self.slotDuration
+                try await Task.sleep(until: deadline, clock: clock)
                 count += 1
-                hub.tick(now: Clock.milliseconds(), heartbeat: count % ticksPerHeartbeat == 0)
+                hub.beat(slot: count % hub.heartbeatSlots)
+                if count % Self.housekeepingEvery == 0 {
+                    hub.tick(now: Clock.milliseconds())
+                }
             }
         }
         hub.endAll()
