@@ -16,8 +16,9 @@ import NIOConcurrencyHelpers
 /// event before it never came) turns into a `resync`.
 ///
 /// Heartbeats are spread: each stream belongs to one of `heartbeatSlots` slots (by its id,
-/// so streams opened together land in different slots), and the ticker beats one slot at a
-/// time, cycling through them once per heartbeat interval. Beating every stream at once
+/// scattered so that streams opened together land in slots spread over the whole
+/// interval), and the ticker beats one slot at a time, cycling through them once per
+/// heartbeat interval. Beating every stream at once
 /// made thousands of writes in one burst, which stalled other requests on the same event
 /// loops (docs/performance.md, "Idle streams and the list's latency").
 final class LiveHub: Sendable {
@@ -85,7 +86,12 @@ final class LiveHub: Sendable {
         self.logger = logger
     }
 
-    private func slot(of id: UInt64) -> Int { Int(id % UInt64(heartbeatSlots)) }
+    /// The fractional part of `id` × the golden ratio, scaled to the slots (Fibonacci
+    /// hashing): consecutive ids fall far apart, and any run of them covers the slots evenly.
+    private func slot(of id: UInt64) -> Int {
+        let fraction = (id &* 0x9E37_79B9_7F4A_7C15) >> 32
+        return Int((fraction &* UInt64(heartbeatSlots)) >> 32)
+    }
 
     var count: Int { state.withLockedValue { $0.count } }
 
