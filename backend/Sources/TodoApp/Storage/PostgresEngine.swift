@@ -283,9 +283,10 @@ final class OperationDeadlines<Result: Sendable>: Sendable {
 }
 
 /// A `StoreQuery` as PostgresNIO's prepared statement: prepared under the query's name
-/// the first time a connection runs it, then only bound and executed.
+/// the first time a connection runs it, then only bound and executed. Its rows are
+/// PostgresNIO's, decoded by `PostgresStoreConnection`, which knows their positions.
 struct PreparedStoreQuery<Query: StoreQuery>: PostgresPreparedStatement {
-    typealias Row = Query.Row
+    typealias Row = PostgresRow
     static var name: String { Query.name }
     static var sql: String { Query.text.postgres }
 
@@ -307,28 +308,63 @@ struct PreparedStoreQuery<Query: StoreQuery>: PostgresPreparedStatement {
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Row {
-        var columns = PostgresColumns(cells: row.makeIterator(), query: Query.name)
-        return try Query.decode(&columns)
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow {
+        row
     }
 }
 
-/// A PostgreSQL row, read cell by cell with PostgresNIO's typed decoding.
+/// A PostgreSQL row, read cell by cell: the binary `bigint`, `text` and `boolean` cells the
+/// statements select are read straight from their bytes, any other cell through PostgresNIO's
+/// typed decoding (which converts it or refuses it).
 struct PostgresColumns: ColumnReader {
     var cells: PostgresRow.Iterator
     let query: String
+    let row: Int
     private var index = 0
 
-    init(cells: PostgresRow.Iterator, query: String) {
+    init(cells: PostgresRow.Iterator, query: String, row: Int) {
         self.cells = cells
         self.query = query
+        self.row = row
     }
 
-    mutating func integer() throws -> Int64 { try next(Int64.self, "bigint") }
-    mutating func text() throws -> String { try next(String.self, "text") }
-    mutating func bool() throws -> Bool { try next(Bool.self, "boolean") }
-    mutating func optionalInteger() throws -> Int64? { try next(Int64?.self, "bigint") }
-    mutating func optionalText() throws -> String? { try next(String?.self, "text") }
+    mutating func skip(_ count: Int) {
+        for _ in 0..<count {
+            _ = cells.next()
+        }
+        index += count
+    }
+
+    mutating func integer() throws -> Int64 {
+        let cell = try next("bigint")
+        if cell.dataType == .int8, cell.format == .binary, let bytes = cell.bytes, bytes.readableBytes == 8,
+            let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self)
+        {
+            return value
+        }
+        return try decode(cell, as: Int64.self, "bigint")
+    }
+
+    mutating func text() throws -> String {
+        let cell = try next("text")
+        if cell.dataType == .text, let bytes = cell.bytes {
+            return String(buffer: bytes)
+        }
+        return try decode(cell, as: String.self, "text")
+    }
+
+    mutating func bool() throws -> Bool {
+        let cell = try next("boolean")
+        if cell.dataType == .bool, cell.format == .binary, let bytes = cell.bytes, bytes.readableBytes == 1,
+            let value = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self)
+        {
+            return value != 0
+        }
+        return try decode(cell, as: Bool.self, "boolean")
+    }
+
+    mutating func optionalInteger() throws -> Int64? { try nextIsNull() ? skipNull() : integer() }
+    mutating func optionalText() throws -> String? { try nextIsNull() ? skipNull() : text() }
 
     mutating func nextIsNull() -> Bool {
         var ahead = cells
@@ -336,15 +372,24 @@ struct PostgresColumns: ColumnReader {
         return cell.bytes == nil
     }
 
-    private mutating func next<Value: PostgresDecodable>(_ type: Value.Type, _ name: String) throws -> Value {
-        defer { index += 1 }
+    private mutating func skipNull<Value>() -> Value? {
+        skip(1)
+        return nil
+    }
+
+    private mutating func next(_ expected: String) throws -> PostgresCell {
         guard let cell = cells.next() else {
-            throw UnexpectedColumn(query: query, index: index, expected: name, found: "missing")
+            throw UnexpectedColumn(query: query, index: index, expected: expected, found: "missing")
         }
+        index += 1
+        return cell
+    }
+
+    private func decode<Value: PostgresDecodable>(_ cell: PostgresCell, as type: Value.Type, _ expected: String) throws -> Value {
         do {
             return try cell.decode(Value.self)
         } catch {
-            throw UnexpectedColumn(query: query, index: index, expected: name, found: "\(cell.dataType)")
+            throw UnexpectedColumn(query: query, index: index - 1, expected: expected, found: "\(cell.dataType)")
         }
     }
 }
@@ -364,7 +409,8 @@ struct PostgresStoreConnection: StoreConnection {
         }
         var rows: [Query.Row] = []
         for try await row in try await connection.execute(PreparedStoreQuery(query: query), logger: logger) {
-            rows.append(row)
+            var columns = PostgresColumns(cells: row.makeIterator(), query: Query.name, row: rows.count)
+            rows.append(try Query.decode(&columns))
         }
         return rows
     }

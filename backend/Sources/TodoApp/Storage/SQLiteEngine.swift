@@ -201,7 +201,7 @@ final class SQLiteEngine: DatabaseEngine {
         var rows: [Query.Row] = []
         let cursor = try Row.fetchCursor(statement)
         while try cursor.next() != nil {
-            var columns = SQLiteColumns(statement: statement.sqliteStatement, query: Query.name)
+            var columns = SQLiteColumns(statement: statement.sqliteStatement, query: Query.name, row: rows.count)
             rows.append(try Query.decode(&columns))
         }
         return rows
@@ -318,11 +318,17 @@ final class SQLiteEngine: DatabaseEngine {
 struct SQLiteColumns: ColumnReader {
     let statement: SQLiteStatement
     let query: String
+    let row: Int
     private var index: CInt = 0
 
-    init(statement: SQLiteStatement, query: String) {
+    init(statement: SQLiteStatement, query: String, row: Int) {
         self.statement = statement
         self.query = query
+        self.row = row
+    }
+
+    mutating func skip(_ count: Int) {
+        index += CInt(count)
     }
 
     mutating func integer() throws -> Int64 {

@@ -2,6 +2,7 @@
 /// the live session named by the cookie (as `LoadSession` reads it) and its user's todos
 /// (as `ListTodos` orders them), one row per todo, the session's columns repeated. A
 /// session whose user has no todos is one row whose todo columns are NULL; no session, no row.
+/// The session's columns are decoded from the first row only.
 struct LoadSessionWithTodos: SessionWithTodosQuery {
     static let name = "todolist_load_session_with_todos"
     static let text = QueryText(
@@ -35,7 +36,8 @@ struct LoadSessionWithTodosInState: SessionWithTodosQuery {
 protocol SessionWithTodosQuery: StoreQuery where Row == SessionWithTodosRow {}
 
 struct SessionWithTodosRow: Sendable {
-    let session: LoadSession.Row
+    /// On the first row only: the others repeat it.
+    let session: LoadSession.Row?
     /// `nil` on the one row of a user without (matching) todos.
     let todo: Todo?
 }
@@ -47,7 +49,13 @@ extension SessionWithTodosQuery {
     }
 
     static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> SessionWithTodosRow {
-        let session = try LoadSession.decode(&columns)
+        let session: LoadSession.Row?
+        if columns.row == 0 {
+            session = try LoadSession.decode(&columns)
+        } else {
+            session = nil
+            columns.skip(LoadSession.columnCount)
+        }
         guard !columns.nextIsNull() else { return SessionWithTodosRow(session: session, todo: nil) }
         return SessionWithTodosRow(session: session, todo: try ListTodos.decode(&columns))
     }

@@ -132,6 +132,10 @@ enum QueryValue: Sendable, Equatable {
 
 /// A result row's columns, read left to right.
 protocol ColumnReader {
+    /// The row's position in its result, 0 for the first.
+    var row: Int { get }
+    /// Moves past `count` columns without reading them.
+    mutating func skip(_ count: Int)
     mutating func integer() throws -> Int64
     mutating func text() throws -> String
     mutating func bool() throws -> Bool
