@@ -6,7 +6,13 @@ import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
-/// PostgreSQL through `PostgresClient`'s pool, sized by `DATABASE_POOL_SIZE`.
+/// PostgreSQL through `PostgresClient`'s pools, `DATABASE_POOL_SIZE` connections in all.
+///
+/// There is one client per event loop, its connections' channels on that loop, and a query
+/// goes to the client of the loop it is made from: writing it, reading its reply and resuming
+/// the caller then happen on the caller's thread, with no hand-off to another loop and back.
+/// The pool size is split between the loops (a pool smaller than the loop count leaves some
+/// loops without a client; their queries, and those made off the loops, go to the first).
 ///
 /// While the server is down the pool keeps retrying connections in the background
 /// but parks callers until one succeeds, so each lease waits at most `leaseTimeout`
@@ -16,7 +22,7 @@ import ServiceLifecycle
 /// outage costs clients a fraction of a second per request, not seconds. Work on a leased
 /// connection has `queryTimeout`, after which the connection is closed.
 final class PostgresEngine: DatabaseEngine {
-    let client: PostgresClient
+    private let clients: [LoopClient]
     private let location: DatabaseLocation.PostgresLocation
     private let tls: PostgresTLS
     private let logger: Logger
@@ -29,7 +35,7 @@ final class PostgresEngine: DatabaseEngine {
     init(
         location: DatabaseLocation.PostgresLocation, poolSize: Int, logger: Logger,
         leaseTimeout: Duration = .seconds(3), outageLeaseTimeout: Duration = .milliseconds(500),
-        queryTimeout: Duration = .seconds(3)
+        queryTimeout: Duration = .seconds(3), eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
     ) throws {
         let tls = try PostgresTLS(location: location)
         self.location = location
@@ -41,10 +47,32 @@ final class PostgresEngine: DatabaseEngine {
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.username,
             password: location.password, database: location.database, tls: tls.clientTLS)
-        configuration.options.maximumConnections = poolSize
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = leaseTimeout
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let loops = Array(eventLoopGroup.makeIterator())
+        let count = max(1, min(loops.count, poolSize))
+        self.clients = (0..<count).map { index in
+            var configuration = configuration
+            configuration.options.maximumConnections = poolSize / count + (index < poolSize % count ? 1 : 0)
+            return LoopClient(
+                loop: loops[index],
+                client: PostgresClient(configuration: configuration, eventLoopGroup: loops[index], backgroundLogger: logger))
+        }
+    }
+
+    private struct LoopClient: Sendable {
+        let loop: any EventLoop
+        let client: PostgresClient
+    }
+
+    /// The client of the caller's event loop (see the type's comment).
+    private var client: PostgresClient {
+        if let current = MultiThreadedEventLoopGroup.currentEventLoop {
+            for entry in clients where entry.loop === current {
+                return entry.client
+            }
+        }
+        return clients[0].client
     }
 
     /// Runs the query as a named prepared statement, parsed and planned once per connection.
@@ -100,7 +128,7 @@ final class PostgresEngine: DatabaseEngine {
         }
     }
 
-    var services: [any Service] { [client] }
+    var services: [any Service] { clients.map(\.client) }
 
     /// A connection of its own, outside the pool, for a caller that holds it indefinitely
     /// (the live updates' `LISTEN`); the caller closes it.
