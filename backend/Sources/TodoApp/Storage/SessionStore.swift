@@ -243,7 +243,7 @@ struct LoadSession: StoreQuery {
         sessions.user_id, sessions.csrf_secret, sessions.expires_at, users.username, sessions.public_id, \
         sessions.last_seen_at
         """
-    /// How many `columns` there are: what a reader skips to pass them.
+    /// How many `columns` there are (plain names, no comma inside one): what a reader skips to pass them.
     static let columnCount = columns.split(separator: ",").count
     /// The live session named by `$1` at time `$2`, joined with its user.
     static let liveSession = "sessions JOIN users ON users.id = sessions.user_id"

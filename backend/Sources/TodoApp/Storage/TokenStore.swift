@@ -144,8 +144,10 @@ struct LoadToken: StoreQuery {
     /// The token's columns, in the order `decode` reads them.
     static let columns = """
         api_tokens.id, api_tokens.user_id, users.username, api_tokens.abilities, \
-        COALESCE(api_tokens.last_used_at, 0)
+        api_tokens.last_used_at
         """
+    /// How many `columns` there are (plain names, no comma inside one): what a reader skips to pass them.
+    static let columnCount = columns.split(separator: ",").count
     /// The live token whose hash is `$1` at time `$2`, joined with its user.
     static let liveToken = "api_tokens JOIN users ON users.id = api_tokens.user_id"
     static let liveTokenCondition =
@@ -160,7 +162,7 @@ struct LoadToken: StoreQuery {
 
     static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> Row {
         Row(id: try columns.integer(), userID: try columns.integer(), username: try columns.text(),
-            abilities: try columns.text(), lastUsedAt: try columns.integer())
+            abilities: try columns.text(), lastUsedAt: try columns.optionalInteger() ?? 0)
     }
 }
 

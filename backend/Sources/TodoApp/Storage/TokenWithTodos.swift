@@ -2,6 +2,7 @@
 /// presents (as `LoadToken` reads it) and its user's todos (as `ListTodos` orders them),
 /// one row per todo, the token's columns repeated. No token, no row; a token without
 /// `todos:read`, or a user without (matching) todos, is one row whose todo columns are NULL.
+/// The token's columns are decoded from the first row only.
 ///
 /// The ability is checked twice on purpose: the join reads no todo for a token whose
 /// abilities lack the word `todos:read`, and `TokenStore` decides the answer (403) from
@@ -40,7 +41,8 @@ struct LoadTokenWithTodosInState: TokenWithTodosQuery {
 protocol TokenWithTodosQuery: StoreQuery where Row == TokenWithTodosRow {}
 
 struct TokenWithTodosRow: Sendable {
-    let token: LoadToken.Row
+    /// On the first row only: the others repeat it.
+    let token: LoadToken.Row?
     /// `nil` on the one row of a token without `todos:read` or a user without (matching) todos.
     let todo: Todo?
 }
@@ -55,7 +57,13 @@ extension TokenWithTodosQuery {
     }
 
     static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> TokenWithTodosRow {
-        let token = try LoadToken.decode(&columns)
+        let token: LoadToken.Row?
+        if columns.row == 0 {
+            token = try LoadToken.decode(&columns)
+        } else {
+            token = nil
+            columns.skip(LoadToken.columnCount)
+        }
         guard !columns.nextIsNull() else { return TokenWithTodosRow(token: token, todo: nil) }
         return TokenWithTodosRow(token: token, todo: try ListTodos.decode(&columns))
     }
