@@ -71,7 +71,7 @@ final class LiveHub: Sendable {
         var users: [Int64: UserStreams] = [:]
         var count = 0
         /// Every open stream by heartbeat slot, then by id; empty slots are left out.
-        var heartbeatSlots: [Int: [UInt64: AsyncStream<LiveMessage>.Continuation]] = [:]
+        var heartbeatSlots: [Int: [UInt64: Stream]] = [:]
     }
 
     let limits: Limits
@@ -125,10 +125,11 @@ final class LiveHub: Sendable {
             while user.streams.count >= limits.perUser {
                 evicted.append(user.streams.removeFirst())
             }
-            user.streams.append(Stream(id: id, owner: owner, continuation: continuation))
+            let stream = Stream(id: id, owner: owner, continuation: continuation)
+            user.streams.append(stream)
             state.users[owner.userID] = user
             state.count += 1 - evicted.count
-            state.heartbeatSlots[slot(of: id), default: [:]][id] = continuation
+            state.heartbeatSlots[slot(of: id), default: [:]][id] = stream
             return evicted
         }
         guard let evicted else {
@@ -257,12 +258,7 @@ final class LiveHub: Sendable {
     /// Sends the heartbeat to the streams of one slot (`0..<heartbeatSlots`).
     func beat(slot: Int) {
         let targets = state.withLockedValue { state in state.heartbeatSlots[slot].map { Array($0.values) } ?? [] }
-        for continuation in targets {
-            if case .dropped = continuation.yield(.heartbeat) {
-                logger.info("event stream fell behind; closing it")
-                continuation.finish()
-            }
-        }
+        send([.heartbeat], to: targets)
     }
 
     // MARK: Ending streams
