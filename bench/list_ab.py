@@ -3,6 +3,8 @@ the CPU each spends per request, which is steadier than req/s on a shared machin
 
     python3 bench/list_ab.py --rounds 2 before=/tmp/old-server after=backend/.build-release/release/todolist-server
 
+A binary may be followed by settings for its server: `pool4=/tmp/server,DATABASE_POOL_SIZE=4`.
+
 One throw-away cluster; for each binary in turn (interleaved: before, after, before, after...)
 a fresh database, the bench's reader with 20 todos, a 3 s warm-up, then `wrk -t2 -c32` for
 `--duration` seconds with the server's and PostgreSQL's CPU (utime + stime, as
@@ -29,9 +31,10 @@ ENV = {"BCRYPT_COST": "4", "LOG_LEVEL": "info", "SIGNUPS_PER_ADDRESS": "1000000"
 
 
 def one(cluster, postmaster, name, binary, duration, warmup, perf):
+    binary, *settings = binary.split(",")
     os.environ["TODOLIST_SERVER_BIN"] = str(Path(binary).resolve())
     url = cluster.create_database()
-    server = ServerProcess(url, env=ENV).start()
+    server = ServerProcess(url, env={**ENV, **dict(setting.split("=", 1) for setting in settings)}).start()
     try:
         reader = bench.Account(server.url, "bench-reader")
         for index in range(20):
