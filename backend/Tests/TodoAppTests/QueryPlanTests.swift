@@ -32,6 +32,37 @@ import Testing
         }
     }
 
+    /// A purge batch reads only the rows it deletes, through the time column's index, on a
+    /// table of realistic size with statistics, sequential scans allowed: a batch that read
+    /// the table whole would cost as much for 100 rows as for all, and a purge of many rows
+    /// would keep a PostgreSQL backend busy for seconds beside the requests.
+    @Test(arguments: TestDatabases.kinds)
+    func purgeBatchesReadTheirTimeIndexOnALargeTable(kind: Database.Kind) async throws {
+        try await TestDatabases.with(kind) { database in
+            for fill in FillPurgeableTables.statements(kind) {
+                _ = try await database.fetch(fill)
+            }
+            let bound = FillPurgeableTables.rows / 2
+            let batches: [any StoreQuery] = [
+                PurgeSessions(bound: bound, batchSize: 100), PurgeLoginFailures(bound: bound, batchSize: 100),
+                PurgeTokens(bound: bound, batchSize: 100),
+            ]
+            var failures: [String] = []
+            for batch in batches {
+                let plan = try await Self.planAsItRuns(batch, in: database)
+                if let scan = Self.fullScan(in: plan, kind: kind) {
+                    failures.append("\(type(of: batch).name): \(scan)")
+                }
+            }
+            #expect(failures.isEmpty, "purge batches reading a table whole on \(kind): \(failures)")
+        }
+    }
+
+    /// The plan the engine would choose for `query` as it runs, sequential scans allowed.
+    static func planAsItRuns<Query: StoreQuery>(_ query: Query, in database: Database) async throws -> [String] {
+        try await database.fetch(QueryPlan(query: query))
+    }
+
     @Test func everyDeclaredStatementIsListedOnce() throws {
         let listed = QueryCatalog.perRequest.map { type(of: $0).name } + QueryCatalog.others.map { $0.name }
         #expect(Set(listed).count == listed.count, "listed twice: \(listed)")
@@ -112,4 +143,37 @@ struct DisableSequentialScans: StoreCommand {
     static let text = QueryText(postgresOnly: "SET LOCAL enable_seqscan = off")
     static let isReadOnly = false
     var binds: [QueryValue] { [] }
+}
+
+
+/// `rows` sessions, log-in failures and tokens of one user, their times 1...`rows` (so half
+/// are at most `rows / 2`), and the planner's statistics for them.
+enum FillPurgeableTables {
+    static let rows: Int64 = 20_000
+
+    static func statements(_ kind: Database.Kind) -> [SchemaStatement] {
+        let user = "(SELECT id FROM users WHERE username_key = 'plan')"
+        func insert(_ into: String, _ select: String) -> SchemaStatement {
+            switch kind {
+            case .sqlite:
+                SchemaStatement(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(rows)) "
+                        + "INSERT INTO \(into) SELECT \(select) FROM n")
+            case .postgres:
+                SchemaStatement("INSERT INTO \(into) SELECT \(select) FROM generate_series(1, \(rows)) AS n(i)")
+            }
+        }
+        return [
+            SchemaStatement(
+                "INSERT INTO users (username, username_key, password_hash, created_at) VALUES ('plan', 'plan', 'x', 0)"),
+            insert(
+                "sessions (id_hash, user_id, csrf_secret, created_at, expires_at, public_id, last_seen_at)",
+                "'s' || i, \(user), 'c', 0, i, i, 0"),
+            insert("login_failures (scope, subject, failed_at)", "'address', 'a' || (i % 100), i"),
+            insert(
+                "api_tokens (user_id, name, token_hash, abilities, created_at, expires_at)",
+                "\(user), 't', 'h' || i, 'todos:read', 0, i"),
+            SchemaStatement("ANALYZE"),
+        ]
+    }
 }

@@ -50,22 +50,26 @@ struct PurgeService: Service {
 /// expired. A failure leaves the batches before it deleted.
 ///
 /// The purge is background work and must not delay requests:
+/// - A batch is sized by time: it takes about `batchTime`, whatever a row costs (indexes,
+///   disk, load); the next batch's size follows from the last one's pace.
+/// - Between batches the purge rests `restFactor` times as long as the last batch took (at
+///   least `minimumRest`): it takes at most a quarter of one thread or PostgreSQL backend,
+///   and less when the machine is busy, since a batch then takes longer.
 /// - On SQLite a statement runs synchronously on the calling thread, so each batch runs on
 ///   NIO's thread pool, never on an event loop, with the writer held exclusively (other
-///   writes wait suspended, off the loops). A batch is sized by time: it holds the writer
-///   for about `sqliteBatchTime`, whatever a row costs (indexes, disk, load).
+///   writes wait suspended, off the loops, for at most about `batchTime`).
 /// - On PostgreSQL nothing runs on the loops but the decode of one row per deleted row;
-///   batches of `batchSize` rows keep the round trips and commits few.
-/// Between batches the purge pauses: other writers take the writer, other work the CPU.
+///   a batch's time is its round trip, as the request that waits for it would see it.
 enum BatchedPurge {
     /// The most rows one statement deletes.
     static let defaultBatchSize = 1000
-    /// SQLite: how long one batch should hold the writer; the next batch's size follows
-    /// from the rows per second of the last one.
-    static let sqliteBatchTime: Duration = .milliseconds(2)
-    /// SQLite: the first batch's size, before a batch has been timed.
-    static let sqliteFirstBatchSize = 100
-    static let pause: Duration = .milliseconds(2)
+    /// How long one batch should take.
+    static let batchTime: Duration = .milliseconds(2)
+    /// The first batch's size, before a batch has been timed.
+    static let firstBatchSize = 100
+    /// The rest after a batch, as a multiple of the time the batch took.
+    static let restFactor = 3
+    static let minimumRest: Duration = .milliseconds(2)
 
     /// How many rows were deleted.
     static func delete<Batch: PurgeBatch>(
@@ -73,30 +77,34 @@ enum BatchedPurge {
     ) async throws -> Int {
         precondition(batchSize > 0)
         let sqlite = database.engine as? SQLiteEngine
-        var size = sqlite == nil ? batchSize : min(sqliteFirstBatchSize, batchSize)
+        var size = min(firstBatchSize, batchSize)
         var total = 0
         while true {
             let query = Batch(bound: bound, batchSize: Int64(size))
             let deleted: Int
+            let took: Duration
             if let sqlite {
                 let batch = try await Database.mappingFailures { try await sqlite.backgroundWrite(query) }
-                deleted = batch.rows.count
-                size = nextSize(after: size, took: batch.took, limit: batchSize)
+                (deleted, took) = (batch.rows.count, batch.took)
             } else {
+                let clock = ContinuousClock()
+                let started = clock.now
                 deleted = try await database.fetch(query).count
+                took = clock.now - started
             }
             total += deleted
             if deleted < Int(query.batchSize) || Task.isCancelled { return total }
-            try? await Task.sleep(for: pause)
+            size = nextSize(after: size, took: took, limit: batchSize)
+            try? await Task.sleep(for: max(minimumRest, took * restFactor))
         }
     }
 
-    /// The size that would have taken `sqliteBatchTime` at the last batch's pace, at most
-    /// twice the last (one quick batch is not a trend) and within 1...`limit`.
+    /// The size that would have taken `batchTime` at the last batch's pace, at most twice
+    /// the last (one quick batch is not a trend) and within 1...`limit`.
     static func nextSize(after size: Int, took elapsed: Duration, limit: Int) -> Int {
         let ceiling = min(limit, 2 * size)
         guard elapsed > .zero else { return ceiling }
-        let paced = Double(size) / (elapsed / sqliteBatchTime)
+        let paced = Double(size) / (elapsed / batchTime)
         return max(1, min(ceiling, Int(min(paced, Double(ceiling)))))
     }
 }
@@ -127,7 +135,10 @@ extension SQLiteEngine {
 }
 
 /// One batch of a purge: deletes at most `batchSize` rows whose time is at most `bound`,
-/// selected by primary key; a row (`RETURNING 1`) per deleted row.
+/// the oldest first, selected by primary key; a row (`RETURNING 1`) per deleted row.
+///
+/// The batch reads only the rows it deletes: the oldest through the time column's index,
+/// then each by its key, so it costs as much as its rows, not as the table.
 protocol PurgeBatch: StoreCommand {
     var bound: Int64 { get }
     var batchSize: Int64 { get }
@@ -137,10 +148,14 @@ protocol PurgeBatch: StoreCommand {
 extension PurgeBatch {
     var binds: [QueryValue] { [.integer(bound), .integer(batchSize)] }
 
-    /// The statement for `table`, keyed by `key`, whose time column is `column`.
+    /// The statement for `table`, keyed by `key`, whose time column is `column`. PostgreSQL
+    /// looks the keys up as an array (an index probe each, however large the table looks to
+    /// the planner); `IN (SELECT ...)` there becomes a hash join over the whole table.
     static func statement(table: String, key: String, column: String) -> QueryText {
-        QueryText(
-            "DELETE FROM \(table) WHERE \(key) IN (SELECT \(key) FROM \(table) WHERE \(column) <= $1 LIMIT $2) RETURNING 1")
+        let oldest = "SELECT \(key) FROM \(table) WHERE \(column) <= $1 ORDER BY \(column) LIMIT $2"
+        return QueryText(
+            "DELETE FROM \(table) WHERE \(key) IN (\(oldest)) RETURNING 1",
+            postgres: "DELETE FROM \(table) WHERE \(key) = ANY(ARRAY(\(oldest))) RETURNING 1")
     }
 }
 
