@@ -9,9 +9,9 @@ import Testing
     static let expiredCount = 2_345
     static let liveCount = 7
 
-    /// The next batch takes about `batchTime` (2 ms) at the last batch's pace,
+    /// SQLite's next batch takes about `sqliteBatchTime` (2 ms) at the last batch's pace,
     /// grows at most twofold a batch, and stays within 1...limit.
-    @Test func batchesAreSizedByTime() {
+    @Test func sqliteBatchesAreSizedByTime() {
         #expect(BatchedPurge.nextSize(after: 100, took: .milliseconds(4), limit: 1000) == 50)
         #expect(BatchedPurge.nextSize(after: 100, took: .milliseconds(1), limit: 1000) == 200)
         #expect(BatchedPurge.nextSize(after: 100, took: .microseconds(10), limit: 1000) == 200)

@@ -50,23 +50,25 @@ struct PurgeService: Service {
 /// expired. A failure leaves the batches before it deleted.
 ///
 /// The purge is background work and must not delay requests:
-/// - A batch is sized by time: it takes about `batchTime`, whatever a row costs (indexes,
-///   disk, load); the next batch's size follows from the last one's pace.
 /// - Between batches the purge rests `restFactor` times as long as the last batch took (at
 ///   least `minimumRest`): it takes at most a quarter of one thread or PostgreSQL backend,
 ///   and less when the machine is busy, since a batch then takes longer.
 /// - On SQLite a statement runs synchronously on the calling thread, so each batch runs on
 ///   NIO's thread pool, never on an event loop, with the writer held exclusively (other
-///   writes wait suspended, off the loops, for at most about `batchTime`).
+///   writes wait suspended, off the loops). A batch is sized by time: it holds the writer
+///   for about `sqliteBatchTime`, whatever a row costs (indexes, disk, load); the next
+///   batch's size follows from the last one's pace on the pool thread.
 /// - On PostgreSQL nothing runs on the loops but the decode of one row per deleted row;
-///   a batch's time is its round trip, as the request that waits for it would see it.
+///   batches of `batchSize` rows keep the round trips and commits few. A batch's time is its
+///   round trip, waits for a connection and for the CPU included: too noisy to size batches
+///   by (a busy machine would shrink them to a row each), right for resting by.
 enum BatchedPurge {
     /// The most rows one statement deletes.
     static let defaultBatchSize = 1000
-    /// How long one batch should take.
-    static let batchTime: Duration = .milliseconds(2)
-    /// The first batch's size, before a batch has been timed.
-    static let firstBatchSize = 100
+    /// SQLite: how long one batch should hold the writer.
+    static let sqliteBatchTime: Duration = .milliseconds(2)
+    /// SQLite: the first batch's size, before a batch has been timed.
+    static let sqliteFirstBatchSize = 100
     /// The rest after a batch, as a multiple of the time the batch took.
     static let restFactor = 3
     static let minimumRest: Duration = .milliseconds(2)
@@ -77,7 +79,7 @@ enum BatchedPurge {
     ) async throws -> Int {
         precondition(batchSize > 0)
         let sqlite = database.engine as? SQLiteEngine
-        var size = min(firstBatchSize, batchSize)
+        var size = sqlite == nil ? batchSize : min(sqliteFirstBatchSize, batchSize)
         var total = 0
         while true {
             let query = Batch(bound: bound, batchSize: Int64(size))
@@ -86,6 +88,7 @@ enum BatchedPurge {
             if let sqlite {
                 let batch = try await Database.mappingFailures { try await sqlite.backgroundWrite(query) }
                 (deleted, took) = (batch.rows.count, batch.took)
+                size = nextSize(after: size, took: took, limit: batchSize)
             } else {
                 let clock = ContinuousClock()
                 let started = clock.now
@@ -94,17 +97,16 @@ enum BatchedPurge {
             }
             total += deleted
             if deleted < Int(query.batchSize) || Task.isCancelled { return total }
-            size = nextSize(after: size, took: took, limit: batchSize)
             try? await Task.sleep(for: max(minimumRest, took * restFactor))
         }
     }
 
-    /// The size that would have taken `batchTime` at the last batch's pace, at most twice
-    /// the last (one quick batch is not a trend) and within 1...`limit`.
+    /// SQLite: the size that would have taken `sqliteBatchTime` at the last batch's pace, at
+    /// most twice the last (one quick batch is not a trend) and within 1...`limit`.
     static func nextSize(after size: Int, took elapsed: Duration, limit: Int) -> Int {
         let ceiling = min(limit, 2 * size)
         guard elapsed > .zero else { return ceiling }
-        let paced = Double(size) / (elapsed / batchTime)
+        let paced = Double(size) / (elapsed / sqliteBatchTime)
         return max(1, min(ceiling, Int(min(paced, Double(ceiling)))))
     }
 }
