@@ -9,6 +9,7 @@ import contextlib
 import errno
 import os
 import pwd
+import re
 import shutil
 import signal
 import sqlite3
@@ -534,3 +535,64 @@ def test_postgres_on_a_full_disk_answers_507_keeps_reads_and_recovers(servers):
                   f"{len(acknowledged) - 20} creates once the disk was full")
         finally:
             cluster.stop()
+
+
+def test_a_log_reader_that_stops_reading_holds_up_no_request(tmp_path):
+    """The server's standard output is a pipe whose reader stops reading (a stopped `| tee`,
+    a stalled log shipper): once the pipe is full, requests are still answered promptly; the
+    lines that did not fit are dropped and counted in a line of their own, and logging goes
+    on whole once the reader reads again."""
+    from servers import ServerProcess, sqlite_url
+
+    shape = ServerProcess(sqlite_url(tmp_path))
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen([str(__import__("servers").server_binary()), "serve"], env=shape.env,
+                               cwd=shape.workdir, stdout=write_end, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        http = requests.Session()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http.get(shape.url + "/api/ping/", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.05)
+        # A request line is ~200 bytes: 4,000 of them fill the pipe (64 KiB) and more.
+        slowest = 0.0
+        for _ in range(4000):
+            started = time.monotonic()
+            assert http.get(shape.url + "/api/ping/", timeout=5).status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+        print(f"slowest ping with the log's reader stopped: {slowest * 1000:.1f} ms")
+        assert slowest < 1.0
+
+        # The reader reads again: what was kept, the count of what was dropped, then new
+        # lines, each whole.
+        os.set_blocking(read_end, False)
+        received = b""
+        marker = "/api/after-reading/"  # a 404, logged with its path
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and marker.encode() not in received:
+            with contextlib.suppress(BlockingIOError):
+                while chunk := os.read(read_end, 1 << 16):
+                    received += chunk
+            http.get(shape.url + marker, timeout=5)
+            time.sleep(0.05)
+        text = received.decode()
+        assert re.search(r"\d+ log lines dropped: their reader fell behind\n", text), text[-2000:]
+        assert marker in text
+        lines = text.splitlines()
+        assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \w+ todolist: ", line) for line in lines), \
+            [line for line in lines if not re.match(r"^\d{4}-", line)][:3]
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        with contextlib.suppress(OSError):
+            while os.read(read_end, 1 << 16):
+                pass
+        process.wait(timeout=15)
+        os.close(read_end)
+        shutil.rmtree(shape.workdir, ignore_errors=True)

@@ -13,11 +13,13 @@ struct LogLineHandlerTests {
         var descriptors: [Int32] = [0, 0]
         #expect(pipe(&descriptors) == 0)
         defer { close(descriptors[0]) }
+        let output = LogOutput(descriptor: descriptors[1])
         var handler = LogLineHandler(
-            label: "todolist", output: descriptors[1],
+            label: "todolist", output: output,
             metadataProvider: provided.isEmpty ? nil : .init { provided })
         handler.metadata = handlerMetadata
         log(Logger(label: "todolist") { _ in handler })
+        output.close()
         close(descriptors[1])
         let data = FileHandle(fileDescriptor: descriptors[0]).readDataToEndOfFile()
         return try #require(String(data: data, encoding: .utf8))
@@ -43,5 +45,61 @@ struct LogLineHandlerTests {
     @Test func withoutMetadataTheLineHasNoEmptyField() throws {
         let line = try Self.line { logger in logger.error("plain") }
         #expect(line.hasSuffix(" error todolist: [TodoAppTests] plain\n"))
+    }
+
+    /// A pipe (or a socket, as systemd's journal gives) nobody reads: writing never waits.
+    /// Every line is either delivered, whole and in order, or counted in a line saying how
+    /// many were dropped, which follows the lines before it once the reader reads.
+    @Test(arguments: ["pipe", "socket"])
+    func aFullOutputQueuesThenDropsAndCountsWithoutWaiting(kind: String) throws {
+        var descriptors: [Int32] = [0, 0]
+        if kind == "pipe" {
+            #expect(pipe(&descriptors) == 0)
+        } else {
+            #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &descriptors) == 0)
+        }
+        defer { close(descriptors[0]) }
+        let output = LogOutput(descriptor: descriptors[1], backlogLimit: 10_000)
+        // A pipe's output has a description of its own; a socket's is the one given.
+        if kind == "pipe" { close(descriptors[1]) }
+        defer { if kind == "socket" { close(descriptors[1]) } }
+        let total = 100_000  // 1.2 MB: more than a pipe or a socket buffer holds, and the backlog
+        for index in 0..<total {
+            output.write(Array("line \(index)\n".utf8))  // returns: the test would hang here otherwise
+        }
+
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var delivered: [Int] = []
+        var dropped: [Int] = []
+        // Read without blocking, for at most 10 s: a line unaccounted for fails the test, not hangs it.
+        _ = fcntl(descriptors[0], F_SETFL, fcntl(descriptors[0], F_GETFL) | O_NONBLOCK)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while delivered.count + dropped.reduce(0, +) < total && ContinuousClock.now < deadline {
+            let count = read(descriptors[0], &buffer, buffer.count)
+            guard count > 0 else {
+                try #require(count < 0 && errno == EAGAIN)
+                usleep(1000)
+                continue
+            }
+            received += buffer[..<count]
+            while let end = received.firstIndex(of: UInt8(ascii: "\n")) {
+                let text = String(decoding: received[..<end], as: UTF8.self)
+                received.removeSubrange(...end)
+                if let number = text.wholeMatch(of: #/line (\d+)/#) {
+                    delivered.append(Int(number.1)!)
+                } else {
+                    let notice = try #require(
+                        text.wholeMatch(of: #/.+Z warning todolist: \[TodoApp\] (\d+) log lines dropped: their reader fell behind/#),
+                        "not a line of the test's nor a notice: \(text)")
+                    dropped.append(Int(notice.1)!)
+                }
+            }
+        }
+        output.close()
+        #expect(delivered == delivered.sorted() && Set(delivered).count == delivered.count, "out of order or repeated")
+        #expect(delivered.first == 0)
+        #expect(!dropped.isEmpty)
+        #expect(delivered.count + dropped.reduce(0, +) == total)
     }
 }

@@ -9,8 +9,9 @@ import Logging
 /// `StreamLogHandler` it saves the per-event work that showed in profiles (a tenth of
 /// `GET /api/ping/`): the local-time conversion (which also stats `/etc/localtime`
 /// each time), merging metadata dictionaries, and a lock around `fputs` plus `fflush`.
-/// Timestamps are UTC with milliseconds, the line is built in one buffer and written
-/// with one `write(2)`, which the kernel keeps whole for lines under `PIPE_BUF`.
+/// Timestamps are UTC with milliseconds, the line is built in one buffer and handed to
+/// `LogOutput` whole, which writes it with one `write(2)` (kept whole by the kernel for
+/// lines under `PIPE_BUF`) and never waits for the output's reader.
 public struct LogLineHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:] {
@@ -21,9 +22,13 @@ public struct LogLineHandler: LogHandler {
     private let label: String
     /// `metadata` already rendered (sorted `key=value` pairs), since it rarely changes.
     private var renderedMetadata: String = ""
-    private let output: Int32
+    private let output: LogOutput
 
-    public init(label: String, output: Int32 = STDOUT_FILENO, metadataProvider: Logger.MetadataProvider? = nil) {
+    public init(label: String, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.init(label: label, output: .standardOutput, metadataProvider: metadataProvider)
+    }
+
+    init(label: String, output: LogOutput, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.output = output
         self.metadataProvider = metadataProvider
@@ -63,19 +68,7 @@ public struct LogLineHandler: LogHandler {
         line.append(contentsOf: "] ".utf8)
         line.append(contentsOf: event.message.description.utf8)
         line.append(UInt8(ascii: "\n"))
-        line.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(output, bytes.baseAddress! + offset, bytes.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return  // a log line is not worth failing a request for
-                }
-            }
-        }
+        output.write(line)
     }
 
     static func render(_ metadata: Logger.Metadata) -> String {
