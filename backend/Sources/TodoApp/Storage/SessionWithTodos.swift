@@ -49,13 +49,7 @@ extension SessionWithTodosQuery {
     }
 
     static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> SessionWithTodosRow {
-        let session: LoadSession.Row?
-        if columns.row == 0 {
-            session = try LoadSession.decode(&columns)
-        } else {
-            session = nil
-            columns.skip(LoadSession.columnCount)
-        }
+        let session = try columns.onFirstRow(columns: LoadSession.columnCount) { try LoadSession.decode(&$0) }
         guard !columns.nextIsNull() else { return SessionWithTodosRow(session: session, todo: nil) }
         return SessionWithTodosRow(session: session, todo: try ListTodos.decode(&columns))
     }

@@ -148,6 +148,18 @@ protocol ColumnReader {
     mutating func optionalText() throws -> String?
 }
 
+extension ColumnReader {
+    /// `decode`'s value on the first row; on the others, which repeat it (the one side of a
+    /// join), its `count` columns are skipped, not decoded, and the value is `nil`.
+    mutating func onFirstRow<Value>(columns count: Int, _ decode: (inout Self) throws -> Value) rethrows -> Value? {
+        guard row == 0 else {
+            skip(count)
+            return nil
+        }
+        return try decode(&self)
+    }
+}
+
 /// A column that did not hold what its query expects: a bug or a schema out of step, answered 500.
 struct UnexpectedColumn: Error, CustomStringConvertible {
     let query: String

@@ -57,13 +57,7 @@ extension TokenWithTodosQuery {
     }
 
     static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> TokenWithTodosRow {
-        let token: LoadToken.Row?
-        if columns.row == 0 {
-            token = try LoadToken.decode(&columns)
-        } else {
-            token = nil
-            columns.skip(LoadToken.columnCount)
-        }
+        let token = try columns.onFirstRow(columns: LoadToken.columnCount) { try LoadToken.decode(&$0) }
         guard !columns.nextIsNull() else { return TokenWithTodosRow(token: token, todo: nil) }
         return TokenWithTodosRow(token: token, todo: try ListTodos.decode(&columns))
     }
