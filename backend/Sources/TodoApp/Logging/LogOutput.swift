@@ -15,7 +15,8 @@ import Foundation
 ///   the backlog once it is written.
 ///
 /// A pipe or a terminal is opened again, non-blocking, through `/proc/self/fd` (a
-/// description of its own: the flag does not reach the parent's); a socket (systemd's
+/// description of its own: the flag does not reach the parent's; a terminal so opened never
+/// becomes the process's controlling terminal); a socket (systemd's
 /// journal) is written with `MSG_DONTWAIT`. A regular file is written as it is: writing it
 /// does not wait for a reader.
 final class LogOutput: @unchecked Sendable {
@@ -45,7 +46,7 @@ final class LogOutput: @unchecked Sendable {
         if kind == S_IFSOCK {
             (self.descriptor, ownsDescriptor, isSocket) = (descriptor, false, true)
         } else if kind == S_IFIFO || kind == S_IFCHR {
-            let reopened = open("/proc/self/fd/\(descriptor)", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            let reopened = open("/proc/self/fd/\(descriptor)", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
             // Without /proc, the descriptor as it is: blocking, as a plain write would be.
             (self.descriptor, ownsDescriptor, isSocket) =
                 reopened >= 0 ? (reopened, true, false) : (descriptor, false, false)
