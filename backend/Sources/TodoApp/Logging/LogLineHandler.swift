@@ -40,35 +40,49 @@ public struct LogLineHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        let line = Self.line(
+            level: event.level, label: label, source: event.source, message: event.message.description
+        ) { line in
+            let provided = metadataProvider?.get() ?? [:]
+            let extra = event.metadata ?? [:]
+            if provided.isEmpty && extra.isEmpty {
+                if !renderedMetadata.isEmpty {
+                    line.append(UInt8(ascii: " "))
+                    line.append(contentsOf: renderedMetadata.utf8)
+                }
+            } else {
+                // Later sources win, as in `StreamLogHandler`.
+                var merged = metadata
+                for (key, value) in provided { merged[key] = value }
+                for (key, value) in extra { merged[key] = value }
+                Self.render(merged, into: &line)
+            }
+        }
+        output.write(line)
+    }
+
+    /// The one shape of a line, stamped now:
+    /// `<time> <level> <label>:<metadata> [<source>] <message>` and a newline, where
+    /// `appendMetadata` appends the ` key=value` pairs (none by default).
+    static func line(
+        level: Logger.Level, label: String, source: String, message: String,
+        metadata appendMetadata: (inout [UInt8]) -> Void = { _ in }
+    ) -> [UInt8] {
         var line = [UInt8]()
         line.reserveCapacity(256)
         RFC3339.write(milliseconds: Clock.milliseconds(), to: &line)
         line.append(UInt8(ascii: " "))
-        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(contentsOf: level.rawValue.utf8)
         line.append(UInt8(ascii: " "))
         line.append(contentsOf: label.utf8)
         line.append(UInt8(ascii: ":"))
-
-        let provided = metadataProvider?.get() ?? [:]
-        let extra = event.metadata ?? [:]
-        if provided.isEmpty && extra.isEmpty {
-            if !renderedMetadata.isEmpty {
-                line.append(UInt8(ascii: " "))
-                line.append(contentsOf: renderedMetadata.utf8)
-            }
-        } else {
-            // Later sources win, as in `StreamLogHandler`.
-            var merged = metadata
-            for (key, value) in provided { merged[key] = value }
-            for (key, value) in extra { merged[key] = value }
-            Self.render(merged, into: &line)
-        }
+        appendMetadata(&line)
         line.append(contentsOf: " [".utf8)
-        line.append(contentsOf: event.source.utf8)
+        line.append(contentsOf: source.utf8)
         line.append(contentsOf: "] ".utf8)
-        line.append(contentsOf: event.message.description.utf8)
+        line.append(contentsOf: message.utf8)
         line.append(UInt8(ascii: "\n"))
-        output.write(line)
+        return line
     }
 
     static func render(_ metadata: Logger.Metadata) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Where log lines go (standard output, by default), written so that the thread that logs
 /// (an event loop, for every request) never waits for the process that reads them.
@@ -163,10 +164,10 @@ final class LogOutput: @unchecked Sendable {
         _ = poll(&request, 1, 1000)
     }
 
+    /// Logged in the server's name (`todolist`, the label `TodolistServer` gives its loggers).
     static func droppedNotice(_ count: Int) -> [UInt8] {
-        var line: [UInt8] = []
-        RFC3339.write(milliseconds: Clock.milliseconds(), to: &line)
-        line += Array(" warning todolist: [TodoApp] \(count) log lines dropped: their reader fell behind\n".utf8)
-        return line
+        LogLineHandler.line(
+            level: .warning, label: "todolist", source: "TodoApp",
+            message: "\(count) log lines dropped: their reader fell behind")
     }
 }
