@@ -63,8 +63,10 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
         self._log_offset = 0
 
-    def start(self, timeout: float = 30.0) -> "ServerProcess":
-        log = open(self.log_path, "ab")
+    def start(self, timeout: float = 30.0, output: int | None = None) -> "ServerProcess":
+        """Starts the server and waits until it answers. Its output goes to its log file, or to
+        the file descriptor `output` (then `logs()` has nothing: the caller reads it)."""
+        log = open(self.log_path, "ab") if output is None else output
         self.process = subprocess.Popen(
             [str(server_binary()), "serve"], env=self.env, cwd=self.workdir,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -544,27 +544,19 @@ def test_a_log_reader_that_stops_reading_holds_up_no_request(tmp_path):
     on whole once the reader reads again."""
     from servers import ServerProcess, sqlite_url
 
-    shape = ServerProcess(sqlite_url(tmp_path))
+    server = ServerProcess(sqlite_url(tmp_path))
     read_end, write_end = os.pipe()
-    process = subprocess.Popen([str(__import__("servers").server_binary()), "serve"], env=shape.env,
-                               cwd=shape.workdir, stdout=write_end, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
-    os.close(write_end)
     try:
+        try:
+            server.start(output=write_end)
+        finally:
+            os.close(write_end)  # the server holds its own copy
         http = requests.Session()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                http.get(shape.url + "/api/ping/", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
         # A request line is ~200 bytes: 4,000 of them fill the pipe (64 KiB) and more.
         slowest = 0.0
         for _ in range(4000):
             started = time.monotonic()
-            assert http.get(shape.url + "/api/ping/", timeout=5).status_code == 200
+            assert http.get(server.url + "/api/ping/", timeout=5).status_code == 200
             slowest = max(slowest, time.monotonic() - started)
         print(f"slowest ping with the log's reader stopped: {slowest * 1000:.1f} ms")
         assert slowest < 1.0
@@ -579,7 +571,7 @@ def test_a_log_reader_that_stops_reading_holds_up_no_request(tmp_path):
             with contextlib.suppress(BlockingIOError):
                 while chunk := os.read(read_end, 1 << 16):
                     received += chunk
-            http.get(shape.url + marker, timeout=5)
+            http.get(server.url + marker, timeout=5)
             time.sleep(0.05)
         text = received.decode()
         assert re.search(r"\d+ log lines dropped: their reader fell behind\n", text), text[-2000:]
@@ -587,12 +579,14 @@ def test_a_log_reader_that_stops_reading_holds_up_no_request(tmp_path):
         lines = text.splitlines()
         assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \w+ todolist: ", line) for line in lines), \
             [line for line in lines if not re.match(r"^\d{4}-", line)][:3]
-        assert process.poll() is None
+        assert server.process.poll() is None
     finally:
-        process.terminate()
-        with contextlib.suppress(OSError):
-            while os.read(read_end, 1 << 16):
-                pass
-        process.wait(timeout=15)
+        if server.process is not None:
+            server.process.terminate()
+            with contextlib.suppress(OSError):
+                os.set_blocking(read_end, True)
+                while os.read(read_end, 1 << 16):
+                    pass
+        server.stop()
         os.close(read_end)
-        shutil.rmtree(shape.workdir, ignore_errors=True)
+        shutil.rmtree(server.workdir, ignore_errors=True)
