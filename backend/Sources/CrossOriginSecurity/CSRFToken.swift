@@ -89,10 +89,12 @@ public enum CSRFToken {
     static func randomString(length: Int) -> String {
         var output = [UInt8]()
         output.reserveCapacity(length)
-        var generator = SystemRandomNumberGenerator()
         while output.count < length {
-            let byte = UInt8.random(in: .min ... .max, using: &generator)
-            if byte < 248 { output.append(alphabet[Int(byte) % alphabet.count]) }
+            // 248 = 4 × 62: a byte at or above it is rejected (3 %), so a few spare bytes
+            // nearly always suffice for one draw.
+            for byte in SecureRandom.bytes(length - output.count + 8) where byte < 248 && output.count < length {
+                output.append(alphabet[Int(byte) % alphabet.count])
+            }
         }
         return String(decoding: output, as: UTF8.self)
     }

@@ -13,6 +13,24 @@ struct CSRFTokenTests {
         }
     }
 
+    @Test func secretsUseEveryCharacterOfTheAlphabetAboutEvenly() {
+        var counts: [Character: Int] = [:]
+        for _ in 0..<2000 {
+            for character in CSRFToken.makeSecret() { counts[character, default: 0] += 1 }
+        }
+        // 64,000 characters over 62: about 1,032 each; a modulo bias or a byte lost
+        // between draws would show as a character far off (or missing).
+        #expect(counts.count == 62)
+        #expect(counts.values.allSatisfy { (800...1300).contains($0) }, "\(counts.values.sorted())")
+    }
+
+    @Test func secureRandomGivesTheBytesAskedFor() {
+        for count in [0, 1, 7, 8, 9, 32, 33, 100] {
+            #expect(SecureRandom.bytes(count).count == count)
+        }
+        #expect(SecureRandom.bytes(32) != SecureRandom.bytes(32))
+    }
+
     @Test func maskUnmaskRoundTrip() {
         for _ in 0..<50 {
             let secret = CSRFToken.makeSecret()

@@ -1,3 +1,4 @@
+import CrossOriginSecurity
 import Crypto
 import Foundation
 
@@ -77,9 +78,7 @@ struct SessionStore: Sendable {
     }
 
     static func makeToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return Data(bytes).base64EncodedString()
+        return Data(SecureRandom.bytes(32)).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
