@@ -38,9 +38,13 @@ public enum TodoApplication {
         let limits = ConnectionLimits(
             idleTimeout: .seconds(settings.idleTimeout), requestTimeout: .seconds(settings.requestTimeout),
             maxHeaderSize: settings.maxHeaderSize)
+        let responder = router.buildResponder()
+        let stream = EventStreamConnection.StreamRoute(path: "/api/events/") { request, channel, logger in
+            try await responder.respond(to: request, context: AppRequestContext(source: .init(channel: channel, logger: logger)))
+        }
         return Application(
-            responder: StreamOpeningTaskResponder(base: router.buildResponder(), path: "/api/events/"),
-            server: limits.server(logger: logger),
+            responder: StreamOpeningTaskResponder(base: responder, path: stream.path),
+            server: limits.server(logger: logger, stream: stream),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             services: database.services + [purge] + live.services(engine: database.engine as? PostgresEngine),
             logger: logger

@@ -12,6 +12,7 @@ import http.client
 import json
 import queue
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -34,9 +35,17 @@ class EventStream:
     monotonic arrival time}` for a heartbeat, or `CLOSED` when the server ended the stream."""
 
     def __init__(self, base_url: str, client: ApiClient | None = None, *, origin: str | None = FRONTEND_ORIGIN,
-                 last_event_id: str | None = None, headers: dict | None = None, timeout: float = 10):
+                 last_event_id: str | None = None, headers: dict | None = None, timeout: float = 10,
+                 after: str | None = None):
+        """`after`: a path read with GET on the same connection first (a browser reusing a
+        keep-alive connection); without it the stream has a connection of its own."""
         parsed = urlparse(base_url)
         self.connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+        if after is not None:
+            self.connection.request("GET", after)
+            earlier = self.connection.getresponse()
+            earlier.read()
+            assert earlier.status == 200 and earlier.getheader("Connection") != "close", earlier.status
         request_headers = {"Accept": "text/event-stream"}
         if origin:
             request_headers["Origin"] = origin
@@ -454,11 +463,47 @@ def test_a_stream_closed_by_the_per_user_limit_is_told_why_and_the_others_stay(s
 def test_server_shutdown_ends_streams_without_a_reason_so_clients_reconnect(servers, streams):
     server = servers.start("sqlite")
     client, _ = new_user(server.url)
-    stream = streams(server.url, client)
-    assert stream.status == 200
+    own = streams(server.url, client)
+    shared = streams(server.url, client, after="/api/ping/")
+    assert own.status == 200 and shared.status == 200
     server.process.send_signal(signal.SIGTERM)
-    stream.assert_closed(within=3.0)
+    own.assert_closed(within=3.0)
+    shared.assert_closed(within=3.0)
     assert server.process.wait(timeout=10) == 0
+
+
+def test_a_stream_on_a_connection_that_answered_requests_before_works_alike(server, streams):
+    """A stream normally has a connection of its own, which the server answers without a
+    task (EventStreamConnection); a browser may reuse a keep-alive connection instead."""
+    client, _ = new_user(server.url)
+    own = streams(server.url, client)
+    shared = streams(server.url, client, after="/api/ping/")
+    assert shared.status == 200 and shared.headers["Content-Type"].startswith("text/event-stream")
+    created = client.post("/api/todos/", json={"title": "seen on both"}).json()
+    for stream in (own, shared):
+        event = stream.next()
+        assert event["event"] == "todo.created" and event["data"] == created, event
+    assert client.logout().status_code == 204
+    own.assert_closed(within=1.0, reason="session_ended")
+    shared.assert_closed(within=1.0, reason="session_ended")
+
+
+def test_a_refused_stream_on_its_own_connection_is_answered_and_the_connection_closed(sqlite_server, streams):
+    stream = streams(sqlite_server.url, None)
+    assert stream.status == 401
+    assert stream.json()["error"] == "not_authenticated"
+    assert stream.headers["Content-Type"].startswith("application/json")
+    assert stream.headers["Connection"] == "close"
+    assert stream.headers["Date"].endswith(" GMT")
+    # The server closes it (seen on a socket of our own: http.client closes its own on
+    # `Connection: close`).
+    parsed = urlparse(sqlite_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=2) as raw:
+        raw.sendall(b"GET /api/events/ HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
+        received = b""
+        while chunk := raw.recv(4096):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 401 "), received
 
 
 def test_global_cap_answers_503_with_retry_after(servers, streams):

@@ -1,5 +1,8 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
+import NIOEmbedded
+import NIOHTTPTypes
 import Testing
 @testable import TodoApp
 
@@ -68,7 +71,7 @@ import Testing
     }
 
     static func hub(perUser: Int = 3, total: Int = 10) -> LiveHub {
-        LiveHub(limits: .init(perUser: perUser, total: total), logger: Logger(label: "test"))
+        LiveHub(limits: .init(perUser: perUser, total: total))
     }
 
     static func owner(_ userID: Int64, session: Int64 = 1, expiresAt: Int64 = .max) -> LiveHub.Owner {
@@ -77,101 +80,212 @@ import Testing
 
     static func event(_ id: Int64) -> LiveEvent { LiveEvent(id: id, kind: .todoDeleted, data: "{\"id\":\(id)}") }
 
-    /// What a subscription has received so far, without waiting (ends at a finished stream).
-    static func drain(_ subscription: LiveHub.Subscription, count: Int) async -> [LiveMessage] {
-        var received: [LiveMessage] = []
-        var iterator = subscription.messages.makeAsyncIterator()
-        while received.count < count, let message = await iterator.next() { received.append(message) }
-        return received
+    /// A stream that records what the hub hands it.
+    final class RecordingSink: LiveStreamSink, @unchecked Sendable {
+        private let lock = NIOLock()
+        private var received: [LiveMessage] = []
+        private var ended = false
+        private var callbacks: [@Sendable () -> Void] = []
+
+        var messages: [LiveMessage] { lock.withLock { received } }
+        var isEnded: Bool { lock.withLock { ended } }
+
+        func deliver(_ messages: [LiveMessage]) {
+            lock.withLock { if !ended { received += messages } }
+        }
+
+        func end(_ reason: StreamEnd?) {
+            let callbacks: [@Sendable () -> Void] = lock.withLock {
+                guard !ended else { return [] }
+                ended = true
+                if let reason { received.append(.closed(reason)) }
+                defer { self.callbacks = [] }
+                return self.callbacks
+            }
+            for callback in callbacks { callback() }
+        }
+
+        func whenEnded(_ callback: @escaping @Sendable () -> Void) {
+            let now = lock.withLock {
+                if ended { return true }
+                callbacks.append(callback)
+                return false
+            }
+            if now { callback() }
+        }
     }
 
-    @Test func eventsAreDeliveredInIdOrderWhateverOrderTheyArrive() async throws {
+    static func open(_ hub: LiveHub, _ owner: LiveHub.Owner) throws -> RecordingSink {
+        let sink = RecordingSink()
+        try hub.open(owner, sink: sink)
+        return sink
+    }
+
+    @Test func eventsAreDeliveredInIdOrderWhateverOrderTheyArrive() throws {
         let hub = Self.hub()
-        let subscription = try hub.open(Self.owner(1))
+        let stream = try Self.open(hub, Self.owner(1))
         hub.deliver(userID: 1, Self.event(5))
         hub.deliver(userID: 1, Self.event(7))
         hub.deliver(userID: 1, Self.event(6))
         hub.deliver(userID: 2, Self.event(1))
-        let received = await Self.drain(subscription, count: 3)
-        #expect(received == [.event(Self.event(5)), .event(Self.event(6)), .event(Self.event(7))])
+        #expect(stream.messages == [.event(Self.event(5)), .event(Self.event(6)), .event(Self.event(7))])
     }
 
-    @Test func anEventThatNeverComesTurnsIntoAResync() async throws {
+    @Test func anEventThatNeverComesTurnsIntoAResync() throws {
         let hub = Self.hub()
-        let subscription = try hub.open(Self.owner(1))
+        let stream = try Self.open(hub, Self.owner(1))
         hub.deliver(userID: 1, Self.event(1))
         hub.deliver(userID: 1, Self.event(3))
         hub.tick(now: 0)
         hub.tick(now: 0)
         hub.beat(slot: 0)
-        let received = await Self.drain(subscription, count: 3)
-        #expect(received == [.event(Self.event(1)), .resync(reason: "missed_event"), .heartbeat])
+        #expect(stream.messages == [.event(Self.event(1)), .resync(reason: "missed_event"), .heartbeat])
     }
 
-    @Test func theOldestStreamIsClosedPastThePerUserLimitAndTheCapRefuses() async throws {
+    @Test func theOldestStreamIsClosedPastThePerUserLimitAndTheCapRefuses() throws {
         let hub = Self.hub(perUser: 2, total: 3)
-        // Held: a subscription whose stream is dropped is removed.
-        let first = try hub.open(Self.owner(1))
-        let second = try hub.open(Self.owner(1))
-        let third = try hub.open(Self.owner(1))
+        let first = try Self.open(hub, Self.owner(1))
+        let second = try Self.open(hub, Self.owner(1))
+        _ = try Self.open(hub, Self.owner(1))
         // Told why, so its client does not reconnect and close the next oldest in turn.
-        #expect(await Self.drain(first, count: 2) == [.closed(.tooManyStreams)])
+        #expect(first.messages == [.closed(.tooManyStreams)])
+        #expect(first.isEnded)
         #expect(hub.count == 2)
-        let other = try hub.open(Self.owner(2))
-        #expect(throws: LiveHub.Full.self) { try hub.open(Self.owner(3)) }
-        second.close()
+        _ = try Self.open(hub, Self.owner(2))
+        #expect(throws: LiveHub.Full.self) { try Self.open(hub, Self.owner(3)) }
+        second.end(nil)
         #expect(hub.count == 2)
-        withExtendedLifetime((third, other)) {}
     }
 
-    @Test func endingSessionsAndExpiryCloseOnlyTheirStreams() async throws {
+    @Test func endingSessionsAndExpiryCloseOnlyTheirStreams() throws {
         let hub = Self.hub(perUser: 5)
-        let laptop = try hub.open(Self.owner(1, session: 10))
-        let phone = try hub.open(Self.owner(1, session: 11))
-        let tablet = try hub.open(Self.owner(1, session: 12, expiresAt: 1000))
-        let other = try hub.open(Self.owner(2, session: 10))
+        let laptop = try Self.open(hub, Self.owner(1, session: 10))
+        let phone = try Self.open(hub, Self.owner(1, session: 11))
+        let tablet = try Self.open(hub, Self.owner(1, session: 12, expiresAt: 1000))
+        let other = try Self.open(hub, Self.owner(2, session: 10))
         hub.endSession(userID: 1, publicID: 10)
-        #expect(await Self.drain(laptop, count: 2) == [.closed(.sessionEnded)])
+        #expect(laptop.messages == [.closed(.sessionEnded)])
         hub.tick(now: 1000)
-        #expect(await Self.drain(tablet, count: 2) == [.closed(.sessionExpired)])
+        #expect(tablet.messages == [.closed(.sessionExpired)])
         hub.endSessions(userID: 1, except: 11)
         hub.deliver(userID: 1, Self.event(1))
         hub.deliver(userID: 2, Self.event(1))
-        #expect(await Self.drain(phone, count: 1) == [.event(Self.event(1))])
-        #expect(await Self.drain(other, count: 1) == [.event(Self.event(1))])
+        #expect(phone.messages == [.event(Self.event(1))])
+        #expect(other.messages == [.event(Self.event(1))])
         hub.endSessions(userID: 1, except: nil)
-        #expect(await Self.drain(phone, count: 2) == [.closed(.sessionEnded)])
+        #expect(phone.messages == [.event(Self.event(1)), .closed(.sessionEnded)])
         #expect(hub.count == 1)
     }
 
-    @Test func eachBeatReachesOneSlotOfStreamsAndEverySlotIsSomeStreams() async throws {
-        let hub = LiveHub(limits: .init(perUser: 6, total: 6), heartbeatSlots: 3, logger: Logger(label: "test"))
+    @Test func eachBeatReachesOneSlotOfStreamsAndEverySlotIsSomeStreams() throws {
+        let hub = LiveHub(limits: .init(perUser: 6, total: 6), heartbeatSlots: 3)
         // Opened together, as after a restart: they land in different slots.
-        let streams = try (0..<6).map { _ in try hub.open(Self.owner(1)) }
+        let streams = try (0..<6).map { _ in try Self.open(hub, Self.owner(1)) }
         hub.beat(slot: 0)
         hub.beat(slot: 1)
         hub.beat(slot: 2)
         hub.beat(slot: 0)
         hub.endAll()
-        var beats: [Int] = []
-        for stream in streams { beats.append(await Self.drain(stream, count: 10).count) }
         // Each stream is in exactly one slot; each slot holds two of the six.
-        #expect(beats.sorted() == [1, 1, 1, 1, 2, 2])
+        #expect(streams.map(\.messages.count).sorted() == [1, 1, 1, 1, 2, 2])
     }
 
-    @Test func shutdownEndsEveryStreamWithoutAReasonSoClientsReconnect() async throws {
+    @Test func shutdownEndsEveryStreamWithoutAReasonSoClientsReconnect() throws {
         let hub = Self.hub()
-        let subscription = try hub.open(Self.owner(1))
+        let stream = try Self.open(hub, Self.owner(1))
         hub.endAll()
-        #expect(await Self.drain(subscription, count: 1).isEmpty)
+        #expect(stream.messages.isEmpty)
+        #expect(stream.isEnded)
         #expect(hub.count == 0)
     }
 
-    @Test func aStreamThatStopsReadingIsClosed() async throws {
-        let hub = LiveHub(limits: .init(perUser: 2, total: 2, bufferLimit: 2), logger: Logger(label: "test"))
-        let stuck = try hub.open(Self.owner(1))
-        for id in 1...3 { hub.deliver(userID: 1, Self.event(Int64(id))) }
-        #expect(await Self.drain(stuck, count: 5) == [.event(Self.event(1)), .event(Self.event(2))])
+    @Test func aStreamThatEndsByItselfLeavesTheHub() throws {
+        let hub = Self.hub()
+        let stream = try Self.open(hub, Self.owner(1))
+        stream.end(nil)  // as when its client goes
         #expect(hub.count == 0)
+        #expect(!hub.hasStreams(userID: 1))
+    }
+}
+
+/// `EventStreamSink` on an embedded channel: what reaches the connection, in which order.
+@Suite struct EventStreamSinkTests {
+    static func event(_ id: Int64) -> LiveEvent { LiveUpdatesTests.event(id) }
+
+    static func connectedChannel() throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8000)).wait()
+        return channel
+    }
+
+    /// The body bytes written so far, and whether the response was ended.
+    static func written(_ channel: EmbeddedChannel) throws -> (text: String, ended: Bool) {
+        var text = ""
+        var ended = false
+        while let part = try channel.readOutbound(as: HTTPResponsePart.self) {
+            switch part {
+            case .body(let buffer): text += String(buffer: buffer)
+            case .end: ended = true
+            case .head: break
+            }
+        }
+        return (text, ended)
+    }
+
+    @Test func heldMessagesFollowTheOpeningWithoutTheEventsItCarried() throws {
+        let channel = try Self.connectedChannel()
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        sink.deliver([.event(Self.event(4)), .event(Self.event(5))])
+        sink.deliver([.heartbeat])
+        #expect(try Self.written(channel).text == "")
+        sink.start(lastSent: 4, ending: .response)
+        sink.deliver([.event(Self.event(6))])
+        let written = try Self.written(channel)
+        #expect(written.text == String(buffer: ServerSentEvents.event(Self.event(5))) + ":\n\n"
+            + String(buffer: ServerSentEvents.event(Self.event(6))))
+        #expect(!written.ended)
+    }
+
+    @Test func anEndWhileHeldSaysWhyAfterTheOpening() throws {
+        let channel = try Self.connectedChannel()
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        sink.end(.tooManyStreams)
+        sink.start(lastSent: 9, ending: .connection)
+        let written = try Self.written(channel)
+        #expect(written.text == String(buffer: ServerSentEvents.closed(id: 9, reason: .tooManyStreams)))
+        // Its own connection: the response ends and the connection closes.
+        #expect(written.ended)
+        #expect(!channel.isActive)
+    }
+
+    @Test func aClientThatStopsReadingIsLetGoWithoutAClosedEvent() throws {
+        let channel = try Self.connectedChannel()
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        let ended = NIOLockedValueBox(false)
+        sink.whenEnded { ended.withLockedValue { $0 = true } }
+        sink.start(lastSent: 0, ending: .response)
+        sink.deliver([.heartbeat])
+        channel.isWritable = false
+        sink.deliver([.event(Self.event(1))])
+        #expect(ended.withLockedValue { $0 })
+        channel.isWritable = true
+        sink.end(.sessionEnded)
+        let written = try Self.written(channel)
+        #expect(written.text == ":\n\n")
+        // Hummingbird's response: it ends the response, not the sink.
+        #expect(!written.ended)
+        #expect(channel.isActive)
+    }
+
+    @Test func theChannelClosingEndsTheStream() throws {
+        let channel = try Self.connectedChannel()
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        sink.start(lastSent: 0, ending: .response)
+        let ended = NIOLockedValueBox(false)
+        sink.whenEnded { ended.withLockedValue { $0 = true } }
+        #expect(!ended.withLockedValue { $0 })
+        try channel.close().wait()
+        channel.embeddedEventLoop.run()
+        #expect(ended.withLockedValue { $0 })
     }
 }

@@ -6,6 +6,8 @@ import NIOCore
 /// The typed state a request carries through the middleware chain to its handler.
 public struct AppRequestContext: RequestContext, CSRFRequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The connection the request came on (an event stream writes to it directly).
+    public let channel: any Channel
     /// The TCP peer: the client, or the proxy in front of us.
     public let peerAddress: String?
     /// Filled in by `ClientMiddleware` from the peer and, when the peer is a trusted proxy, its headers.
@@ -26,6 +28,7 @@ public struct AppRequestContext: RequestContext, CSRFRequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.channel = source.channel
         self.peerAddress = source.channel.remoteAddress?.ipAddress
     }
 }

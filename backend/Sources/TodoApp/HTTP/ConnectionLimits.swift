@@ -18,15 +18,18 @@ struct ConnectionLimits: Sendable {
     var requestTimeout: Duration
     var maxHeaderSize: Int
 
-    /// The HTTP/1.1 server that enforces these limits.
-    func server(logger: Logger) -> HTTPServerBuilder {
+    /// The HTTP/1.1 server that enforces these limits, and answers a connection opened for
+    /// `stream` without a task of its own (`EventStreamConnection`).
+    func server(logger: Logger, stream: EventStreamConnection.StreamRoute) -> HTTPServerBuilder {
         let requestTimeout = TimeAmount(requestTimeout)
         let configuration = HTTP1Channel.Configuration(
             additionalChannelHandlers: [RequestDeadlineHandler(timeout: requestTimeout, logger: logger)],
             idleTimeout: TimeAmount(idleTimeout),
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: maxHeaderSize, maxHeaderListSize: maxHeaderSize, maxHeaderFieldCount: 200))
-        return .http1(configuration: configuration)
+        return HTTPServerBuilder { responder in
+            EventStreamConnection(responder: responder, configuration: configuration, stream: stream)
+        }
     }
 }
 

@@ -1,12 +1,11 @@
-import Logging
 import NIOConcurrencyHelpers
 
 /// This process's open event streams, and the fan-out of messages to them.
 ///
-/// Every stream is an `AsyncStream` of `LiveMessage`s read by its response body; the
-/// hub only yields into it, never waits on a client. A stream that falls `bufferLimit`
-/// messages behind (a client that stopped reading) is closed: its client reconnects
-/// with `Last-Event-ID` and is replayed to, or told to resync.
+/// Every stream is a `LiveStreamSink` (`EventStreamSink`: its connection, written on its
+/// event loop); the hub hands it messages and never waits on a client. A sink whose client
+/// stopped reading ends itself: its client reconnects with `Last-Event-ID` and is replayed
+/// to, or told to resync.
 ///
 /// Events reach the hub once per process: on SQLite from the request that committed the
 /// change, on PostgreSQL from the one listening connection (`PostgresListener`). They may
@@ -27,8 +26,6 @@ final class LiveHub: Sendable {
         var perUser: Int
         /// Streams this process holds at most; past it, opening is refused (503).
         var total: Int
-        /// Messages a stream may have waiting before it is closed as stuck.
-        var bufferLimit: Int = 256
     }
 
     /// The session (or expiry) a stream belongs to, so ending the session ends it.
@@ -47,13 +44,12 @@ final class LiveHub: Sendable {
     private struct Stream {
         let id: UInt64
         let owner: Owner
-        let continuation: AsyncStream<LiveMessage>.Continuation
+        let sink: any LiveStreamSink
 
         /// Ends the stream with a final `closed` message saying why, so its client does not
-        /// reconnect by itself; the message is lost only if the stream is stuck (buffer full).
+        /// reconnect by itself; the message is lost only if the stream is stuck.
         func end(_ reason: StreamEnd) {
-            continuation.yield(.closed(reason))
-            continuation.finish()
+            sink.end(reason)
         }
     }
 
@@ -78,12 +74,10 @@ final class LiveHub: Sendable {
     /// How many slots the heartbeat interval is divided into (see the type's comment).
     let heartbeatSlots: Int
     private let state = NIOLockedValueBox(State())
-    private let logger: Logger
 
-    init(limits: Limits, heartbeatSlots: Int = 1, logger: Logger) {
+    init(limits: Limits, heartbeatSlots: Int = 1) {
         self.limits = limits
         self.heartbeatSlots = max(1, heartbeatSlots)
-        self.logger = logger
     }
 
     /// The fractional part of `id` × the golden ratio, scaled to the slots (Fibonacci
@@ -95,54 +89,36 @@ final class LiveHub: Sendable {
 
     var count: Int { state.withLockedValue { $0.count } }
 
-    /// An open stream's messages; they end when the hub closes it: after a final `.closed`
-    /// when the session ended or expired or the stream was replaced as the user's oldest;
-    /// without one when it was stuck or the server shuts down (its client reconnects).
-    /// `close()` removes it from the hub.
-    struct Subscription: Sendable {
-        let messages: AsyncStream<LiveMessage>
-        fileprivate let continuation: AsyncStream<LiveMessage>.Continuation
-
-        func close() { continuation.finish() }
-    }
-
-    /// A new stream for `owner`, or `Full`.
-    func open(_ owner: Owner) throws(Full) -> Subscription {
-        let (stream, continuation) = AsyncStream<LiveMessage>.makeStream(
-            bufferingPolicy: .bufferingOldest(limits.bufferLimit))
-        // The id is taken first so that `onTermination` is in place before the stream is
-        // registered: whoever finishes it then, it leaves the hub.
-        let id = state.withLockedValue { state in
-            defer { state.nextStreamID += 1 }
-            return state.nextStreamID
-        }
+    /// Registers `sink` as a stream of `owner`, or throws `Full`. From then on the hub hands
+    /// it the user's messages until it ends: after a final `.closed` when the session ended
+    /// or expired or the stream was replaced as the user's oldest; without one when it was
+    /// stuck, its client went, or the server shuts down (its client reconnects).
+    /// `sink.end(nil)` closes it; it leaves the hub however it ends.
+    func open(_ owner: Owner, sink: any LiveStreamSink) throws(Full) {
         let userID = owner.userID
-        continuation.onTermination = { [weak self] _ in self?.remove(id: id, userID: userID) }
-        let evicted: [Stream]? = state.withLockedValue { state in
+        let registered: (id: UInt64, evicted: [Stream])? = state.withLockedValue { state in
             guard state.count < limits.total else { return nil }
-            var user = state.users[owner.userID] ?? UserStreams()
+            let id = state.nextStreamID
+            state.nextStreamID += 1
+            var user = state.users[userID] ?? UserStreams()
             var evicted: [Stream] = []
             while user.streams.count >= limits.perUser {
                 evicted.append(user.streams.removeFirst())
             }
-            let stream = Stream(id: id, owner: owner, continuation: continuation)
+            let stream = Stream(id: id, owner: owner, sink: sink)
             user.streams.append(stream)
-            state.users[owner.userID] = user
+            state.users[userID] = user
             state.count += 1 - evicted.count
             state.heartbeatSlots[slot(of: id), default: [:]][id] = stream
-            return evicted
+            return (id, evicted)
         }
-        guard let evicted else {
-            continuation.finish()
-            throw Full()
-        }
-        // Outside the lock: finishing runs `onTermination`, which takes it.
-        for stream in evicted { stream.end(.tooManyStreams) }
-        return Subscription(messages: stream, continuation: continuation)
+        guard let registered else { throw Full() }
+        // Outside the lock: a sink that has already ended runs the callback at once.
+        sink.whenEnded { [weak self] in self?.remove(id: registered.id, userID: userID) }
+        for stream in registered.evicted { stream.end(.tooManyStreams) }
     }
 
-    /// Called when the stream's messages end, however they end (finished by the hub, or
-    /// its reader gone).
+    /// Called when the stream has ended, however it ended (by the hub, or its client gone).
     private func remove(id: UInt64, userID: Int64) {
         state.withLockedValue { state in
             let slot = slot(of: id)
@@ -298,7 +274,7 @@ final class LiveHub: Sendable {
             }
             return state.users.values.flatMap(\.streams)
         }
-        for stream in all { stream.continuation.finish() }
+        for stream in all { stream.sink.end(nil) }
     }
 
     /// Ends the user's streams whose owner `matches`, saying their session ended.
@@ -318,17 +294,9 @@ final class LiveHub: Sendable {
         for stream in ended { stream.end(.sessionEnded) }
     }
 
-    /// Yields outside the lock; a stream whose buffer is full is closed (see the type's comment).
+    /// Hands the messages to the streams, outside the lock.
     private func send(_ messages: [LiveMessage], to streams: [Stream]) {
         guard !messages.isEmpty else { return }
-        for stream in streams {
-            for message in messages {
-                if case .dropped = stream.continuation.yield(message) {
-                    logger.info("event stream fell behind; closing it", metadata: ["user": "\(stream.owner.userID)"])
-                    stream.continuation.finish()
-                    break
-                }
-            }
-        }
+        for stream in streams { stream.sink.deliver(messages) }
     }
 }

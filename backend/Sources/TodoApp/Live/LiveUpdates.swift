@@ -31,7 +31,7 @@ final class LiveUpdates: Sendable {
         self.logger = logger
         self.hub = LiveHub(
             limits: .init(perUser: settings.streamsPerUser, total: settings.streamsMax),
-            heartbeatSlots: LiveTicker.slots(heartbeat: settings.heartbeat), logger: logger)
+            heartbeatSlots: LiveTicker.slots(heartbeat: settings.heartbeat))
         self.log = LiveEventLog(database: database, kept: settings.eventsKeptPerUser)
     }
 

@@ -52,11 +52,11 @@ struct EventsController {
         let lastEventID = ServerSentEvents.lastEventID(request.headers[.lastEventID])
 
         // Subscribed before the replay is read, so no event falls between the two; the
-        // stream skips live events the replay already sent.
-        let subscription: LiveHub.Subscription
+        // sink holds live events until the opening is written and skips those it carried.
+        let sink = EventStreamSink(channel: context.channel, logger: context.logger)
         do {
-            subscription = try live.hub.open(
-                .init(userID: session.userID, sessionPublicID: session.publicID, expiresAt: expiresAt))
+            try live.hub.open(
+                .init(userID: session.userID, sessionPublicID: session.publicID, expiresAt: expiresAt), sink: sink)
         } catch {
             throw Self.busy
         }
@@ -64,7 +64,7 @@ struct EventsController {
         do {
             start = try await Self.start(live: live, userID: session.userID, lastEventID: lastEventID)
         } catch {
-            subscription.close()
+            sink.end(nil)
             throw error
         }
 
@@ -76,32 +76,28 @@ struct EventsController {
         // Handed to the body through a box it empties: what the closure captures lives as
         // long as the stream, and a replay can be large.
         let opening = NIOLockedValueBox<ByteBuffer?>(Self.opening(start, retryMilliseconds: live.settings.retryMilliseconds))
-        let firstLastSent = start.lastID
+        let lastSent = start.lastID
         let body = ResponseBody { writer in
-            defer { subscription.close() }
-            var lastSent = firstLastSent
             if let bytes = opening.withLockedValue({ buffer in defer { buffer = nil }; return buffer }) {
-                try await writer.write(bytes)
-            }
-            try await withGracefulShutdownHandler {
-                for await message in subscription.messages {
-                    switch message {
-                    case .event(let event):
-                        // Already sent in the replay.
-                        guard event.id > lastSent else { continue }
-                        lastSent = event.id
-                        try await writer.write(ServerSentEvents.event(event))
-                    case .resync(let reason):
-                        try await writer.write(ServerSentEvents.resync(id: lastSent, reason: reason))
-                    case .heartbeat:
-                        try await writer.write(ServerSentEvents.heartbeat)
-                    case .closed(let reason):
-                        // The hub has finished the stream: this is its last message.
-                        try await writer.write(ServerSentEvents.closed(id: lastSent, reason: reason))
-                    }
+                do {
+                    try await writer.write(bytes)
+                } catch {
+                    sink.end(nil)
+                    throw error
                 }
+            }
+            if writer is EventStreamConnection.BodyWriter {
+                // The connection is the stream's alone: the sink writes the rest, and this
+                // returns with no task left behind (see `EventStreamConnection`).
+                sink.start(lastSent: lastSent, ending: .connection)
+                return
+            }
+            // A connection Hummingbird serves: its task waits here, and ends the response.
+            sink.start(lastSent: lastSent, ending: .response)
+            await withGracefulShutdownHandler {
+                try? await sink.ended.get()
             } onGracefulShutdown: {
-                subscription.close()
+                sink.end(nil)
             }
             try await writer.finish(nil)
         }

@@ -6,7 +6,8 @@ import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
-/// PostgreSQL through `PostgresClient`'s pools, `DATABASE_POOL_SIZE` connections in all.
+/// PostgreSQL through `PostgresClient`'s pools, `DATABASE_POOL_SIZE` connections in all,
+/// opened when the pools start and kept open.
 ///
 /// There is one client per event loop, its connections' channels on that loop, and a query
 /// goes to the client of the loop it is made from: writing it, reading its reply and resuming
@@ -47,13 +48,20 @@ final class PostgresEngine: DatabaseEngine {
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.username,
             password: location.password, database: location.database, tls: tls.clientTLS)
-        configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = leaseTimeout
+        // No pool timers: every connection is a minimum one (no idle timeout) and none is
+        // pinged while idle (no keep-alive). The pool arms those timers each time a
+        // connection goes back idle, with `Task.sleep`, and a cancelled sleep stays allocated
+        // until its deadline: at a moderate load every query left ~1.3 KiB behind for 30-60 s
+        // (docs/performance.md, "Memory per idle stream"). A connection that died while idle
+        // is found by its next query, which `queryTimeout` bounds, and the pool replaces it.
+        configuration.options.keepAliveBehavior = nil
         let loops = Array(eventLoopGroup.makeIterator())
         let count = max(1, min(loops.count, poolSize))
         self.clients = (0..<count).map { index in
             var configuration = configuration
             configuration.options.maximumConnections = poolSize / count + (index < poolSize % count ? 1 : 0)
+            configuration.options.minimumConnections = configuration.options.maximumConnections
             return LoopClient(
                 loop: loops[index],
                 client: PostgresClient(configuration: configuration, eventLoopGroup: loops[index], backgroundLogger: logger))
