@@ -97,12 +97,17 @@ public enum TodoApplication {
             ClientMiddleware(proxies: settings.trustedProxies)
             BearerTokenMiddleware(tokens: tokens, sessionCookie: sessionCookie)
             SessionMiddleware(sessions: sessions, cookie: sessionCookie)
-            // A bearer token without a session cookie skips CSRF (Sanctum's rule): nothing
-            // about it is ambient, so a third-party page has nothing to ride on; the
-            // browser never attaches it by itself, and a page on another origin can set
-            // the header only after a CORS preflight that only FRONTEND_ORIGINS pass.
-            // With a session cookie as well the request is `ambiguous` and checked.
-            CSRFMiddleware(protection: csrf, exempting: { _, context in context.bearer.isBearerOnly })
+            // A bearer token without a session cookie skips CSRF (Sanctum's rule) on the
+            // routes that take tokens: nothing about it is ambient, so a third-party page
+            // has nothing to ride on; the browser never attaches it by itself, and a page on
+            // another origin can set the header only after a CORS preflight that only
+            // FRONTEND_ORIGINS pass. With a session cookie as well the request is
+            // `ambiguous` and checked; on other routes the header is no credential at all.
+            CSRFMiddleware(
+                protection: csrf,
+                exempting: { request, context in
+                    context.bearer.isBearerOnly && Authentication.takesBearerTokens(path: request.uri.path)
+                })
         }
 
         let accounts = AccountService(

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from accounts import PASSWORD, signed_up
+from accounts import PASSWORD, signed_up, unique_name
 from api import ApiClient, assert_error
 from servers import PostgresCluster
 from test_account_management import query, rows_of_user, sessions_of
@@ -228,6 +228,26 @@ def test_other_authorization_schemes_are_not_bearer_tokens(client):
     response = requests.post(client.url("/api/todos/"), json={"title": "x"},
                              headers={"Authorization": "Basic dXNlcjpwYXNz"}, timeout=30)
     assert_error(response, 403, "csrf_failed")
+
+
+@pytest.mark.parametrize("token", ["junk", "valid"])
+def test_a_bearer_header_lifts_no_csrf_check_where_tokens_are_not_credentials(client, token):
+    """Bearer tokens authenticate the todo routes (API.md, "Bearer tokens"); log-in, sign-up,
+    log-out and ping take none, so an `Authorization` header there is no reason to skip CSRF:
+    a cross-site log-in with the header is refused like one without it."""
+    name = unique_name()
+    owner = signed_up(client.base_url, name)
+    if token == "valid":
+        token = create_token(owner, abilities=["todos:write"])["token"]
+    headers = {"Authorization": f"Bearer {token}", "Origin": "https://evil.example",
+               "Sec-Fetch-Site": "cross-site"}
+    attempts = [("/api/auth/login/", {"username": name, "password": PASSWORD}),
+                ("/api/auth/signup/", {"username": unique_name(), "password": PASSWORD}),
+                ("/api/auth/logout/", None), ("/api/ping/", None), ("/api/nothing/", None)]
+    for path, body in attempts:
+        response = requests.post(client.url(path), json=body, headers=headers, timeout=30)
+        assert_error(response, 403, "csrf_failed")
+        assert "Set-Cookie" not in response.headers, path
 
 
 def test_routing_comes_before_token_checks(client):

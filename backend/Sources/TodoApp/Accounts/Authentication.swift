@@ -21,6 +21,17 @@ enum Authentication {
         static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
     }
 
+    /// Whether a bearer token is a credential on `path`: the todo routes take one, and the
+    /// account routes answer it (`403 session_required`). Elsewhere (log-in, sign-up, log-out,
+    /// ping, an unknown path) an `Authorization` header means nothing, and so lifts no check.
+    static func takesBearerTokens(path: String) -> Bool {
+        bearerRoutes.contains { path == $0 || path.hasPrefix($0 + "/") }
+    }
+
+    private static let bearerRoutes = [
+        "/api/todos", "/api/auth/me", "/api/auth/sessions", "/api/auth/password", "/api/auth/tokens",
+    ]
+
     /// The session of a route that manages the account; bearer tokens cannot use these.
     static func requireSession(_ context: AppRequestContext) throws(JSONError) -> AuthenticatedSession {
         if let bearer = context.bearer {
