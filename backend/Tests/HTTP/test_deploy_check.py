@@ -121,6 +121,19 @@ def test_wildcard_origin_over_a_public_suffix_is_an_error():
     assert report.status == 1
 
 
+def test_serve_refuses_a_wildcard_origin_over_a_public_suffix(tmp_path):
+    """`https://*.com` would let every .com site make credentialed requests and read the
+    answers: the server does not start, whatever else is set (API.md: an invalid
+    FRONTEND_ORIGINS entry stops the server)."""
+    env = {"PATH": "/usr/bin:/bin", "HOST": "127.0.0.1", "PORT": "0", "FRONTEND_ORIGINS": "https://*.com",
+           "DATABASE_URL": f"sqlite://{tmp_path / 'todo.sqlite'}"}
+    result = subprocess.run([str(server_binary()), "serve"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0, result
+    line = result.stderr.strip()
+    assert "FRONTEND_ORIGINS" in line and "https://*.com" in line and "public suffix" in line, result
+    assert len(line.splitlines()) == 1, line
+
+
 def test_insecure_cookies_with_an_https_origin():
     report = check(**prod(COOKIE_SECURE="false"))
     assert report.ids == ["W005"]

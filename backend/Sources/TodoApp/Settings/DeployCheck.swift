@@ -48,6 +48,9 @@ public struct DeployCheck: Sendable {
 
     /// Whether the server logs the findings when it starts: only for what looks like a
     /// deployment, so a development server with the defaults stays quiet.
+    /// The finding that also stops `serve`: a `FRONTEND_ORIGINS` wildcard over a public suffix.
+    static let publicSuffixOriginID = "E001"
+
     public static func runsAtStartUp(_ settings: AppSettings) -> Bool {
         settings.allowedHosts.isEnabled || settings.cookieSecure
     }
@@ -108,7 +111,7 @@ public struct DeployCheck: Sendable {
         var report: [Finding] = []
         for origin in origins where origin.matchesSubdomains && psl.isPublicSuffix(origin.host) {
             report.append(.init(
-                level: .error, id: "E001",
+                level: .error, id: Self.publicSuffixOriginID,
                 message: "FRONTEND_ORIGINS entry \(origin) spans the public suffix \(origin.host): every site under it may send credentialed requests and read the answers; list the app's own origin."))
         }
         // The sites of the API: one per ALLOWED_HOSTS name that is not `*` nor a public suffix.
