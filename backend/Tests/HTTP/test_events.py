@@ -312,10 +312,14 @@ def test_last_event_id_too_old_unknown_or_foreign_gets_one_resync(servers, db, s
     # Events 1..6 exist, 4..6 kept: resuming after 3 is complete, after 2 is not.
     complete = streams(server.url, client, last_event_id="3")
     assert [int(e["id"]) for e in complete.events(3)] == [4, 5, 6]
-    for last in ("2", "0", "99", "abc", "-1"):
+    # Older than the kept events: `too_old`; an id this user never had (ahead of the newest:
+    # another database, a re-created account) or not a number: `unknown_last_event_id`.
+    for last, reason in (("2", "too_old"), ("0", "too_old"), ("99", "unknown_last_event_id"),
+                         ("abc", "unknown_last_event_id"), ("-1", "unknown_last_event_id")):
         stream = streams(server.url, client, last_event_id=last)
         event = stream.next()
         assert event["event"] == "resync", (last, event)
+        assert event["data"] == {"reason": reason}, (last, event)
         assert event["id"] == "6"
         stream.assert_quiet(0.2)
 

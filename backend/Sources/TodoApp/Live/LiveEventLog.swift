@@ -49,15 +49,17 @@ struct LiveEventLog: Sendable {
     enum Replay: Equatable {
         /// Every event after `lastID`, in order (none when the client is up to date).
         case events([LiveEvent], current: Int64)
-        /// The gap is older than the kept events, or `lastID` is not one of this user's
-        /// event numbers: the client must re-read its list.
+        /// The gap is older than the kept events: the client must re-read its list.
         case resync(current: Int64)
+        /// `lastID` is ahead of this user's newest event, so not one of theirs (another
+        /// database, a re-created account): the client must re-read its list.
+        case unknown(current: Int64)
     }
 
     func replay(userID: Int64, after lastID: Int64) async throws -> Replay {
         let current = try await currentID(userID: userID)
         if lastID == current { return .events([], current: current) }
-        if lastID > current { return .resync(current: current) }
+        if lastID > current { return .unknown(current: current) }
         let rows = try await database.fetch(LiveEventsAfter(userID: userID, after: lastID, upTo: current))
         let events = rows.compactMap { row -> LiveEvent? in
             guard let kind = LiveEvent.Kind(rawValue: row.kind) else { return nil }

@@ -143,6 +143,8 @@ struct EventsController {
                 return Start(resumeID: id, lastID: current, replay: events)
             case .resync(let current):
                 return Start(resumeID: current, lastID: current, resync: "too_old")
+            case .unknown(let current):
+                return Start(resumeID: current, lastID: current, resync: "unknown_last_event_id")
             }
         }
     }
