@@ -6,8 +6,7 @@ import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
-/// PostgreSQL through `PostgresClient`'s pools, `DATABASE_POOL_SIZE` connections in all,
-/// opened when the pools start and kept open.
+/// PostgreSQL through `PostgresClient`'s pools, `DATABASE_POOL_SIZE` connections in all.
 ///
 /// There is one client per event loop, its connections' channels on that loop, and a query
 /// goes to the client of the loop it is made from: writing it, reading its reply and resuming
@@ -32,6 +31,9 @@ final class PostgresEngine: DatabaseEngine {
     let queryTimeout: Duration
     private let inOutage = NIOLockedValueBox(false)
 
+    /// How long a pooled connection may stay idle before it is closed (see `init`).
+    static let connectionIdleTimeout: Duration = .seconds(10)
+
     /// Throws `PostgresTLS.SetupError` when the root certificates `sslmode` needs cannot be read.
     init(
         location: DatabaseLocation.PostgresLocation, poolSize: Int, logger: Logger,
@@ -49,19 +51,21 @@ final class PostgresEngine: DatabaseEngine {
             host: location.host, port: location.port, username: location.username,
             password: location.password, database: location.database, tls: tls.clientTLS)
         configuration.options.connectTimeout = leaseTimeout
-        // No pool timers: every connection is a minimum one (no idle timeout) and none is
-        // pinged while idle (no keep-alive). The pool arms those timers each time a
-        // connection goes back idle, with `Task.sleep`, and a cancelled sleep stays allocated
-        // until its deadline: at a moderate load every query left ~1.3 KiB behind for 30-60 s
-        // (docs/performance.md, "Memory per idle stream"). A connection that died while idle
-        // is found by its next query, which `queryTimeout` bounds, and the pool replaces it.
+        // Few pool timers, short ones. The pool arms them each time a connection goes back
+        // idle, with `Task.sleep`, and a cancelled sleep stays allocated until its deadline:
+        // with the defaults (a keep-alive ping after 30 s, closing after 60 s idle) every
+        // query at a moderate load left ~1.3 KiB behind for up to a minute (docs/performance.md,
+        // "Memory per idle stream"). So no keep-alive (an idle connection is closed before a
+        // ping would matter; one that died is found by its next query, which `queryTimeout`
+        // bounds) and a short idle timeout. (`minimumConnections` above 0 would arm no idle
+        // timer, but this pool then trips a precondition when PostgreSQL is away.)
         configuration.options.keepAliveBehavior = nil
+        configuration.options.connectionIdleTimeout = Self.connectionIdleTimeout
         let loops = Array(eventLoopGroup.makeIterator())
         let count = max(1, min(loops.count, poolSize))
         self.clients = (0..<count).map { index in
             var configuration = configuration
             configuration.options.maximumConnections = poolSize / count + (index < poolSize % count ? 1 : 0)
-            configuration.options.minimumConnections = configuration.options.maximumConnections
             return LoopClient(
                 loop: loops[index],
                 client: PostgresClient(configuration: configuration, eventLoopGroup: loops[index], backgroundLogger: logger))
