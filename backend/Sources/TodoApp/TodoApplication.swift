@@ -12,14 +12,14 @@ public enum TodoApplication {
     /// Opens and migrates the database, then assembles the server and the services it
     /// runs beside (PostgreSQL's pool, the purge of expired rows).
     public static func build(settings: AppSettings, logger: Logger) async throws -> some ApplicationProtocol {
-        let deployCheck = DeployCheck(settings: settings)
+        let findings = DeployCheck(settings: settings).findings()
         // A wildcard origin over a public suffix (`https://*.com`) would let every site under it
         // read the API with the user's cookies: such an entry is invalid, as API.md has it.
-        if let finding = deployCheck.findings().first(where: { $0.id == DeployCheck.publicSuffixOriginID }) {
+        if let finding = findings.first(where: { $0.id == DeployCheck.publicSuffixOriginID }) {
             throw AppSettings.InvalidSetting(name: "FRONTEND_ORIGINS", message: finding.message)
         }
         if DeployCheck.runsAtStartUp(settings) {
-            deployCheck.log(to: logger)
+            DeployCheck.log(findings, to: logger)
         }
         let database = try await Database.open(
             url: settings.databaseURL, poolSize: settings.databasePoolSize,

@@ -46,11 +46,11 @@ public struct DeployCheck: Sendable {
         })
     }
 
-    /// Whether the server logs the findings when it starts: only for what looks like a
-    /// deployment, so a development server with the defaults stays quiet.
     /// The finding that also stops `serve`: a `FRONTEND_ORIGINS` wildcard over a public suffix.
     static let publicSuffixOriginID = "E001"
 
+    /// Whether the server logs the findings when it starts: only for what looks like a
+    /// deployment, so a development server with the defaults stays quiet.
     public static func runsAtStartUp(_ settings: AppSettings) -> Bool {
         settings.allowedHosts.isEnabled || settings.cookieSecure
     }
@@ -66,8 +66,8 @@ public struct DeployCheck: Sendable {
     }
 
     /// Logs each finding on one line, at error or warning level.
-    public func log(to logger: Logger) {
-        for finding in findings() {
+    public static func log(_ findings: [Finding], to logger: Logger) {
+        for finding in findings {
             logger.log(
                 level: finding.level == .error ? .error : .warning,
                 "deploy check \(finding.id): \(finding.message)",
