@@ -49,7 +49,7 @@ public enum TodoApplication {
             try await responder.respond(to: request, context: AppRequestContext(source: .init(channel: channel, logger: logger)))
         }
         return Application(
-            responder: StreamOpeningTaskResponder(base: responder, path: stream.path),
+            responder: StreamOpeningTaskResponder(base: responder, stream: stream),
             server: limits.server(logger: logger, stream: stream),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             services: database.services + [purge] + live.services(engine: database.engine as? PostgresEngine),

@@ -33,10 +33,15 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
         let path: String
         let respond: @Sendable (Request, any Channel, Logger) async throws -> Response
 
+        /// Whether a request is the stream's: `path` without its query. Asked of every
+        /// request (`StreamOpeningTaskResponder`), so it allocates nothing.
+        func matches(method: HTTPRequest.Method, path: some StringProtocol) -> Bool {
+            method == .get && (path == self.path || path == self.path.dropLast())
+        }
+
         func matches(_ head: HTTPRequest) -> Bool {
-            guard head.method == .get, let target = head.path else { return false }
-            let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            return path == self.path || path + "/" == self.path
+            guard let target = head.path else { return false }
+            return matches(method: head.method, path: target.prefix { $0 != "?" })
         }
     }
 
@@ -121,11 +126,14 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
         }
 
         consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
-            let channel = self.channel
-            channel.writeAndFlush(HTTPResponsePart.end(trailingHeaders)).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            EventStreamConnection.endResponse(on: channel, trailers: trailingHeaders)
         }
+    }
+
+    /// Ends the response in progress on `channel`, then closes the connection once that is
+    /// written: how a connection of the stream's own ends, whatever ends it.
+    static func endResponse(on channel: any Channel, trailers: HTTPFields? = nil) {
+        channel.writeAndFlush(HTTPResponsePart.end(trailers)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Looks at a connection's first request, on its event loop (see `EventStreamConnection`).
@@ -175,40 +183,33 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
                 context.fireChannelRead(data)
                 return
             }
-            decided = true
             if stream.matches(head) {
                 isStream = true
+                decide(.stream(head))
                 context.fireChannelRead(data)
-                promise.succeed(.stream(head))
             } else {
                 // As `HTTP1Channel.setup` makes it, here rather than there (see `setup`).
                 do {
                     let asyncChannel = try AsyncChannel(
                         wrappingChannelSynchronously: context.channel,
                         configuration: .init(isOutboundHalfClosureEnabled: true))
+                    decide(.http(asyncChannel))
                     context.fireChannelRead(data)
-                    promise.succeed(.http(asyncChannel))
                     context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
                 } catch {
-                    promise.succeed(.closed)
+                    decide(.closed)
                     context.close(promise: nil)
                 }
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            if !decided {
-                decided = true
-                promise.succeed(.closed)
-            }
+            decide(.closed)
             context.fireChannelInactive()
         }
 
         func handlerRemoved(context: ChannelHandlerContext) {
-            if !decided {
-                decided = true
-                promise.succeed(.closed)
-            }
+            decide(.closed)
         }
 
         /// On a stream's connection: the client closing its side (the server allows
@@ -223,14 +224,20 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
             }
             if isStream, event is ChannelShouldQuiesceEvent {
                 if headWritten {
-                    let channel = context.channel
-                    context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+                    EventStreamConnection.endResponse(on: context.channel)
                 } else {
                     context.close(promise: nil)
                 }
                 return
             }
             context.fireUserInboundEventTriggered(event)
+        }
+
+        /// The first decision is the connection's; later ones (the channel closing after it) do nothing.
+        private func decide(_ decision: Decision) {
+            guard !decided else { return }
+            decided = true
+            promise.succeed(decision)
         }
 
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

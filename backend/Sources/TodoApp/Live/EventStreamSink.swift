@@ -164,8 +164,7 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
     /// On a connection of the stream's own, the end of the response, then the connection closed.
     private func closeOwnConnection() {
         guard ending == .connection, channel.isActive else { return }
-        channel.writeAndFlush(HTTPResponsePart.end(nil), promise: nil)
-        channel.close(promise: nil)
+        EventStreamConnection.endResponse(on: channel)
     }
 
     private func onLoop(_ body: @escaping @Sendable () -> Void) {

@@ -17,11 +17,10 @@ import Hummingbird
 /// wrapper the middleware builder adds for it, would sit in every request's chain.
 struct StreamOpeningTaskResponder<Base: HTTPResponder>: HTTPResponder where Base.Context: Sendable {
     let base: Base
-    /// The stream's route: a `GET` of exactly this path.
-    let path: String
+    let stream: EventStreamConnection.StreamRoute
 
     func respond(to request: Request, context: Base.Context) async throws -> Response {
-        guard request.method == .get, request.uri.path == path else {
+        guard stream.matches(method: request.method, path: request.uri.path) else {
             return try await base.respond(to: request, context: context)
         }
         return try await respondInChildTask(to: request, context: context)
