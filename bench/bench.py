@@ -72,6 +72,7 @@ BEARER_TO_COOKIE = ("GET /api/todos/ (20 todos, bearer token)", "GET /api/todos/
 # alternating; the verdict is the median of the rounds' ratios.
 BEARER_PAIR_ROUNDS = 5
 BEARER_PAIR_SECONDS = 4
+BEARER_PAIR_SCENARIO = "bearer ÷ cookie list reads, interleaved"
 RSS_LIMIT_MIB = 80
 
 
@@ -491,9 +492,6 @@ def bearer_to_cookie_pairs(server_scenarios: list[tuple[str, str, str]], connect
           f"{', '.join(f'{r:.2f}' for r in ratios)}", flush=True)
     return {"scenario": BEARER_PAIR_SCENARIO, "database": database, "connections": connections,
             "ratio": statistics.median(ratios), "round_ratios": ratios, "ok": ok}
-
-
-BEARER_PAIR_SCENARIO = "bearer ÷ cookie list reads, interleaved"
 
 
 def bearer_pairs_markdown(pairs: list[dict]) -> str:
