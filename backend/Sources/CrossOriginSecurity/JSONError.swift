@@ -33,11 +33,16 @@ public struct JSONError: HTTPResponseError, Sendable, CustomStringConvertible {
     }
 
     public func makeResponse() -> Response {
-        var members: [(String, String)] = [("error", code), ("detail", detail)]
-        members.append(contentsOf: extra.map { ($0.key, $0.value) })
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: JSONText.object(members))))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// The JSON object the error is answered with.
+    public var body: ByteBuffer {
+        var members: [(String, String)] = [("error", code), ("detail", detail)]
+        members.append(contentsOf: extra.map { ($0.key, $0.value) })
+        return ByteBuffer(string: JSONText.object(members))
     }
 
     public var description: String { "\(status.code) \(code): \(detail)" }

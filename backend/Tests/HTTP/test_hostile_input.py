@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 
@@ -226,3 +227,68 @@ def test_connect_is_answered_in_json_and_never_swallows_the_next_request(sqlite_
     if with_token:
         assert b"allow: get, head, options, post" in head.lower()
     assert rest.count(b"HTTP/1.1") == 0, received
+
+
+def responses_in(received: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """The HTTP/1.1 responses in `received` (each with a Content-Length): status, headers
+    (lower-case names), body."""
+    found = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        found.append((status, headers, rest[:length]))
+        received = rest[length:]
+    return found
+
+
+def assert_refused_as_json(response: tuple[int, dict[str, str], bytes], status: int, code: str) -> None:
+    got_status, headers, body = response
+    assert got_status == status, response
+    assert headers["content-type"].startswith("application/json"), response
+    assert headers["connection"] == "close", response
+    assert "date" in headers, response
+    payload = json.loads(body)
+    assert payload["error"] == code and payload["detail"], payload
+
+
+NOT_HTTP = [
+    pytest.param(b"FOO /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", id="unknown-method"),
+    pytest.param(b"GET /api/ping/ HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", id="http-2.0-request-line"),
+    pytest.param(b"POST /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+                 id="two-content-lengths"),
+    pytest.param(b"GET /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: a\x01b\r\n\r\n", id="control-character"),
+    pytest.param(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40, id="tls-client-hello"),
+]
+
+
+@pytest.mark.parametrize("payload", NOT_HTTP)
+def test_bytes_that_are_not_http_are_answered_400_as_json_and_the_connection_closed(sqlite_server, payload):
+    started = time.monotonic()
+    received = raw_exchange(sqlite_server.url, payload, timeout=5)
+    assert time.monotonic() - started < 3, "the connection was left open"
+    [response] = responses_in(received)
+    assert_refused_as_json(response, 400, "bad_request")
+
+
+@pytest.mark.parametrize("payload", NOT_HTTP)
+def test_bytes_that_are_not_http_after_a_request_are_answered_after_its_answer(sqlite_server, payload):
+    request = b"GET /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    started = time.monotonic()
+    received = raw_exchange(sqlite_server.url, request + payload, timeout=5)
+    assert time.monotonic() - started < 3, "the connection was left open"
+    first, second = responses_in(received)
+    assert first[0] == 200 and json.loads(first[2]) == {"result": "OK"}, first
+    assert_refused_as_json(second, 400, "bad_request")
+
+
+def test_a_request_head_over_the_size_limit_is_431_as_json(sqlite_server, sqlite_client):
+    payload = b"GET /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
+    started = time.monotonic()
+    received = raw_exchange(sqlite_server.url, payload, timeout=5)
+    assert time.monotonic() - started < 3, "the connection was left open"
+    [response] = responses_in(received)
+    assert_refused_as_json(response, 431, "headers_too_large")
+    assert sqlite_client.get("/api/ping/").status_code == 200

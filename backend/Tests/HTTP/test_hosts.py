@@ -92,6 +92,28 @@ def test_missing_malformed_or_repeated_host_is_bad_host(guarded, hosts):
     assert_bad_host(send(guarded, hosts))
 
 
+@pytest.mark.parametrize("target,hosts", [
+    ("http://evil.example/api/ping/", ["api.example.com"]),
+    ("HTTP://evil.example:8000/api/ping/", ["api.example.com"]),
+    ("https://evil.example/api/ping/?x=1", []),
+    ("http://user@api.example.com/api/ping/", ["api.example.com"]),
+    ("http:///api/ping/", ["api.example.com"]),
+])
+def test_an_absolute_form_target_is_judged_by_its_own_host_not_the_host_header(guarded, target, hosts):
+    # RFC 9112, 3.2.2: a server receiving the absolute form uses its host, ignoring Host.
+    assert_bad_host(send(guarded, hosts, path=target))
+
+
+@pytest.mark.parametrize("target,hosts", [
+    ("http://api.example.com/api/ping/", ["evil.example"]),
+    ("https://WWW.example.org:8443/api/ping/", []),
+])
+def test_an_absolute_form_target_naming_an_allowed_host_is_served(guarded, target, hosts):
+    answer = send(guarded, hosts, path=target)
+    assert answer.status == 200, answer.body
+    assert answer.json() == {"result": "OK"}
+
+
 def test_malformed_host_is_refused_even_with_the_wildcard(servers):
     server = servers.start(ALLOWED_HOSTS="*")
     assert send(server, ["anything.example:1234"]).status == 200

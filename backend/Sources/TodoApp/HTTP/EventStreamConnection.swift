@@ -57,11 +57,15 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
     let configuration: HTTP1Channel.Configuration
     let stream: StreamRoute
 
-    /// `HTTP1Channel.setup`'s pipeline, with `FirstRequest` before the connection-state
-    /// handler (so it sees a quiesce event, which that handler does not pass on), and without
-    /// the `NIOAsyncChannel` at its end until a request shows the connection is not a
-    /// stream's: its writer may not be released unfinished, and finishing it closes the
-    /// connection.
+    /// `HTTP1Channel.setup`'s pipeline, with:
+    /// - `AbsoluteFormTarget` before the codec, which drops an absolute-form target's host;
+    /// - `ParseErrorAnswer` after it, so a parse error is answered as JSON, before the first
+    ///   request too;
+    /// - `FirstRequest` before the connection-state handler, so it sees a quiesce event,
+    ///   which that handler does not pass on;
+    /// - no `NIOAsyncChannel` at its end until a request shows the connection is not a
+    ///   stream's: its writer may not be released unfinished, and finishing it closes the
+    ///   connection.
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             var limits = NIOHTTPDecoderLimitConfiguration()
@@ -72,7 +76,9 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+            try pipeline.addHandler(AbsoluteFormTarget())
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandler(ParseErrorAnswer())
             try pipeline.addHandlers(configuration.additionalChannelHandlers())
             let firstRequest = FirstRequest(stream: stream, eventLoop: channel.eventLoop)
             try pipeline.addHandler(firstRequest)
