@@ -81,10 +81,12 @@ import Testing
             let sessions = SessionStore(database: database, lifetime: 3600)
             // Issued with a shorter lifetime than the store's: the first use extends it.
             let issued = try await Self.issueSession(in: database, for: user, secretLetter: "d", lifetime: 600)
-            #expect(try await sessions.load(token: issued.token)?.wasRefreshed == true)
-            #expect(try await sessions.load(token: issued.token)?.wasRefreshed == false)
-            let expiresAt = try #require(try await database.fetchFirst(SessionExpiry(idHash: issued.session.id)))
-            #expect(expiresAt > Clock.milliseconds() + 3_500_000)
+            let refreshed = try #require(try await sessions.load(token: issued.token))
+            #expect(refreshed.wasRefreshed)
+            #expect(refreshed.session.expiresAt > Clock.milliseconds() + 3_500_000)
+            let reused = try #require(try await sessions.load(token: issued.token))
+            #expect(!reused.wasRefreshed)
+            #expect(reused.session.expiresAt == refreshed.session.expiresAt)
         }
     }
 

@@ -9,12 +9,16 @@ public struct AuthenticatedSession: Sendable, Equatable {
     public let userID: Int64
     public let username: String
     public let csrfSecret: String
+    /// When the session expires (milliseconds since 1970), as stored once this request's
+    /// refresh, if any, is written: a session is live until then unless something ends it.
+    public let expiresAt: Int64
 
-    public init(id: String, publicID: Int64, userID: Int64, username: String, csrfSecret: String) {
+    public init(id: String, publicID: Int64, userID: Int64, username: String, csrfSecret: String, expiresAt: Int64) {
         self.id = id
         self.publicID = publicID
         self.userID = userID
         self.username = username
         self.csrfSecret = csrfSecret
+        self.expiresAt = expiresAt
     }
 }

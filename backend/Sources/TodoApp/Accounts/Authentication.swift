@@ -32,18 +32,21 @@ enum Authentication {
         "/api/todos", "/api/auth/me", "/api/auth/sessions", "/api/auth/password", "/api/auth/tokens",
     ]
 
-    /// The session of a route that manages the account; bearer tokens cannot use these.
-    static func requireSession(_ context: AppRequestContext) throws(JSONError) -> AuthenticatedSession {
+    /// The browser session, on a route only it may use (the account's, the live stream):
+    /// `purpose` completes the refusals' sentences ("Log in to …").
+    static func requireSession(
+        _ context: AppRequestContext, to purpose: String = "manage your account"
+    ) throws(JSONError) -> AuthenticatedSession {
         if let bearer = context.bearer {
             switch bearer {
             case .ambiguous: throw ambiguousCredentials
             case .invalid: throw invalidToken
-            case .authenticated: throw sessionRequired
+            case .authenticated: throw sessionRequired(to: purpose)
             case .deferred: throw unresolved(context)
             }
         }
         guard let session = context.session else {
-            throw JSONError(.unauthorized, code: "not_authenticated", detail: "Log in to manage your account.")
+            throw JSONError(.unauthorized, code: "not_authenticated", detail: "Log in to \(purpose).")
         }
         return session
     }
@@ -114,9 +117,12 @@ enum Authentication {
             detail: "The bearer token is malformed, unknown, revoked or expired.", headers: headers)
     }()
 
-    static let sessionRequired = JSONError(
-        .forbidden, code: "session_required",
-        detail: "Managing the account needs the browser session; a bearer token cannot do it.")
+    /// A valid token where only the browser session may `purpose`.
+    static func sessionRequired(to purpose: String) -> JSONError {
+        JSONError(
+            .forbidden, code: "session_required",
+            detail: "Only the browser session can \(purpose); a bearer token cannot.")
+    }
 
     static func insufficientScope(_ ability: Ability) -> JSONError {
         var headers = HTTPFields()

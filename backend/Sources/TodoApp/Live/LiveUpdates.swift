@@ -98,11 +98,6 @@ final class LiveUpdates: Sendable {
         }
     }
 
-    /// The session's expiry, as stored (milliseconds since 1970); `nil` when it has ended.
-    func sessionExpiry(idHash: String) async throws -> Int64? {
-        try await database.fetchFirst(SessionExpiry(idHash: idHash))
-    }
-
     /// The heartbeat and expiry ticker, and on PostgreSQL the listener.
     func services(engine: PostgresEngine?) -> [any Service] {
         var services: [any Service] = [LiveTicker(hub: hub)]
@@ -174,10 +169,3 @@ struct LiveSessionsAmong: IntegerRowsQuery {
     var binds: [QueryValue] { [.integers(publicIDs), .integer(now)] }
 }
 
-struct SessionExpiry: IntegerRowsQuery {
-    static let name = "todolist_session_expiry"
-    static let text = QueryText("SELECT expires_at FROM sessions WHERE id_hash = $1")
-    static let isReadOnly = true
-    let idHash: String
-    var binds: [QueryValue] { [.text(idHash)] }
-}

@@ -34,9 +34,6 @@ struct EventsController {
             headers: headers)
     }()
 
-    static let sessionEnded = JSONError(
-        .unauthorized, code: "not_authenticated", detail: "This session has ended; log in again.")
-
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         // A simple GET needs no preflight, so a page on any origin could open the stream
         // with the user's cookies; CORS would only hide the answer, the stream would still
@@ -44,11 +41,7 @@ struct EventsController {
         if let origin = request.headers[.origin], !csrf.isTrustedOrigin(origin, request: request, isSecure: context.isSecureRequest) {
             throw Self.foreignOrigin
         }
-        guard context.session != nil || context.bearer != nil else {
-            throw JSONError(.unauthorized, code: "not_authenticated", detail: "Log in to receive live updates.")
-        }
-        let session = try Authentication.requireSession(context)
-        guard let expiresAt = try await live.sessionExpiry(idHash: session.id) else { throw Self.sessionEnded }
+        let session = try Authentication.requireSession(context, to: "receive live updates")
         let lastEventID = ServerSentEvents.lastEventID(request.headers[.lastEventID])
 
         // Subscribed before the replay is read, so no event falls between the two; the
@@ -56,7 +49,7 @@ struct EventsController {
         let sink = EventStreamSink(channel: context.channel, logger: context.logger)
         do {
             try live.hub.open(
-                .init(userID: session.userID, sessionPublicID: session.publicID, expiresAt: expiresAt), sink: sink)
+                .init(userID: session.userID, sessionPublicID: session.publicID, expiresAt: session.expiresAt), sink: sink)
         } catch {
             throw Self.busy
         }

@@ -62,7 +62,6 @@ enum QueryCatalog {
         CurrentLiveEventID(userID: 1),
         LiveEventsAfter(userID: 1, after: 1, upTo: 2),
         FindLiveEvent(userID: 1, id: 1),
-        SessionExpiry(idHash: "h"),
         Notify(payload: "s 1 1"),
     ]
 

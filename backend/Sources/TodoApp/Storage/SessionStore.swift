@@ -108,6 +108,7 @@ struct SessionStore: Sendable {
         let token = makeToken()
         let idHash = hash(token)
         let now = Clock.milliseconds()
+        let expiresAt = now + Int64(lifetime) * 1000
         // A public id already taken (about one chance in 2^53 / live sessions) is drawn
         // again; ON CONFLICT keeps the transaction usable on PostgreSQL.
         for _ in 0..<4 {
@@ -115,12 +116,13 @@ struct SessionStore: Sendable {
             let inserted = try await tx.fetchFirst(
                 IssueSession(
                     idHash: idHash, userID: user.id, csrfSecret: csrfSecret, now: now,
-                    expiresAt: now + Int64(lifetime) * 1000, publicID: publicID, client: client))
+                    expiresAt: expiresAt, publicID: publicID, client: client))
             guard inserted != nil else { continue }
             return Issued(
                 token: token,
                 session: AuthenticatedSession(
-                    id: idHash, publicID: publicID, userID: user.id, username: user.username, csrfSecret: csrfSecret))
+                    id: idHash, publicID: publicID, userID: user.id, username: user.username, csrfSecret: csrfSecret,
+                    expiresAt: expiresAt))
         }
         throw MissingRow(table: "sessions")
     }
@@ -160,29 +162,32 @@ struct SessionStore: Sendable {
     private func loaded(
         _ found: LoadSession.Row, idHash: String, now: Int64, seenFrom client: () -> SessionClient
     ) async throws -> Loaded {
-        let session = AuthenticatedSession(
-            id: idHash, publicID: found.publicID, userID: found.userID, username: found.username,
-            csrfSecret: found.csrfSecret)
+        func session(expiringAt expiresAt: Int64) -> AuthenticatedSession {
+            AuthenticatedSession(
+                id: idHash, publicID: found.publicID, userID: found.userID, username: found.username,
+                csrfSecret: found.csrfSecret, expiresAt: expiresAt)
+        }
         let refreshedExpiry = now + Int64(lifetime) * 1000
         guard refreshedExpiry - found.expiresAt >= Self.refreshInterval || now - found.lastSeenAt >= Self.refreshInterval
         else {
-            return Loaded(session: session, wasRefreshed: false)
+            return Loaded(session: session(expiringAt: found.expiresAt), wasRefreshed: false)
         }
         let seen = client()
+        let expiresAt = max(refreshedExpiry, found.expiresAt)
         do {
             _ = try await database.fetch(
                 RefreshSession(
-                    idHash: idHash, expiresAt: max(refreshedExpiry, found.expiresAt), lastSeenAt: now,
-                    client: seen.description, address: seen.address))
+                    idHash: idHash, expiresAt: expiresAt, lastSeenAt: now, client: seen.description,
+                    address: seen.address))
         } catch let error as DatabaseUnavailable {
             // The session was just read, so it is valid for a while yet; a refresh the
             // database cannot take now (a full disk, a lock held too long) must not fail
             // the request. The next request tries again.
             database.logger.warning(
                 "session refresh skipped", metadata: ["error": .string(LoggedError.describe(error.underlying))])
-            return Loaded(session: session, wasRefreshed: false)
+            return Loaded(session: session(expiringAt: found.expiresAt), wasRefreshed: false)
         }
-        return Loaded(session: session, wasRefreshed: refreshedExpiry > found.expiresAt)
+        return Loaded(session: session(expiringAt: expiresAt), wasRefreshed: refreshedExpiry > found.expiresAt)
     }
 
     func delete(idHash: String) async throws {
