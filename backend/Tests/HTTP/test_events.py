@@ -510,6 +510,21 @@ def test_a_refused_stream_on_its_own_connection_is_answered_and_the_connection_c
     assert received.startswith(b"HTTP/1.1 401 "), received
 
 
+def test_bytes_that_are_not_http_after_a_streams_request_close_its_connection(sqlite_server):
+    client, _ = new_user(sqlite_server.url)
+    parsed = urlparse(sqlite_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=5) as raw:
+        raw.sendall(b"GET /api/events/ HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+                    b"Cookie: sessionid=" + client.cookie("sessionid").encode() + b"\r\n\r\n")
+        received = raw.recv(4096)
+        assert received.startswith(b"HTTP/1.1 200 "), received
+        started = time.monotonic()
+        raw.sendall(b"FOO / HTTP/1.1\r\n\r\n")
+        while chunk := raw.recv(4096):
+            received += chunk
+    assert time.monotonic() - started < 2, "the stream's connection stayed open"
+
+
 def test_global_cap_answers_503_with_retry_after(servers, streams):
     server = servers.start("sqlite", STREAMS_MAX="2", HEARTBEAT_INTERVAL="1")
     alice, _ = new_user(server.url)

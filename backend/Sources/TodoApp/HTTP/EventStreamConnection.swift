@@ -58,9 +58,8 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
     let stream: StreamRoute
 
     /// `HTTP1Channel.setup`'s pipeline, with:
-    /// - `AbsoluteFormTarget` before the codec, which drops an absolute-form target's host;
-    /// - `ParseErrorAnswer` after it, so a parse error is answered as JSON, before the first
-    ///   request too;
+    /// - `HTTP1RequestGuard` before the codec, so a parse error is answered as JSON (before
+    ///   the first request too) and an absolute-form target's host is not lost;
     /// - `FirstRequest` before the connection-state handler, so it sees a quiesce event,
     ///   which that handler does not pass on;
     /// - no `NIOAsyncChannel` at its end until a request shows the connection is not a
@@ -76,9 +75,8 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-            try pipeline.addHandler(AbsoluteFormTarget())
+            try pipeline.addHandler(HTTP1RequestGuard())
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(ParseErrorAnswer())
             try pipeline.addHandlers(configuration.additionalChannelHandlers())
             let firstRequest = FirstRequest(stream: stream, eventLoop: channel.eventLoop)
             try pipeline.addHandler(firstRequest)
@@ -193,6 +191,11 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
                 isStream = true
                 decide(.stream(head))
                 context.fireChannelRead(data)
+                // Nothing after this request is answered (see `channelRead` and `errorCaught`),
+                // so the guard has done its work, and an idle stream should not hold it.
+                if let guardContext = try? context.pipeline.syncOperations.context(handlerType: HTTP1RequestGuard.self) {
+                    context.pipeline.syncOperations.removeHandler(context: guardContext, promise: nil)
+                }
             } else {
                 // As `HTTP1Channel.setup` makes it, here rather than there (see `setup`).
                 do {
@@ -207,6 +210,16 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
                     context.close(promise: nil)
                 }
             }
+        }
+
+        /// On a stream's connection: bytes that are not HTTP after the stream's request
+        /// close the connection (the stream ends with it); nothing would read past them.
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            if isStream, error is HTTPParserError {
+                context.close(promise: nil)
+                return
+            }
+            context.fireErrorCaught(error)
         }
 
         func channelInactive(context: ChannelHandlerContext) {

@@ -1,0 +1,99 @@
+import CrossOriginSecurity
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+
+/// What HTTP/1.1 asks of a server that the conversion to `HTTPRequest` would lose, in one
+/// handler between the HTTP/1.1 decoder and that conversion (one rather than two: every
+/// keep-alive connection holds each handler in its pipeline; an event stream's connection
+/// drops this one once its request is read, see `EventStreamConnection.FirstRequest`).
+///
+/// - **Bytes that are not a request** are answered as JSON, like every other refusal, and the
+///   connection is closed: `431 headers_too_large` for a head over the size limit, `400
+///   bad_request` for anything else the decoder refuses (an unknown method, `HTTP/2.0` on the
+///   request line, two `Content-Length`s, a control character in a header). The decoder reads
+///   nothing after such bytes, so the connection cannot go on; answers to requests read before
+///   them come first. The error goes no further, so nothing else answers it (Hummingbird would,
+///   with an empty `400`; before the first request nothing would, and the connection would
+///   wait for the idle timeout).
+/// - **A request in absolute form** (`GET http://api.example.com/api/ping/ HTTP/1.1`) gets the
+///   host its target names as its `Host`, as RFC 9112 (3.2.2) requires of an origin server.
+///   The conversion keeps only the target's path and takes the authority from `Host`, so the
+///   host checks (`ALLOWED_HOSTS`, the CSRF same-origin check) would otherwise judge a host
+///   other than the one the request names. An authority that is no host (`user@host`, empty)
+///   stays as written, and those checks refuse it as malformed.
+final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let headersTooLarge = JSONError(
+        .init(code: 431, reasonPhrase: "Request Header Fields Too Large"), code: "headers_too_large",
+        detail: "The request's head is larger than this server accepts.")
+    static let badRequest = JSONError(.badRequest, code: "bad_request", detail: "The request is not valid HTTP/1.1.")
+
+    /// Requests read whose answers have not ended yet.
+    private var unanswered = 0
+    /// The refusal to write once `unanswered` reaches 0.
+    private var refusal: JSONError?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        unanswered += 1
+        guard let authority = Self.authority(ofTarget: head.uri) else {
+            context.fireChannelRead(data)
+            return
+        }
+        head.headers.replaceOrAdd(name: "Host", value: authority)
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        guard refusal == nil else { return }
+        refusal = parserError == .headerOverflow ? Self.headersTooLarge : Self.badRequest
+        if unanswered == 0 { refuse(context: context) }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(data, promise: promise)
+        guard case .end = unwrapOutboundIn(data) else { return }
+        unanswered = max(0, unanswered - 1)
+        if unanswered == 0 { refuse(context: context) }
+    }
+
+    /// Writes the refusal, if there is one, then closes the connection once it is written.
+    private func refuse(context: ChannelHandlerContext) {
+        guard let refusal else { return }
+        let body = refusal.body
+        var head = refusal.makeResponse().head
+        head.headerFields[.connection] = "close"
+        head.headerFields[.cacheControl] = "no-store"
+        head.headerFields[.date] = HTTPDate.now()
+        head.headerFields[.contentLength] = String(body.readableBytes)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(head))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// The authority of an absolute-form target (`http://` or `https://`, any letter case):
+    /// what follows the scheme up to the path, query or end. `nil` for any other target.
+    static func authority(ofTarget target: String) -> String? {
+        guard let first = target.utf8.first, first != UInt8(ascii: "/"), first != UInt8(ascii: "*") else { return nil }
+        guard let separator = target.range(of: "://") else { return nil }
+        let scheme = target[..<separator.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else { return nil }
+        let rest = target[separator.upperBound...]
+        return String(rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" })
+    }
+}
