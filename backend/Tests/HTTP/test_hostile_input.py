@@ -292,3 +292,21 @@ def test_a_request_head_over_the_size_limit_is_431_as_json(sqlite_server, sqlite
     [response] = responses_in(received)
     assert_refused_as_json(response, 431, "headers_too_large")
     assert sqlite_client.get("/api/ping/").status_code == 200
+
+
+def test_bytes_that_are_not_http_inside_a_body_are_400_as_json_and_write_nothing(client):
+    client = signed_up(client.base_url)
+    token = client.fetch_token()
+    host, port = client.base_url.split("://", 1)[1].split(":")
+    head = (f"POST /api/todos/ HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: {FRONTEND_ORIGIN}\r\n"
+            f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nX-CSRFToken: {token}\r\n"
+            f"Cookie: sessionid={client.cookie('sessionid')}; csrftoken={client.cookie('csrftoken')}\r\n\r\n")
+    started = time.monotonic()
+    # A chunk that is whole JSON, then a chunk size that is not hexadecimal.
+    received = raw_exchange(client.base_url, head.encode() + b'10\r\n{"title": "cut"}\r\nZZ\r\n', timeout=10)
+    assert time.monotonic() - started < 3, "the connection was left waiting for the rest of the body"
+    [(status, headers, body)] = responses_in(received)
+    assert status == 400 and headers["content-type"].startswith("application/json"), received
+    assert json.loads(body)["error"] == "bad_request"
+    assert headers["access-control-allow-origin"] == FRONTEND_ORIGIN
+    assert todo_titles(client) == []

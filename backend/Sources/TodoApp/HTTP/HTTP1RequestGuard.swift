@@ -17,7 +17,10 @@ import NIOHTTPTypesHTTP1
 ///   nothing after such bytes, so the connection cannot go on; answers to requests read before
 ///   them come first. The error goes no further, so nothing else answers it (Hummingbird would,
 ///   with an empty `400`; before the first request nothing would, and the connection would
-///   wait for the idle timeout).
+///   wait for the idle timeout). Bad bytes inside a request's body (a malformed chunk) end
+///   that body with the `400` as its error instead, so the application answers it (with its
+///   CORS headers), and the connection is closed after that answer: the request can never be
+///   whole, and its reader must not wait for the rest.
 /// - **A request in absolute form** (`GET http://api.example.com/api/ping/ HTTP/1.1`) gets the
 ///   host its target names as its `Host`, as RFC 9112 (3.2.2) requires of an origin server.
 ///   The conversion keeps only the target's path and takes the authority from `Host`, so the
@@ -37,15 +40,22 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Requests read whose answers have not ended yet.
     private var unanswered = 0
+    /// A request's head has been read and its end has not.
+    private var readingBody = false
     /// The refusal to write once `unanswered` reaches 0.
     private var refusal: JSONError?
+    /// Close the connection once `unanswered` reaches 0 (a request's body was cut short).
+    private var closesAfterAnswers = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(var head) = unwrapInboundIn(data) else {
+        let part = unwrapInboundIn(data)
+        if case .end = part { readingBody = false }
+        guard case .head(var head) = part else {
             context.fireChannelRead(data)
             return
         }
         unanswered += 1
+        readingBody = true
         guard let authority = Self.authority(ofTarget: head.uri) else {
             context.fireChannelRead(data)
             return
@@ -59,16 +69,34 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireErrorCaught(error)
             return
         }
-        guard refusal == nil else { return }
-        refusal = parserError == .headerOverflow ? Self.headersTooLarge : Self.badRequest
+        guard refusal == nil, !closesAfterAnswers else { return }
+        let answer = parserError == .headerOverflow ? Self.headersTooLarge : Self.badRequest
+        if readingBody {
+            closesAfterAnswers = true
+            context.fireErrorCaught(answer)
+            if unanswered == 0 { context.close(promise: nil) }
+            return
+        }
+        refusal = answer
         if unanswered == 0 { refuse(context: context) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        context.write(data, promise: promise)
-        guard case .end = unwrapOutboundIn(data) else { return }
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
         unanswered = max(0, unanswered - 1)
-        if unanswered == 0 { refuse(context: context) }
+        guard unanswered == 0, closesAfterAnswers else {
+            context.write(data, promise: promise)
+            if unanswered == 0 { refuse(context: context) }
+            return
+        }
+        let channel = context.channel
+        context.writeAndFlush(data).whenComplete { result in
+            promise?.completeWith(result)
+            channel.close(promise: nil)
+        }
     }
 
     /// Writes the refusal, if there is one, then closes the connection once it is written.
