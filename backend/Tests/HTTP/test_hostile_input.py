@@ -310,3 +310,74 @@ def test_bytes_that_are_not_http_inside_a_body_are_400_as_json_and_write_nothing
     assert json.loads(body)["error"] == "bad_request"
     assert headers["access-control-allow-origin"] == FRONTEND_ORIGIN
     assert todo_titles(client) == []
+
+
+@pytest.mark.parametrize("request_line,connection", [
+    ("GET /api/ping/ HTTP/1.1", "Connection: Close\r\n"),
+    ("GET /api/ping/ HTTP/1.1", "Connection: CLOSE\r\n"),
+    ("GET /api/ping/ HTTP/1.1", "Connection: TE, close\r\n"),
+    ("GET /api/ping/ HTTP/1.0", ""),
+])
+def test_a_request_that_does_not_keep_the_connection_alive_is_answered_and_the_connection_closed(
+        sqlite_server, request_line, connection):
+    # A second request after it must not be answered: the connection ends with the first.
+    payload = (f"{request_line}\r\nHost: 127.0.0.1\r\n{connection}\r\n"
+               "GET /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").encode()
+    started = time.monotonic()
+    received = raw_exchange(sqlite_server.url, payload, timeout=10)
+    assert time.monotonic() - started < 3, "the connection was left open"
+    [(status, headers, body)] = responses_in(received)
+    assert status == 200 and json.loads(body) == {"result": "OK"}
+    assert headers["connection"] == "close"
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(client):
+    client = signed_up(client.base_url)
+    token = client.fetch_token()
+    host, port = client.base_url.split("://", 1)[1].split(":")
+    body = json.dumps({"title": "after continue"}).encode()
+    head = (f"POST /api/todos/ HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: {FRONTEND_ORIGIN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n"
+            f"X-CSRFToken: {token}\r\nCookie: sessionid={client.cookie('sessionid')}; "
+            f"csrftoken={client.cookie('csrftoken')}\r\nConnection: close\r\n\r\n")
+    with socket.create_connection((host, int(port)), timeout=3) as sock:
+        sock.sendall(head.encode())
+        interim = sock.recv(4096)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim
+        sock.sendall(body)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    [(status, _, answer)] = responses_in(received)
+    assert status == 201 and json.loads(answer)["title"] == "after continue"
+
+
+def test_expect_100_continue_with_a_body_over_the_limit_is_413_without_continue(sqlite_server):
+    payload = (b"GET /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               b"Content-Length: 100000\r\nExpect: 100-continue\r\n\r\n")
+    received = raw_exchange(sqlite_server.url, payload, timeout=3)
+    assert not received.startswith(b"HTTP/1.1 100"), received
+    assert received.startswith(b"HTTP/1.1 413"), received
+
+
+@pytest.mark.parametrize("codings", ["gzip, chunked", "x-foo, chunked", "gzip\r\nTransfer-Encoding: chunked"])
+def test_a_transfer_coding_other_than_chunked_is_501_and_writes_nothing(client, codings):
+    client = signed_up(client.base_url)
+    token = client.fetch_token()
+    host, port = client.base_url.split("://", 1)[1].split(":")
+    head = (f"POST /api/todos/ HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: {FRONTEND_ORIGIN}\r\n"
+            f"Content-Type: application/json\r\nTransfer-Encoding: {codings}\r\nX-CSRFToken: {token}\r\n"
+            f"Cookie: sessionid={client.cookie('sessionid')}; csrftoken={client.cookie('csrftoken')}\r\n\r\n")
+    started = time.monotonic()
+    received = raw_exchange(client.base_url, head.encode() + b'11\r\n{"title": "gzip"}\r\n0\r\n\r\n', timeout=10)
+    assert time.monotonic() - started < 3, "the connection was left open"
+    [response] = responses_in(received)
+    assert_refused_as_json(response, 501, "not_implemented")
+    assert todo_titles(client) == []
+
+
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1/api/ping/", "api/ping/", "127.0.0.1:80"])
+def test_a_request_target_that_is_no_path_or_http_url_is_400(sqlite_server, target):
+    received = raw_exchange(sqlite_server.url, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode(), timeout=5)
+    [response] = responses_in(received)
+    assert_refused_as_json(response, 400, "bad_request")

@@ -26,7 +26,20 @@ import NIOHTTPTypesHTTP1
 ///   The conversion keeps only the target's path and takes the authority from `Host`, so the
 ///   host checks (`ALLOWED_HOSTS`, the CSRF same-origin check) would otherwise judge a host
 ///   other than the one the request names. An authority that is no host (`user@host`, empty)
-///   stays as written, and those checks refuse it as malformed.
+///   stays as written, and those checks refuse it as malformed. A target that is neither a
+///   path, `*` (`OPTIONS`), an authority (`CONNECT`) nor an `http`/`https` URL is `400
+///   bad_request`.
+/// - **A request that does not keep the connection alive** (`Connection: close` in any letter
+///   case or among other options; HTTP/1.0 without `keep-alive`) is answered with
+///   `Connection: close` and the connection is closed after it. (Hummingbird closes only on a
+///   header that is exactly `close`, so this one is made so.)
+/// - **`Expect: 100-continue`** gets its `100 Continue` at once, so a client that waits for
+///   it before sending the body does not stall; not when the declared body is over the limit
+///   (the application refuses it with `413` without reading it), and not while an earlier
+///   request is still being answered (its answer would be split).
+/// - **A transfer coding other than `chunked`** (`Transfer-Encoding: gzip, chunked`) is `501
+///   not_implemented` (RFC 9112 6.1): a body this server cannot decode is not read as if it
+///   were plain, and the connection is closed after the answer.
 final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -37,6 +50,8 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         .init(code: 431, reasonPhrase: "Request Header Fields Too Large"), code: "headers_too_large",
         detail: "The request's head is larger than this server accepts.")
     static let badRequest = JSONError(.badRequest, code: "bad_request", detail: "The request is not valid HTTP/1.1.")
+    static let unsupportedTransferCoding = JSONError(
+        .notImplemented, code: "not_implemented", detail: "Request bodies may be sent as they are or chunked, nothing else.")
 
     /// Requests read whose answers have not ended yet.
     private var unanswered = 0
@@ -46,22 +61,51 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var refusal: JSONError?
     /// Close the connection once `unanswered` reaches 0 (a request's body was cut short).
     private var closesAfterAnswers = false
+    /// A refused request's parts are dropped, and so is everything after them.
+    private var discardsInput = false
+    /// Requests read, and answers begun, since the connection opened.
+    private var requestsRead = 0
+    private var answersBegun = 0
+    /// The number of the request whose answer must say `Connection: close`.
+    private var lastRequest: Int?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !discardsInput else { return }
         let part = unwrapInboundIn(data)
-        if case .end = part { readingBody = false }
         guard case .head(var head) = part else {
+            if case .end = part {
+                readingBody = false
+                // Nothing after the request that closes the connection is answered.
+                discardsInput = lastRequest != nil
+            }
             context.fireChannelRead(data)
+            return
+        }
+        if let refused = Self.refusal(of: head) {
+            discardsInput = true
+            refusal = refused
+            if unanswered == 0 { refuse(context: context) }
             return
         }
         unanswered += 1
+        requestsRead += 1
         readingBody = true
-        guard let authority = Self.authority(ofTarget: head.uri) else {
-            context.fireChannelRead(data)
-            return
+        var changed = false
+        if let authority = Self.authority(ofTarget: head.uri) {
+            head.headers.replaceOrAdd(name: "Host", value: authority)
+            changed = true
         }
-        head.headers.replaceOrAdd(name: "Host", value: authority)
-        context.fireChannelRead(wrapInboundOut(.head(head)))
+        if !head.isKeepAlive {
+            lastRequest = requestsRead
+            if head.headers["connection"] != ["close"] {
+                head.headers.replaceOrAdd(name: "Connection", value: "close")
+                changed = true
+            }
+        }
+        if unanswered == 1, Self.expectsContinue(head) {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        }
+        context.fireChannelRead(changed ? wrapInboundOut(.head(head)) : data)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -77,12 +121,23 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             if unanswered == 0 { context.close(promise: nil) }
             return
         }
+        // Bytes after the request that closes the connection: nothing after it is answered.
+        guard lastRequest == nil else { return }
         refusal = answer
         if unanswered == 0 { refuse(context: context) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .end = unwrapOutboundIn(data) else {
+        let part = unwrapOutboundIn(data)
+        if case .head(var head) = part, head.status.code >= 200 {
+            answersBegun += 1
+            if answersBegun == lastRequest {
+                head.headers.replaceOrAdd(name: "Connection", value: "close")
+                context.write(wrapOutboundOut(.head(head)), promise: promise)
+                return
+            }
+        }
+        guard case .end = part else {
             context.write(data, promise: promise)
             return
         }
@@ -112,6 +167,29 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// Why a request is refused before it reaches the application, if it is.
+    static func refusal(of head: HTTPRequestHead) -> JSONError? {
+        let codings = head.headers[canonicalForm: "transfer-encoding"]
+        if !codings.isEmpty, !codings.allSatisfy({ $0.lowercased() == "chunked" }) {
+            return unsupportedTransferCoding
+        }
+        switch head.uri.utf8.first {
+        case UInt8(ascii: "/"), UInt8(ascii: "*"):
+            return nil
+        default:
+            return head.method == .CONNECT || authority(ofTarget: head.uri) != nil ? nil : badRequest
+        }
+    }
+
+    /// Whether the client waits for `100 Continue` before sending a body it may send.
+    static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
+        guard head.version == .http1_1,
+            head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+        else { return false }
+        let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+        return declared <= JSONBody.maxSize
     }
 
     /// The authority of an absolute-form target (`http://` or `https://`, any letter case):

@@ -94,7 +94,7 @@ public struct AppSettings: Sendable {
         ("STREAMS_PER_USER", "10", "Live update streams one user may hold on one server process; opening one more closes their oldest."),
         ("STREAMS_MAX", "10000", "Live update streams one server process holds at most; more are refused with 503 busy and Retry-After."),
         ("EVENTS_KEPT_PER_USER", "200", "Live update events kept per user in the database, replayed to a stream that reconnects with Last-Event-ID; an older gap gets a resync event."),
-        ("MAX_HEADER_SIZE", "16384", "Largest request head (request line and headers) in bytes; larger ones get 431 headers_too_large."),
+        ("MAX_HEADER_SIZE", "16384", "Largest request head (request line and headers) in bytes; larger ones, or heads of more than 200 header fields, get 431 headers_too_large."),
         ("ALLOWED_HOSTS", "(none)", "Comma-separated host names this server answers for (api.example.com; .example.com for the domain and its subdomains; * for any); other Host headers get 400 bad_host. Unset: no check. Set it in production."),
         ("PUBLIC_SUFFIX_LIST", PublicSuffixList.debianPath, "The Public Suffix List file the deploy check (todolist-server check) reads to tell sites apart."),
     ]
