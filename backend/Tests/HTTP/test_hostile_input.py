@@ -161,6 +161,33 @@ def test_integral_exponent_is_an_integer_order(sqlite_client):
     assert response.status_code == 201 and response.json()["order"] == 100
 
 
+@pytest.mark.parametrize("literal,order", [
+    (b"2.0", 2), (b"150e-1", 15), (b"1.5e1", 15), (b"-0", 0), (b"-0.0e5", 0),
+    (b"9007199254740991", 9007199254740991), (b"-9007199254740991.000", -9007199254740991),
+])
+def test_an_order_written_with_a_fraction_or_exponent_but_integral_is_accepted(sqlite_client, literal, order):
+    sqlite_client = signed_up(sqlite_client.base_url)
+    response = sqlite_client.post("/api/todos/", data=b'{"title":"x","order":' + literal + b'}',
+                                  headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["order"] == order
+
+
+@pytest.mark.parametrize("literal", [
+    b"1.00000000000000001", b"9007199254740990.9999999999", b"1e-400", b"0.5",
+    b"-9223372036854775808", b"9223372036854775807", b"-9223372036854775809", b"9007199254740992",
+    b"1e400", b"-1e30",
+])
+def test_an_order_that_is_not_a_safe_integer_is_400_and_the_server_goes_on(client, literal):
+    client = signed_up(client.base_url)
+    created = client.post("/api/todos/", json={"title": "kept", "order": 1}).json()
+    for method, path in [("POST", "/api/todos/"), ("PATCH", f"/api/todos/{created['id']}/")]:
+        response = client.request(method, path, data=b'{"title":"x","order":' + literal + b'}',
+                                  headers={"Content-Type": "application/json"})
+        assert_error(response, 400, "invalid_field", field="order")
+    assert todo_titles(client) == ["kept"]
+
+
 # --- Routing before authentication ---------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])

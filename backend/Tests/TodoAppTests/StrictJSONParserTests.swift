@@ -12,11 +12,11 @@ import Testing
     }
 
     @Test func readsEveryKindOfValue() throws {
-        let value = try parse(#" {"s": "a\u00e9\ud83d\ude00\n", "i": -12, "d": 1.5e2, "b": [true, false, null], "o": {}} "#)
+        let value = try parse(#" {"s": "a\u00e9\ud83d\ude00\n", "i": -12, "d": 1.25e1, "b": [true, false, null], "o": {}} "#)
         #expect(
             value
                 == .object([
-                    "s": .string("aé😀\n"), "i": .integer(-12), "d": .number(150),
+                    "s": .string("aé😀\n"), "i": .integer(-12), "d": .number(12.5),
                     "b": .array([.bool(true), .bool(false), .null]), "o": .object([:]),
                 ]))
     }
@@ -25,6 +25,19 @@ import Testing
         #expect(try parse("9223372036854775807") == .integer(Int64.max))
         #expect(try parse("9223372036854775808") == .number(9_223_372_036_854_775_808))
         #expect(try parse("-0") == .integer(0))
+        #expect(try parse("-9223372036854775808") == .integer(Int64.min))
+        #expect(try parse("-9223372036854775809") == .number(-9_223_372_036_854_775_809))
+    }
+
+    @Test func numbersAreIntegersByValueNotBySpelling() throws {
+        #expect(try parse("1.5e2") == .integer(150))
+        #expect(try parse("2.000") == .integer(2))
+        #expect(try parse("1500e-1") == .integer(150))
+        #expect(try parse("-0.0e7") == .integer(0))
+        #expect(try parse("0e99999999999") == .integer(0))
+        #expect(try parse("1.00000000000000001") == .number(1))
+        #expect(try parse("15e-1") == .number(1.5))
+        #expect(try parse("1e19") == .number(1e19))
     }
 
     @Test(arguments: [

@@ -35,10 +35,8 @@ struct JSONObject: Sendable {
         guard let value = members[name] else { return nil }
         // Limited to the integers a JavaScript client can hold exactly.
         switch value {
-        case .integer(let integer) where abs(integer) <= Self.maxSafeInteger:
+        case .integer(let integer) where integer >= -Self.maxSafeInteger && integer <= Self.maxSafeInteger:
             return Int(integer)
-        case .number(let number) where number.rounded() == number && abs(number) <= Double(Self.maxSafeInteger):
-            return Int(number)
         default:
             throw Self.invalidField(name, expected: "an integer from -(2^53-1) to 2^53-1")
         }

@@ -9,7 +9,7 @@
 /// byte-order mark, anything after the value, and nesting deeper than `maxDepth`
 /// (so a body of brackets cannot exhaust the stack).
 ///
-/// Integers that fit 64 bits become `.integer`; every other number `.number`.
+/// Numbers that are exactly integers fitting 64 bits become `.integer`; every other number `.number`.
 struct StrictJSONParser {
     struct JSONSyntaxError: Error, Equatable {
         /// What is wrong, for the client's `detail`.
@@ -136,34 +136,82 @@ struct StrictJSONParser {
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    ///
+    /// A number whose value is exactly an integer that fits 64 bits is `.integer`, however it
+    /// is written (`2.0`, `1e2`, `150e-1`); any other is `.number`, even one a `Double` would
+    /// round to an integer (`1.00000000000000001`).
     private mutating func parseNumber() throws(JSONSyntaxError) -> JSONValue {
         let start = index
-        var isInteger = true
-        if current == UInt8(ascii: "-") { index += 1 }
+        let isNegative = current == UInt8(ascii: "-")
+        if isNegative { index += 1 }
         guard let first = current, Self.isDigit(first) else { throw error("a number needs digits") }
+        var digits: [UInt8] = [first]
         index += 1
         if first != UInt8(ascii: "0") {
-            while let byte = current, Self.isDigit(byte) { index += 1 }
+            while let byte = current, Self.isDigit(byte) {
+                digits.append(byte)
+                index += 1
+            }
         } else if let byte = current, Self.isDigit(byte) {
             throw error("a number must not have leading zeros")
         }
+        var fractionDigits = 0
         if current == UInt8(ascii: ".") {
-            isInteger = false
             index += 1
             guard let byte = current, Self.isDigit(byte) else { throw error("a fraction needs digits") }
-            while let byte = current, Self.isDigit(byte) { index += 1 }
+            while let byte = current, Self.isDigit(byte) {
+                digits.append(byte)
+                fractionDigits += 1
+                index += 1
+            }
         }
+        var exponent = 0
         if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
-            isInteger = false
             index += 1
+            let isNegativeExponent = current == UInt8(ascii: "-")
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
             guard let byte = current, Self.isDigit(byte) else { throw error("an exponent needs digits") }
-            while let byte = current, Self.isDigit(byte) { index += 1 }
+            while let byte = current, Self.isDigit(byte) {
+                exponent = min(exponent * 10 + Int(byte - UInt8(ascii: "0")), 100_000)  // far past any Int64
+                index += 1
+            }
+            if isNegativeExponent { exponent = -exponent }
+        }
+        if let integer = Self.exactInteger(digits: digits, shift: exponent - fractionDigits, isNegative: isNegative) {
+            return .integer(integer)
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        if isInteger, let integer = Int64(text) { return .integer(integer) }
         guard let number = Double(text) else { throw JSONSyntaxError(reason: "unreadable number", offset: start) }
         return .number(number)
+    }
+
+    /// `digits` × 10^`shift`, negated when `isNegative`, when that is an integer that fits 64 bits.
+    private static func exactInteger(digits: [UInt8], shift: Int, isNegative: Bool) -> Int64? {
+        var significant = digits[...]
+        var shift = shift
+        while shift < 0, significant.last == UInt8(ascii: "0") {
+            significant = significant.dropLast()
+            shift += 1
+        }
+        guard shift >= 0 else { return nil }
+        var magnitude: UInt64 = 0
+        for byte in significant {
+            let (times, overflowed) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, carried) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !overflowed, !carried else { return nil }
+            magnitude = sum
+        }
+        guard magnitude != 0 else { return 0 }
+        guard shift <= 19 else { return nil }  // 10^19 alone is past Int64
+        for _ in 0..<shift {
+            let (times, overflowed) = magnitude.multipliedReportingOverflow(by: 10)
+            guard !overflowed else { return nil }
+            magnitude = times
+        }
+        if isNegative {
+            return magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil
+        }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool {
