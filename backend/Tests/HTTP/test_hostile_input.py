@@ -321,16 +321,22 @@ def test_a_request_head_over_the_size_limit_is_431_as_json(sqlite_server, sqlite
     assert sqlite_client.get("/api/ping/").status_code == 200
 
 
+def todo_post_head(client, framing: str, *extra: str) -> bytes:
+    """The head of a `POST /api/todos/` that passes every check before the body: the client's
+    session, its CSRF token and an allowed `Origin`; `framing` and `extra` are header lines."""
+    host, port = client.base_url.split("://", 1)[1].split(":")
+    lines = ["POST /api/todos/ HTTP/1.1", f"Host: {host}:{port}", f"Origin: {FRONTEND_ORIGIN}",
+             "Content-Type: application/json", framing, f"X-CSRFToken: {client.fetch_token()}",
+             f"Cookie: sessionid={client.cookie('sessionid')}; csrftoken={client.cookie('csrftoken')}", *extra]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
 def test_bytes_that_are_not_http_inside_a_body_are_400_as_json_and_write_nothing(client):
     client = signed_up(client.base_url)
-    token = client.fetch_token()
-    host, port = client.base_url.split("://", 1)[1].split(":")
-    head = (f"POST /api/todos/ HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: {FRONTEND_ORIGIN}\r\n"
-            f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nX-CSRFToken: {token}\r\n"
-            f"Cookie: sessionid={client.cookie('sessionid')}; csrftoken={client.cookie('csrftoken')}\r\n\r\n")
+    head = todo_post_head(client, "Transfer-Encoding: chunked")
     started = time.monotonic()
     # A chunk that is whole JSON, then a chunk size that is not hexadecimal.
-    received = raw_exchange(client.base_url, head.encode() + b'10\r\n{"title": "cut"}\r\nZZ\r\n', timeout=10)
+    received = raw_exchange(client.base_url, head + b'10\r\n{"title": "cut"}\r\nZZ\r\n', timeout=10)
     assert time.monotonic() - started < 3, "the connection was left waiting for the rest of the body"
     [(status, headers, body)] = responses_in(received)
     assert status == 400 and headers["content-type"].startswith("application/json"), received
@@ -360,15 +366,11 @@ def test_a_request_that_does_not_keep_the_connection_alive_is_answered_and_the_c
 
 def test_expect_100_continue_is_answered_before_the_body_is_sent(client):
     client = signed_up(client.base_url)
-    token = client.fetch_token()
-    host, port = client.base_url.split("://", 1)[1].split(":")
     body = json.dumps({"title": "after continue"}).encode()
-    head = (f"POST /api/todos/ HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: {FRONTEND_ORIGIN}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n"
-            f"X-CSRFToken: {token}\r\nCookie: sessionid={client.cookie('sessionid')}; "
-            f"csrftoken={client.cookie('csrftoken')}\r\nConnection: close\r\n\r\n")
+    head = todo_post_head(client, f"Content-Length: {len(body)}", "Expect: 100-continue", "Connection: close")
+    host, port = client.base_url.split("://", 1)[1].split(":")
     with socket.create_connection((host, int(port)), timeout=3) as sock:
-        sock.sendall(head.encode())
+        sock.sendall(head)
         interim = sock.recv(4096)
         assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim
         sock.sendall(body)
@@ -390,13 +392,9 @@ def test_expect_100_continue_with_a_body_over_the_limit_is_413_without_continue(
 @pytest.mark.parametrize("codings", ["gzip, chunked", "x-foo, chunked", "gzip\r\nTransfer-Encoding: chunked"])
 def test_a_transfer_coding_other_than_chunked_is_501_and_writes_nothing(client, codings):
     client = signed_up(client.base_url)
-    token = client.fetch_token()
-    host, port = client.base_url.split("://", 1)[1].split(":")
-    head = (f"POST /api/todos/ HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: {FRONTEND_ORIGIN}\r\n"
-            f"Content-Type: application/json\r\nTransfer-Encoding: {codings}\r\nX-CSRFToken: {token}\r\n"
-            f"Cookie: sessionid={client.cookie('sessionid')}; csrftoken={client.cookie('csrftoken')}\r\n\r\n")
+    head = todo_post_head(client, f"Transfer-Encoding: {codings}")
     started = time.monotonic()
-    received = raw_exchange(client.base_url, head.encode() + b'11\r\n{"title": "gzip"}\r\n0\r\n\r\n', timeout=10)
+    received = raw_exchange(client.base_url, head + b'11\r\n{"title": "gzip"}\r\n0\r\n\r\n', timeout=10)
     assert time.monotonic() - started < 3, "the connection was left open"
     [response] = responses_in(received)
     assert_refused_as_json(response, 501, "not_implemented")
