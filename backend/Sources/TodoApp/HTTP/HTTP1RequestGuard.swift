@@ -61,7 +61,8 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var refusal: JSONError?
     /// Close the connection once `unanswered` reaches 0 (a request's body was cut short).
     private var closesAfterAnswers = false
-    /// A refused request's parts are dropped, and so is everything after them.
+    /// Input is dropped: from a refused request's head on, and after the end of the request
+    /// that closes the connection.
     private var discardsInput = false
     /// Requests read, and answers begun, since the connection opened.
     private var requestsRead = 0
