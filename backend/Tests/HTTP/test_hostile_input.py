@@ -221,9 +221,13 @@ def test_unknown_method_on_an_unknown_path_is_404(sqlite_client):
     assert_error(response, 404, "not_found")
 
 
-def raw_exchange(url: str, payload: bytes, timeout: float = 5.0) -> bytes:
+def host_and_port(url: str) -> tuple[str, int]:
     host, port = url.split("://", 1)[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+    return host, int(port)
+
+
+def raw_exchange(url: str, payload: bytes, timeout: float = 5.0) -> bytes:
+    with socket.create_connection(host_and_port(url), timeout=timeout) as sock:
         sock.sendall(payload)
         received = b""
         try:
@@ -324,7 +328,7 @@ def test_a_request_head_over_the_size_limit_is_431_as_json(sqlite_server, sqlite
 def todo_post_head(client, framing: str, *extra: str) -> bytes:
     """The head of a `POST /api/todos/` that passes every check before the body: the client's
     session, its CSRF token and an allowed `Origin`; `framing` and `extra` are header lines."""
-    host, port = client.base_url.split("://", 1)[1].split(":")
+    host, port = host_and_port(client.base_url)
     lines = ["POST /api/todos/ HTTP/1.1", f"Host: {host}:{port}", f"Origin: {FRONTEND_ORIGIN}",
              "Content-Type: application/json", framing, f"X-CSRFToken: {client.fetch_token()}",
              f"Cookie: sessionid={client.cookie('sessionid')}; csrftoken={client.cookie('csrftoken')}", *extra]
@@ -368,8 +372,7 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(client):
     client = signed_up(client.base_url)
     body = json.dumps({"title": "after continue"}).encode()
     head = todo_post_head(client, f"Content-Length: {len(body)}", "Expect: 100-continue", "Connection: close")
-    host, port = client.base_url.split("://", 1)[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=3) as sock:
+    with socket.create_connection(host_and_port(client.base_url), timeout=3) as sock:
         sock.sendall(head)
         interim = sock.recv(4096)
         assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim

@@ -82,7 +82,8 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(data)
             return
         }
-        if let refused = Self.refusal(of: head) {
+        let authority = Self.authority(ofTarget: head.uri)
+        if let refused = Self.refusal(of: head, authority: authority) {
             discardsInput = true
             refusal = refused
             if unanswered == 0 { refuse(context: context) }
@@ -92,7 +93,7 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         requestsRead += 1
         readingBody = true
         var changed = false
-        if let authority = Self.authority(ofTarget: head.uri) {
+        if let authority {
             head.headers.replaceOrAdd(name: "Host", value: authority)
             changed = true
         }
@@ -170,23 +171,26 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    /// Why a request is refused before it reaches the application, if it is.
-    static func refusal(of head: HTTPRequestHead) -> JSONError? {
-        let codings = head.headers[canonicalForm: "transfer-encoding"]
-        if !codings.isEmpty, !codings.allSatisfy({ $0.lowercased() == "chunked" }) {
+    /// Why a request is refused before it reaches the application, if it is; `authority` is
+    /// its target's (`authority(ofTarget:)`). Every request passes here: the header lists are
+    /// split only when the header is there.
+    static func refusal(of head: HTTPRequestHead, authority: String?) -> JSONError? {
+        if head.headers.contains(name: "transfer-encoding"),
+            !head.headers[canonicalForm: "transfer-encoding"].allSatisfy({ $0.lowercased() == "chunked" })
+        {
             return unsupportedTransferCoding
         }
         switch head.uri.utf8.first {
         case UInt8(ascii: "/"), UInt8(ascii: "*"):
             return nil
         default:
-            return head.method == .CONNECT || authority(ofTarget: head.uri) != nil ? nil : badRequest
+            return head.method == .CONNECT || authority != nil ? nil : badRequest
         }
     }
 
     /// Whether the client waits for `100 Continue` before sending a body it may send.
     static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
-        guard head.version == .http1_1,
+        guard head.version == .http1_1, head.headers.contains(name: "expect"),
             head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
         else { return false }
         let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
