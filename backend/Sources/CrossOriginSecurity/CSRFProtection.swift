@@ -57,14 +57,27 @@ public struct CSRFProtection: Sendable {
         return checkToken(request, boundSecret: boundSecret)
     }
 
-    /// Whether `origin` is the request's own (same scheme and host) or a trusted one. Also
-    /// for a route that must refuse foreign pages on safe methods too, such as a stream a
-    /// page could otherwise open with the user's cookies.
+    /// Whether `origin` is the request's own (same scheme and host) or a trusted one.
     public func isTrustedOrigin(_ origin: String, request: Request, isSecure: Bool) -> Bool {
         if let host = Self.host(of: request), origin == (isSecure ? "https://" : "http://") + host {
             return true
         }
         return trustedOrigins.allows(origin)
+    }
+
+    /// Whether a request, even one that only reads, comes from a page this server does not
+    /// trust: an untrusted `Origin`, or no `Origin` and a browser's `Sec-Fetch-Site` naming
+    /// another site (a navigation or a subresource, which carry `SameSite=Lax` cookies and no
+    /// `Origin`). For routes a foreign page must not start with the user's cookies even
+    /// without reading the answer, such as an event stream.
+    public func isFromForeignPage(_ request: Request, isSecure: Bool) -> Bool {
+        if let origin = request.headers[.origin] {
+            return !isTrustedOrigin(origin, request: request, isSecure: isSecure)
+        }
+        switch request.headers[.secFetchSite]?.lowercased() {
+        case "cross-site", "same-site": return true
+        default: return false
+        }
     }
 
     /// Django's strict Referer check, used over HTTPS when `Origin` is absent.

@@ -220,6 +220,47 @@ def test_same_origin_without_origin_header_is_served(sqlite_server, streams):
     assert streams(sqlite_server.url, client, origin=None).status == 200
 
 
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_a_request_from_another_site_without_origin_is_refused(sqlite_server, streams, site):
+    # A top-level navigation or an <img> from another site carries the SameSite=Lax cookie
+    # and no Origin; the browser's Sec-Fetch-Site still says where it came from.
+    client, _ = new_user(sqlite_server.url)
+    stream = streams(sqlite_server.url, client, origin=None, headers={"Sec-Fetch-Site": site})
+    assert stream.status == 403
+    assert stream.json()["error"] == "origin_not_allowed"
+    for own in ("same-origin", "none"):
+        assert streams(sqlite_server.url, client, origin=None, headers={"Sec-Fetch-Site": own}).status == 200
+
+
+def test_head_answers_the_streams_headers_without_opening_one(servers, streams):
+    # HEAD is answered (Allow lists it) but opens nothing: it neither holds a slot nor
+    # closes the user's oldest stream.
+    server = servers.start("sqlite", STREAMS_PER_USER="2", STREAMS_MAX="2")
+    client, _ = new_user(server.url)
+    first = streams(server.url, client)
+    assert first.status == 200
+    cookies = "; ".join(f"{c.name}={c.value}" for c in client.http.cookies)
+    heads = []
+    for _ in range(3):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        connection.request("HEAD", "/api/events/", headers={"Origin": FRONTEND_ORIGIN, "Cookie": cookies})
+        answer = connection.getresponse()
+        answer.read()
+        assert answer.status == 200
+        assert answer.getheader("Content-Type").startswith("text/event-stream")
+        heads.append(connection)  # kept open, as a keep-alive connection would be
+    try:
+        second = streams(server.url, client)
+        assert second.status == 200
+        first.assert_quiet(0.5)
+        client.post("/api/todos/", json={"title": "x"})
+        assert first.next()["event"] == "todo.created"
+        assert second.next()["event"] == "todo.created"
+    finally:
+        for connection in heads:
+            connection.close()
+
+
 def test_bearer_token_cannot_open_a_stream(sqlite_server, streams):
     client, _ = new_user(sqlite_server.url)
     token = client.post("/api/auth/tokens/", json={"name": "script", "abilities": ["todos:read", "todos:write"]})
@@ -262,6 +303,33 @@ def test_every_change_kind_arrives_in_order_with_the_rest_apis_data(server, stre
     assert events[5]["data"] == third
     assert events[6]["data"] == {"id": third["id"]}
     stream.assert_quiet(0.3)
+
+
+def test_changes_made_at_once_by_many_devices_all_arrive_in_id_order(server, streams):
+    # Requests of one user commit on both event loops at once; every stream must get every
+    # event, in id order, or a resync: an event never silently goes missing.
+    laptop, name = new_user(server.url)
+    devices = [second_device(server.url, name) for _ in range(8)]
+    first, second = streams(server.url, laptop), streams(server.url, laptop)
+    assert first.status == second.status == 200
+    per_device = 40
+
+    def create_many(device: ApiClient) -> None:
+        for index in range(per_device):
+            assert device.post("/api/todos/", json={"title": f"t{index}"}).status_code == 201
+
+    threads = [threading.Thread(target=create_many, args=(device,)) for device in devices]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    expected = len(devices) * per_device
+    for stream in (first, second):
+        events = stream.events(expected, timeout=5)
+        assert [e["event"] for e in events] == ["todo.created"] * expected, [e for e in events if e["event"] != "todo.created"][:3]
+        ids = [int(e["id"]) for e in events]
+        assert ids == list(range(ids[0], ids[0] + expected))
+        stream.assert_quiet(0.3)
 
 
 def test_changes_that_change_nothing_send_nothing_and_other_users_see_nothing(server, streams):

@@ -237,13 +237,29 @@ import Testing
         let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
         sink.deliver([.event(Self.event(4)), .event(Self.event(5))])
         sink.deliver([.heartbeat])
+        channel.embeddedEventLoop.run()
         #expect(try Self.written(channel).text == "")
         sink.start(lastSent: 4, ending: .response)
         sink.deliver([.event(Self.event(6))])
+        channel.embeddedEventLoop.run()
         let written = try Self.written(channel)
         #expect(written.text == String(buffer: ServerSentEvents.event(Self.event(5))) + ":\n\n"
             + String(buffer: ServerSentEvents.event(Self.event(6))))
         #expect(!written.ended)
+    }
+
+    /// Each delivery waits for a turn of the loop, after every earlier one: a delivery that
+    /// ran at once on the loop's own thread overtook one queued from another thread, and
+    /// the stream dropped the earlier event as already sent.
+    @Test func deliveriesAreWrittenInTheOrderTheyWereMadeNeverInline() throws {
+        let channel = try Self.connectedChannel()
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        sink.start(lastSent: 0, ending: .response)
+        sink.deliver([.event(Self.event(1))])
+        sink.deliver([.event(Self.event(2)), .event(Self.event(3))])
+        #expect(try Self.written(channel).text == "")
+        channel.embeddedEventLoop.run()
+        #expect(try Self.written(channel).text == [1, 2, 3].map { String(buffer: ServerSentEvents.event(Self.event($0))) }.joined())
     }
 
     @Test func anEndWhileHeldSaysWhyAfterTheOpening() throws {
@@ -265,8 +281,10 @@ import Testing
         sink.whenEnded { ended.withLockedValue { $0 = true } }
         sink.start(lastSent: 0, ending: .response)
         sink.deliver([.heartbeat])
+        channel.embeddedEventLoop.run()
         channel.isWritable = false
         sink.deliver([.event(Self.event(1))])
+        channel.embeddedEventLoop.run()
         #expect(ended.withLockedValue { $0 })
         channel.isWritable = true
         sink.end(.sessionEnded)

@@ -1,10 +1,13 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTPTypes
 
 /// Where the hub delivers one stream's messages. Implementations never wait on the client.
 protocol LiveStreamSink: AnyObject, Sendable {
-    /// Sends the messages, in order.
+    /// Sends the messages after those of every earlier call, in order. The hub calls it
+    /// under its lock, so that the order of the calls is the order the hub decided whatever
+    /// thread each came from: it must not write inline, wait, or call back into the hub.
     func deliver(_ messages: [LiveMessage])
     /// Ends the stream, after a final `closed` event when `reason` is given; later calls,
     /// and messages delivered after it, do nothing.
@@ -44,6 +47,9 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
     private let loop: any EventLoop
     private let logger: Logger
     private let endedPromise: EventLoopPromise<Void>
+    /// Messages `deliver` queued, oldest first, and whether a turn of the loop that writes
+    /// them is already due.
+    private let inbox = NIOLockedValueBox((messages: [LiveMessage](), turnScheduled: false))
     // The rest is only touched on `loop` (hence `@unchecked Sendable`).
     private var held: [LiveMessage]? = []
     /// The reason of an `end` that came while held: its `closed` event follows the opening.
@@ -80,18 +86,16 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
         }
     }
 
+    /// Queues the messages; a turn of the loop writes every queued message, in the order
+    /// they were queued, never inline (see `LiveStreamSink.deliver`).
     func deliver(_ messages: [LiveMessage]) {
-        onLoop {
-            guard !self.isEnded else { return }
-            if self.held != nil {
-                self.held! += messages
-                if self.held!.count > Self.heldLimit {
-                    self.logger.info("event stream fell behind while opening; closing it")
-                    self.finish()
-                }
-                return
-            }
-            self.write(messages)
+        let needsTurn = inbox.withLockedValue { inbox in
+            inbox.messages += messages
+            defer { inbox.turnScheduled = true }
+            return !inbox.turnScheduled
+        }
+        if needsTurn {
+            loop.execute { self.writeQueued() }
         }
     }
 
@@ -106,6 +110,24 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
     }
 
     // MARK: On the loop
+
+    private func writeQueued() {
+        let messages = inbox.withLockedValue { inbox in
+            inbox.turnScheduled = false
+            defer { inbox.messages = [] }
+            return inbox.messages
+        }
+        guard !isEnded else { return }
+        if held != nil {
+            held! += messages
+            if held!.count > Self.heldLimit {
+                logger.info("event stream fell behind while opening; closing it")
+                finish()
+            }
+            return
+        }
+        write(messages)
+    }
 
     private func endOnLoop(_ reason: StreamEnd?) {
         guard !isEnded else { return }

@@ -138,30 +138,29 @@ final class LiveHub: Sendable {
 
     /// Delivers a committed event to the user's streams, in id order.
     func deliver(userID: Int64, _ event: LiveEvent) {
-        var messages: [LiveMessage] = []
-        let targets: [Stream] = state.withLockedValue { state in
-            guard var user = state.users[userID] else { return [] }
+        state.withLockedValue { state in
+            guard var user = state.users[userID] else { return }
             defer { state.users[userID] = user }
             guard let next = user.nextEventID else {
                 user.nextEventID = event.id + 1
-                messages = [.event(event)]
-                return user.streams
+                send([.event(event)], to: user.streams)
+                return
             }
             if event.id < next {
                 // Overtaken by a later event (only possible before the user's first
                 // delivered event fixed the order): the client cannot tell which state
                 // is newer, so it re-reads.
-                messages = [.resync(reason: "out_of_order")]
-                return user.streams
+                send([.resync(reason: "out_of_order")], to: user.streams)
+                return
             }
             user.waiting[event.id] = (event, false)
+            var messages: [LiveMessage] = []
             while let ready = user.waiting.removeValue(forKey: user.nextEventID!) {
                 messages.append(.event(ready.event))
                 user.nextEventID! += 1
             }
-            return messages.isEmpty ? [] : user.streams
+            send(messages, to: user.streams)
         }
-        send(messages, to: targets)
     }
 
     func hasStreams(userID: Int64) -> Bool {
@@ -170,36 +169,31 @@ final class LiveHub: Sendable {
 
     /// Tells the user's streams to resync (an event of theirs could not be read).
     func resync(userID: Int64, reason: String) {
-        let targets: [Stream] = state.withLockedValue { state in
-            guard var user = state.users[userID] else { return [] }
+        state.withLockedValue { state in
+            guard var user = state.users[userID] else { return }
             user.nextEventID = nil
             user.waiting = [:]
             state.users[userID] = user
-            return user.streams
+            send([.resync(reason: reason)], to: user.streams)
         }
-        send([.resync(reason: reason)], to: targets)
     }
 
     /// Tells every stream of every user to resync (their events may have been lost).
     func resyncAll(reason: String) {
-        let targets: [Stream] = state.withLockedValue { state in
-            var all: [Stream] = []
+        state.withLockedValue { state in
             for (userID, var user) in state.users {
                 user.nextEventID = nil
                 user.waiting = [:]
                 state.users[userID] = user
-                all += user.streams
+                send([.resync(reason: reason)], to: user.streams)
             }
-            return all
         }
-        send([.resync(reason: reason)], to: targets)
     }
 
     /// Housekeeping, once a second: closes streams whose session has expired and turns
     /// events still waiting for an earlier one since the last tick into a `resync`.
     func tick(now: Int64) {
         var expired: [Stream] = []
-        var resyncs: [Stream] = []
         state.withLockedValue { state in
             for (userID, user) in state.users {
                 // Most ticks change nothing: a user's entry is rewritten (its stream list
@@ -219,7 +213,7 @@ final class LiveHub: Sendable {
                     if user.waiting.values.contains(where: \.seenByTick) {
                         user.waiting = [:]
                         user.nextEventID = nil
-                        resyncs += user.streams
+                        send([.resync(reason: "missed_event")], to: user.streams)
                     } else {
                         for key in user.waiting.keys { user.waiting[key]!.seenByTick = true }
                     }
@@ -228,13 +222,13 @@ final class LiveHub: Sendable {
             }
         }
         for stream in expired { stream.end(.sessionExpired) }
-        send([.resync(reason: "missed_event")], to: resyncs)
     }
 
     /// Sends the heartbeat to the streams of one slot (`0..<heartbeatSlots`).
     func beat(slot: Int) {
+        // Outside the lock: a heartbeat's place among events does not matter.
         let targets = state.withLockedValue { state in state.heartbeatSlots[slot].map { Array($0.values) } ?? [] }
-        send([.heartbeat], to: targets)
+        for stream in targets { stream.sink.deliver([.heartbeat]) }
     }
 
     // MARK: Ending streams
@@ -294,7 +288,8 @@ final class LiveHub: Sendable {
         for stream in ended { stream.end(.sessionEnded) }
     }
 
-    /// Hands the messages to the streams, outside the lock.
+    /// Hands the messages to the streams; called under the lock, so every stream queues
+    /// them in the order the hub decided (see `LiveStreamSink.deliver`).
     private func send(_ messages: [LiveMessage], to streams: [Stream]) {
         guard !messages.isEmpty else { return }
         for stream in streams { stream.sink.deliver(messages) }

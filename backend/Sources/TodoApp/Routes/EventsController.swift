@@ -34,14 +34,27 @@ struct EventsController {
             headers: headers)
     }()
 
+    static let streamHeaders: HTTPFields = {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        // nginx: pass each event on at once rather than buffering the response.
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return headers
+    }()
+
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         // A simple GET needs no preflight, so a page on any origin could open the stream
         // with the user's cookies; CORS would only hide the answer, the stream would still
         // run. The origin is therefore refused here, before anything else.
-        if let origin = request.headers[.origin], !csrf.isTrustedOrigin(origin, request: request, isSecure: context.isSecureRequest) {
+        if csrf.isFromForeignPage(request, isSecure: context.isSecureRequest) {
             throw Self.foreignOrigin
         }
         let session = try Authentication.requireSession(context, to: "receive live updates")
+        if request.method == .head {
+            // The stream's headers, and nothing opened: HEAD has no body to stream into.
+            return Response(status: .ok, headers: Self.streamHeaders)
+        }
         let lastEventID = ServerSentEvents.lastEventID(request.headers[.lastEventID])
 
         // Subscribed before the replay is read, so no event falls between the two; the
@@ -61,11 +74,6 @@ struct EventsController {
             throw error
         }
 
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        // nginx: pass each event on at once rather than buffering the response.
-        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         // Handed to the body through a box it empties: what the closure captures lives as
         // long as the stream, and a replay can be large.
         let opening = NIOLockedValueBox<ByteBuffer?>(Self.opening(start, retryMilliseconds: live.settings.retryMilliseconds))
@@ -94,7 +102,7 @@ struct EventsController {
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: headers, body: body)
+        return Response(status: .ok, headers: Self.streamHeaders, body: body)
     }
 
     /// The stream's first bytes: `retry:` and the id it resumes from, the replay or a `resync`.
