@@ -7,8 +7,10 @@ import Logging
 /// Each entry is an exact host name (`api.example.com`, `127.0.0.1`, `[::1]`), a domain with
 /// a leading dot (`.example.com`: that domain and every subdomain of it), or `*` (any
 /// well-formed host). Hosts are compared ignoring letter case, the port and one trailing dot.
-/// An empty list means no check at all. Whatever the list, a `Host` that is not a host name
-/// or bracketed IPv6 address with an optional numeric port is malformed and never allowed.
+/// An empty list checks no names. With a list, a `Host` that is not a host name or bracketed
+/// IPv6 address with an optional numeric port is malformed and never allowed (Django's
+/// pattern); `HostValidationMiddleware` refuses a missing, repeated or RFC-invalid `Host`
+/// whatever the list.
 ///
 /// Why it matters: code that builds the server's own origin from `Host` (the CSRF same-origin
 /// check, absolute URLs) must not take a forged value at face value; and a server reached
@@ -104,6 +106,51 @@ public struct AllowedHosts: Sendable, Equatable {
         return host.isEmpty ? nil : String(host)
     }
 
+    /// Whether a `Host` header value is `uri-host [":" port]` (RFC 3986, 3.2.2; RFC 9112, 3.2)
+    /// with a non-empty host, as an `http` URI needs: an IP literal in brackets, or a
+    /// registered name of unreserved characters, sub-delimiters and percent-escapes, which
+    /// allows more than `host(ofHostHeader:)` (an underscore, for one).
+    public static func isWellFormed(hostHeader value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        var index = 0
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let inside = bytes[1..<close]
+            guard inside.contains(UInt8(ascii: ":")),
+                inside.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
+            else { return false }
+            index = close + 1
+        } else {
+            while index < bytes.count, bytes[index] != UInt8(ascii: ":") {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "%") {
+                    guard index + 2 < bytes.count, isHexDigit(bytes[index + 1]), isHexDigit(bytes[index + 2]) else { return false }
+                    index += 3
+                    continue
+                }
+                guard isRegNameCharacter(byte) else { return false }
+                index += 1
+            }
+            guard index > 0 else { return false }
+        }
+        guard index < bytes.count else { return true }
+        return bytes[index] == UInt8(ascii: ":") && bytes[(index + 1)...].allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
+    }
+
+    /// RFC 3986's unreserved characters and sub-delimiters.
+    private static func isRegNameCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            "-._~!$&'()*+,;=".utf8.contains(byte)
+        }
+    }
+
     /// Empty, or `:` followed by one or more digits.
     private static func isPortSuffix(_ text: Substring) -> Bool {
         guard let first = text.first else { return true }
@@ -134,8 +181,9 @@ public struct AllowedHosts: Sendable, Equatable {
     }
 }
 
-/// Refuses requests whose `Host` is not in an `AllowedHosts` list with
-/// `400 {"error": "bad_host", "detail": ...}` and a warning log line.
+/// Refuses requests whose `Host` is missing, repeated or malformed, or (when the list is
+/// not empty) not in an `AllowedHosts` list, with `400 {"error": "bad_host", "detail": ...}`
+/// and a warning log line.
 ///
 /// Only the `Host` header (HTTP/2's `:authority`) is read, never `X-Forwarded-Host`: a proxy in
 /// front must pass the client's `Host` through (nginx: `proxy_set_header Host $http_host`).
@@ -149,26 +197,35 @@ public struct HostValidationMiddleware<Context: RequestContext>: RouterMiddlewar
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard allowed.isEnabled else { return try await next(request, context) }
-        // A second `Host` header stays among the fields (the first became the authority):
-        // two hosts on one request are as ambiguous as a malformed one.
+        // A second `Host` header stays among the fields (the first became the authority).
+        // RFC 9112 (3.2): a request without a `Host`, with two, or with one that is not
+        // `uri-host [":" port]` is a 400 whatever the list; the list only narrows the names.
         let repeated = request.headers[.host] != nil
         let authority = request.head.authority
-        if !repeated, let authority, let host = AllowedHosts.host(ofHostHeader: authority) {
-            if allowed.allows(host: host) { return try await next(request, context) }
-            context.logger.warning(
-                "Host not allowed",
-                metadata: ["http.host": .string(host), "http.path": .string(request.uri.path)])
-            throw JSONError(
-                .badRequest, code: "bad_host",
+        guard !repeated, let authority, AllowedHosts.isWellFormed(hostHeader: authority) else {
+            throw refusal(
+                "Host header missing or malformed", host: authority ?? "", request: request, context: context,
+                detail: repeated ? "The request has more than one Host header." : "The Host header is missing or malformed.")
+        }
+        guard allowed.isEnabled else { return try await next(request, context) }
+        guard let host = AllowedHosts.host(ofHostHeader: authority) else {
+            throw refusal(
+                "Host header missing or malformed", host: authority, request: request, context: context,
+                detail: "The Host header is missing or malformed.")
+        }
+        guard allowed.allows(host: host) else {
+            throw refusal(
+                "Host not allowed", host: host, request: request, context: context,
                 detail: "The host '\(host)' is not served here.")
         }
+        return try await next(request, context)
+    }
+
+    /// The `bad_host` answer, logged as a warning.
+    private func refusal(_ message: Logger.Message, host: String, request: Request, context: Context, detail: String) -> JSONError {
         context.logger.warning(
-            "Host header missing or malformed",
-            metadata: ["http.host": .string(String((authority ?? "").prefix(100))), "http.path": .string(request.uri.path)])
-        throw JSONError(
-            .badRequest, code: "bad_host",
-            detail: repeated ? "The request has more than one Host header." : "The Host header is missing or malformed.")
+            message, metadata: ["http.host": .string(String(host.prefix(100))), "http.path": .string(request.uri.path)])
+        return JSONError(.badRequest, code: "bad_host", detail: detail)
     }
 }
 

@@ -56,6 +56,18 @@ struct AllowedHostsTests {
         #expect(!AllowedHosts(entries: [.any]).allows(hostHeader: value))
     }
 
+    /// RFC 3986's `uri-host [":" port]`, refused whatever the list when not met.
+    @Test(arguments: ["", ":80", "a b", "a/b", "a@b", "a\\b", "a:b", "a:80:80", "[::1", "[::1]x", "[zz::1]", "[]", "é.com",
+        "a%2", "a%zz", "a\u{0}b", "１２７.0.0.1", "a?b", "a#b", "a[b"])
+    func invalidHostHeaders(value: String) {
+        #expect(!AllowedHosts.isWellFormed(hostHeader: value))
+    }
+
+    @Test(arguments: ["a", "my_api:8000", "a.b.", "a:", "a;b", "a,b", "a~b!$&'()*+=", "a%2Fb", "10.0.0.1:80", "[::1]", "[::FFFF:1.2.3.4]:8"])
+    func wellFormedHostHeadersBeyondDjangosPattern(value: String) {
+        #expect(AllowedHosts.isWellFormed(hostHeader: value))
+    }
+
     @Test func hostOfHeader() {
         #expect(AllowedHosts.host(ofHostHeader: "Api.Example.COM:8000") == "api.example.com")
         #expect(AllowedHosts.host(ofHostHeader: "[::FFFF:1.2.3.4]:80") == "[::ffff:1.2.3.4]")

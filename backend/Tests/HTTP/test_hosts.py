@@ -54,6 +54,24 @@ def assert_bad_host(answer: Answer) -> dict:
     return body
 
 
+@pytest.mark.parametrize("hosts", [
+    [], ["api.example.com", "evil.example"], ["api.example.com", "api.example.com"],
+    ["bad host"], ["api.example.com/evil"], ["user@api.example.com"], ["[::1"], ["api.example.com:abc"],
+])
+def test_without_the_setting_a_missing_repeated_or_invalid_host_is_still_bad_host(sqlite_server, hosts):
+    # RFC 9112, 3.2: a server MUST answer 400 to an HTTP/1.1 request without a Host, with more
+    # than one, or with one that is not `uri-host [":" port]`; the setting only narrows the names.
+    assert_bad_host(send(sqlite_server, hosts))
+
+
+@pytest.mark.parametrize("host", ["my_api:8000", "evil.example", "xn--bcher-kva.example", "10.0.0.7:80", "[::1]"])
+def test_without_the_setting_any_well_formed_host_is_served_even_one_django_would_refuse(sqlite_server, host):
+    # An underscore is valid in RFC 3986's reg-name (a container's service name has one);
+    # only the setting's own check follows Django's narrower pattern.
+    answer = send(sqlite_server, [host])
+    assert answer.status == 200, (host, answer.body)
+
+
 @pytest.fixture
 def guarded(servers):
     return servers.start(ALLOWED_HOSTS=HOSTS)
