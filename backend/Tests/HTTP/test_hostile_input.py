@@ -287,6 +287,7 @@ def assert_refused_as_json(response: tuple[int, dict[str, str], bytes], status: 
 
 NOT_HTTP = [
     pytest.param(b"FOO /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", id="unknown-method"),
+    pytest.param(b"get /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", id="lower-case-method"),
     pytest.param(b"GET /api/ping/ HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", id="http-2.0-request-line"),
     pytest.param(b"POST /api/ping/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
                  id="two-content-lengths"),

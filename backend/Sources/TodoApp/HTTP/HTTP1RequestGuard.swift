@@ -12,8 +12,11 @@ import NIOHTTPTypesHTTP1
 ///
 /// - **Bytes that are not a request** are answered as JSON, like every other refusal, and the
 ///   connection is closed: `431 headers_too_large` for a head over the size limit, `400
-///   bad_request` for anything else the decoder refuses (an unknown method, `HTTP/2.0` on the
-///   request line, two `Content-Length`s, a control character in a header). The decoder reads
+///   bad_request` for anything else the decoder refuses (`HTTP/2.0` on the request line, two
+///   `Content-Length`s, a control character in a header, a method it does not know). The
+///   decoder knows llhttp's list of methods, case-sensitively, and reports bytes that are no
+///   method at all (a TLS handshake) the same way, so an unknown method cannot be told apart
+///   for RFC 9110's `501`; a known method a route does not serve is the router's `405`. The decoder reads
 ///   nothing after such bytes, so the connection cannot go on; answers to requests read before
 ///   them come first. The error goes no further, so nothing else answers it (Hummingbird would,
 ///   with an empty `400`; before the first request nothing would, and the connection would
