@@ -5,6 +5,7 @@ import time
 import pytest
 import requests
 
+from accounts import signed_up
 from api import assert_error
 from servers import server_binary
 
@@ -57,6 +58,38 @@ def test_body_checks(sqlite_client):
                  400, "invalid_json")
     ok = sqlite_client.post("/api/ping/", json={"anything": True})
     assert ok.status_code == 200
+
+
+BODYLESS_ROUTES = [
+    ("DELETE", "/api/todos/?completed=true"),
+    ("DELETE", "/api/todos/{todo}/"),
+    ("POST", "/api/auth/logout/"),
+    ("DELETE", "/api/auth/sessions/"),
+    ("DELETE", "/api/auth/sessions/{session}/"),
+    ("DELETE", "/api/auth/tokens/{token}/"),
+]
+
+
+@pytest.mark.parametrize("method,path", BODYLESS_ROUTES)
+@pytest.mark.parametrize("body,content_type,status,code", [
+    (b"{bad", "application/json", 400, "invalid_json"),
+    (b"x", "text/plain", 415, "unsupported_media_type"),
+])
+def test_a_body_the_contract_refuses_is_refused_on_routes_that_take_none(
+        client, method, path, body, content_type, status, code):
+    # API.md: a body that is not JSON is 400, a non-JSON type 415, whatever the route; a
+    # refused request changes nothing (here: the todo, the session and the token stay).
+    owner = signed_up(client.base_url)
+    todo = owner.post("/api/todos/", json={"title": "kept", "completed": True}).json()
+    token = owner.post("/api/auth/tokens/", json={"name": "kept", "abilities": ["todos:read"]}).json()
+    session = next(s["id"] for s in owner.get("/api/auth/sessions/").json()["sessions"] if s["current"])
+    target = path.format(todo=todo["id"], session=session, token=token["id"])
+    response = owner.request(method, target, data=body, headers={"Content-Type": content_type})
+    assert_error(response, status, code)
+    assert owner.get("/api/todos/").json()["todos"] == [todo]
+    assert [t["id"] for t in owner.get("/api/auth/tokens/").json()["tokens"]] == [token["id"]]
+    # An empty body, or JSON, is still fine.
+    assert owner.request(method, target, data=b"{}", headers={"Content-Type": "application/json"}).status_code < 300
 
 
 def test_request_id_is_returned_and_logged(sqlite_server, sqlite_client):

@@ -23,12 +23,12 @@ enum JSONBody {
     /// Reads the whole body into memory, so that handlers read it without waiting and
     /// an oversized body is refused on every route, whether its length was announced
     /// (`Content-Length`, refused before reading) or not (chunked, refused at the byte
-    /// past the limit).
-    static func collect(_ request: inout Request) async throws {
+    /// past the limit). Returns whether the request has a body (it may still be empty).
+    static func collect(_ request: inout Request) async throws -> Bool {
         let length = request.headers[.contentLength]
         // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112
         // §6.3): nothing to wait for, which spares most GETs a trip through the stream.
-        if length == nil && request.headers[.transferEncoding] == nil || length == "0" { return }
+        if length == nil && request.headers[.transferEncoding] == nil || length == "0" { return false }
         if let length = length.flatMap(Int.init), length > maxSize {
             throw APIErrors.payloadTooLarge
         }
@@ -37,6 +37,7 @@ enum JSONBody {
         } catch is NIOTooManyBytesError {
             throw APIErrors.payloadTooLarge
         }
+        return true
     }
 
     /// The body as any JSON value, or `nil` when there is no body at all. Routes get

@@ -9,7 +9,9 @@ import Hummingbird
 /// Every route answers in the contract's order: routing (404, 405), then the route's
 /// `precheck` (a path that can name nothing: 404; authentication: 401), then the body,
 /// read whole before the handler runs, whatever its framing and whether or not the
-/// handler uses it (413 over `JSONBody.maxSize`), then the handler.
+/// handler uses it (413 over `JSONBody.maxSize`), then the handler. A route that takes no
+/// body still refuses one that is not JSON (415, 400) before its handler runs: a request
+/// the contract refuses changes nothing, whichever route it is sent to.
 ///
 /// Hummingbird's router ignores a trailing slash, so each route also answers the
 /// Django-style path with one, without a redirect.
@@ -26,8 +28,13 @@ final class RouteTable {
         self.router = router
     }
 
-    func on(_ path: String, _ method: HTTPRequest.Method, precheck: Precheck? = nil, use handler: @escaping Handler) {
-        register(path, method, precheck: precheck, use: handler)
+    /// - Parameter readsBody: whether the handler reads the body as JSON itself (with
+    ///   `JSONBody`); when not, a body sent anyway is checked here.
+    func on(
+        _ path: String, _ method: HTTPRequest.Method, precheck: Precheck? = nil, readsBody: Bool = false,
+        use handler: @escaping Handler
+    ) {
+        register(path, method, precheck: precheck, readsBody: readsBody, use: handler)
         if let index = methodsByPath.firstIndex(where: { $0.path == path }) {
             methodsByPath[index].methods.append(method)
         } else {
@@ -35,11 +42,15 @@ final class RouteTable {
         }
     }
 
-    private func register(_ path: String, _ method: HTTPRequest.Method, precheck: Precheck?, use handler: @escaping Handler) {
+    private func register(
+        _ path: String, _ method: HTTPRequest.Method, precheck: Precheck?, readsBody: Bool, use handler: @escaping Handler
+    ) {
         router.on(RouterPath(path), method: method) { request, context in
             try precheck?(context)
             var request = request
-            try await JSONBody.collect(&request)
+            if try await JSONBody.collect(&request), !readsBody {
+                _ = try await JSONBody.value(from: request, context: context)
+            }
             return try await handler(request, context)
         }
     }
@@ -58,7 +69,7 @@ final class RouteTable {
             var headers = HTTPFields()
             headers[.allow] = allow
             let allowHeaders = headers
-            register(path, .options, precheck: nil) { _, _ in Response(status: .ok, headers: allowHeaders) }
+            register(path, .options, precheck: nil, readsBody: false) { _, _ in Response(status: .ok, headers: allowHeaders) }
             allowByPath.append((path.split(separator: "/"), allow))
         }
         // The router answers 404 for a known path with a method it has no route for;

@@ -18,8 +18,8 @@ struct AccountController {
         routes.on("/api/auth/sessions/", .get, precheck: Authentication.sessionPrecheck, use: listSessions)
         routes.on("/api/auth/sessions/", .delete, precheck: Authentication.sessionPrecheck, use: endOtherSessions)
         routes.on("/api/auth/sessions/:id/", .delete, precheck: Self.sessionPathAndSession, use: endSession)
-        routes.on("/api/auth/password/", .post, precheck: Authentication.sessionPrecheck, use: changePassword)
-        routes.on("/api/auth/me/", .delete, precheck: Authentication.sessionPrecheck, use: deleteAccount)
+        routes.on("/api/auth/password/", .post, precheck: Authentication.sessionPrecheck, readsBody: true, use: changePassword)
+        routes.on("/api/auth/me/", .delete, precheck: Authentication.sessionPrecheck, readsBody: true, use: deleteAccount)
     }
 
     /// A path that can never name a session is 404 for everyone (routing comes before

@@ -40,8 +40,8 @@ struct AuthController {
     }
 
     func register(in routes: RouteTable) {
-        routes.on("/api/auth/signup/", .post, use: signUp)
-        routes.on("/api/auth/login/", .post, use: logIn)
+        routes.on("/api/auth/signup/", .post, readsBody: true, use: signUp)
+        routes.on("/api/auth/login/", .post, readsBody: true, use: logIn)
         routes.on("/api/auth/logout/", .post, use: logOut)
         routes.on("/api/auth/me/", .get, use: me)
     }

@@ -14,11 +14,11 @@ struct TodoController {
 
     func register(in routes: RouteTable) {
         routes.on("/api/todos/", .get, precheck: Self.loggedInOrDeferred(.todosRead), use: list)
-        routes.on("/api/todos/", .post, precheck: Self.loggedIn(.todosWrite), use: create)
-        routes.on("/api/todos/", .patch, precheck: Self.loggedIn(.todosWrite), use: setAllCompleted)
+        routes.on("/api/todos/", .post, precheck: Self.loggedIn(.todosWrite), readsBody: true, use: create)
+        routes.on("/api/todos/", .patch, precheck: Self.loggedIn(.todosWrite), readsBody: true, use: setAllCompleted)
         routes.on("/api/todos/", .delete, precheck: Self.loggedIn(.todosWrite), use: deleteCompleted)
         routes.on("/api/todos/:id/", .get, precheck: Self.todoPathAndLoggedIn(.todosRead), use: show)
-        routes.on("/api/todos/:id/", .patch, precheck: Self.todoPathAndLoggedIn(.todosWrite), use: update)
+        routes.on("/api/todos/:id/", .patch, precheck: Self.todoPathAndLoggedIn(.todosWrite), readsBody: true, use: update)
         routes.on("/api/todos/:id/", .delete, precheck: Self.todoPathAndLoggedIn(.todosWrite), use: delete)
     }
 

@@ -15,7 +15,7 @@ struct TokenController {
     static let expiresInRange = 1...31_622_400
 
     func register(in routes: RouteTable) {
-        routes.on("/api/auth/tokens/", .post, precheck: Authentication.sessionPrecheck, use: create)
+        routes.on("/api/auth/tokens/", .post, precheck: Authentication.sessionPrecheck, readsBody: true, use: create)
         routes.on("/api/auth/tokens/", .get, precheck: Authentication.sessionPrecheck, use: list)
         routes.on("/api/auth/tokens/:id/", .delete, precheck: Self.tokenPathAndSession, use: revoke)
     }
