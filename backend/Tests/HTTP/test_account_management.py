@@ -5,8 +5,10 @@ import hashlib
 import re
 import sqlite3
 import time
+import collections
 import concurrent.futures
 import subprocess
+import threading
 
 import pytest
 import requests
@@ -342,6 +344,70 @@ def test_deleting_the_account_removes_everything_and_frees_the_username(server, 
     again = ApiClient(client.base_url)
     assert again.signup(name.lower(), PASSWORD).status_code == 201
     assert again.get("/api/todos/").json() == {"todos": []}
+
+
+WRITES_OF_A_SESSION = [
+    ("/api/todos/", {"title": "racing"}),
+    ("/api/todos/", {"title": "racing", "order": 5}),
+    ("/api/auth/tokens/", {"name": "racing", "abilities": ["todos:read"]}),
+]
+
+
+def test_writes_racing_the_account_deletion_are_logged_out_never_failed(server, client):
+    # A create that passed authentication just before the deletion commits names a user who
+    # is gone: its client is told it is logged out (401), not that the server failed (500).
+    name = unique_name("Racing")
+    owner = signed_up(client.base_url, name)
+    devices = [second_device(owner, name) for _ in range(9)]
+    statuses: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+
+    def write_until_logged_out(device: ApiClient, path: str, body: dict) -> None:
+        for _ in range(2000):
+            response = device.post(path, json=body)
+            with lock:
+                statuses[response.status_code] += 1
+            if response.status_code == 409:  # a user holds at most 100 tokens
+                assert_error(response, 409, "too_many_tokens")
+            elif response.status_code != 201:
+                assert_error(response, 401, "not_authenticated")
+                return
+
+    with concurrent.futures.ThreadPoolExecutor(len(devices)) as pool:
+        writers = [pool.submit(write_until_logged_out, device, *WRITES_OF_A_SESSION[index % 3])
+                   for index, device in enumerate(devices)]
+        time.sleep(0.5)
+        assert owner.delete("/api/auth/me/", json={"password": PASSWORD}).status_code == 204
+        for writer in writers:
+            writer.result()
+    assert statuses[201] and set(statuses) <= {201, 401, 409}, statuses
+    assert statuses[401] == len(devices)
+
+
+def test_deleting_the_account_from_many_tabs_at_once_never_calls_the_password_wrong(client):
+    # One deletion wins; the others find the account gone: their session has ended (401),
+    # their password was not wrong (400), and no failure is counted against the username.
+    # Four tabs: as many password checks as one address may have waiting (more are 503 busy).
+    for _ in range(8):
+        owner = signed_up(client.base_url)
+        tabs = []
+        for _ in range(4):
+            tab = ApiClient(client.base_url)
+            tab.http.cookies.update(owner.http.cookies)
+            tab.fetch_token()
+            tabs.append(tab)
+        barrier = threading.Barrier(len(tabs))
+
+        def delete(tab: ApiClient) -> requests.Response:
+            barrier.wait()
+            return tab.delete("/api/auth/me/", json={"password": PASSWORD})
+
+        with concurrent.futures.ThreadPoolExecutor(len(tabs)) as pool:
+            answers = list(pool.map(delete, tabs))
+        assert sorted(a.status_code for a in answers) == [204] + [401] * (len(tabs) - 1), [a.text for a in answers]
+        for answer in answers:
+            if answer.status_code == 401:
+                assert_error(answer, 401, "not_authenticated")
 
 
 @pytest.mark.parametrize("body, code", [

@@ -170,8 +170,10 @@ struct AccountService: Sendable {
             let ticket = try await throttle.reserveLogIn(username: session.username, clientAddress: clientAddress)
             let matches: Bool
             do {
-                let user = try await users.find(id: session.userID)
-                matches = try await hasher.verify(password, against: user?.passwordHash, in: place)
+                // Deleted meanwhile (another tab's deletion won): the session has ended,
+                // and the password was not wrong.
+                guard let user = try await users.find(id: session.userID) else { throw Self.sessionEnded }
+                matches = try await hasher.verify(password, against: user.passwordHash, in: place)
             } catch {
                 await throttle.release(ticket)
                 throw error

@@ -35,6 +35,10 @@ enum APIErrors {
             return translate(error).makeResponse()
         case is NIOTooManyBytesError:
             return payloadTooLarge.makeResponse()
+        case let error where Database.isForeignKeyViolation(error):
+            // The request was authenticated, then the account was deleted before its write
+            // (nothing was written): its client is logged out now.
+            return accountDeleted.makeResponse()
         default:
             logger.error(
                 "unexpected failure",
@@ -42,6 +46,9 @@ enum APIErrors {
             return internalError.makeResponse()
         }
     }
+
+    static let accountDeleted = JSONError(
+        .unauthorized, code: "not_authenticated", detail: "This account has been deleted; log in again.")
 
     static let internalError = JSONError(
         .internalServerError, code: "internal_error", detail: "The server failed unexpectedly; the failure was logged.")

@@ -151,6 +151,20 @@ public final class Database: Sendable {
         }
     }
 
+    /// Whether `error` is a FOREIGN KEY constraint violation, on either engine. Every
+    /// foreign key of the schema names a user (`ON DELETE CASCADE`), so this is a write for
+    /// a user whose account was deleted after the request was authenticated.
+    static func isForeignKeyViolation(_ error: any Error) -> Bool {
+        switch error {
+        case let error as PSQLError:
+            return error.code == .server && error.serverInfo?[.sqlState] == "23503"
+        case let error as DatabaseError:
+            return error.extendedResultCode == .SQLITE_CONSTRAINT_FOREIGNKEY
+        default:
+            return false
+        }
+    }
+
     /// Whether `error` is a UNIQUE constraint violation, on either engine.
     static func isUniqueViolation(_ error: any Error) -> Bool {
         switch error {
