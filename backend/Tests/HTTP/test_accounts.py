@@ -106,6 +106,16 @@ def test_login_answers_the_same_for_unknown_user_and_wrong_password(client):
     assert_error(ApiClient(client.base_url).post("/api/auth/login/", json={}), 400, "invalid_credentials")
 
 
+@pytest.mark.parametrize("suffix", ["\u0000", "\u0000anything", "\u0000\u0000"])
+def test_a_username_with_a_nul_is_nobodys_even_with_the_right_password(client, suffix):
+    # No username holds a NUL: the name after it is not the account before it (SQLite read
+    # "bob\0x" as "bob"), and PostgreSQL text cannot hold one (the throttle's key failed: 500).
+    name = unique_name("nul")
+    assert client.signup(name, PASSWORD).status_code == 201
+    assert_error(ApiClient(client.base_url).login(name + suffix, PASSWORD), 400, "invalid_credentials")
+    assert ApiClient(client.base_url).login(name, PASSWORD).status_code == 200
+
+
 def test_login_returns_the_user_and_a_new_session(client):
     name = unique_name()
     signup = client.signup(name, PASSWORD).json()["user"]

@@ -9,8 +9,7 @@ enum CredentialRules {
 
     /// 1–150 characters of ASCII letters, digits and `@.+-_`.
     static func validateUsername(_ username: String) throws(JSONError) {
-        let bytes = username.utf8
-        guard !bytes.isEmpty, bytes.count <= maxUsernameLength, bytes.allSatisfy(isUsernameByte) else {
+        guard couldBeUsername(username) else {
             throw JSONError(
                 .badRequest, code: "invalid_username",
                 detail: "A username is 1 to 150 characters: ASCII letters, digits and @ . + - _ only.")
@@ -43,6 +42,12 @@ enum CredentialRules {
     /// Whether bcrypt can check this password exactly; others can never match a stored hash.
     static func isVerifiable(_ password: String) -> Bool {
         !password.isEmpty && password.utf8.count <= maxPasswordBytes && !password.utf8.contains(0)
+    }
+
+    /// Whether `username` follows the rules, so that an account could have it.
+    static func couldBeUsername(_ username: String) -> Bool {
+        let bytes = username.utf8
+        return !bytes.isEmpty && bytes.count <= maxUsernameLength && bytes.allSatisfy(isUsernameByte)
     }
 
     private static func isUsernameByte(_ byte: UInt8) -> Bool {

@@ -68,9 +68,12 @@ struct LoginThrottle: Sendable {
         try? await store.release(Array(ticket.rows.values))
     }
 
-    /// ASCII lower-casing, as `UserStore` keys accounts.
+    /// ASCII lower-casing, as `UserStore` keys accounts. A NUL, which no username has and
+    /// PostgreSQL text cannot hold, is kept as `?` (no username has that either).
     private static func key(_ username: String) -> String {
-        String(UserStore.key(for: username).prefix(maxKeyLength))
+        let key = UserStore.key(for: username).prefix(maxKeyLength)
+        guard key.utf8.contains(0) else { return String(key) }
+        return String(decoding: key.utf8.map { $0 == 0 ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
     }
 
     private func reserve(

@@ -31,7 +31,7 @@ struct UserStore: Sendable {
     /// The user whose name equals `username` ignoring ASCII case; a name with any other
     /// character names nobody.
     func find(username: String) async throws -> UserRecord? {
-        guard username.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        guard CredentialRules.couldBeUsername(username) else { return nil }
         return try await database.fetchFirst(FindUserByKey(key: Self.key(for: username)))
     }
 
