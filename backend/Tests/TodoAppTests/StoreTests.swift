@@ -91,6 +91,20 @@ import Testing
     }
 
     @Test(arguments: TestDatabases.kinds)
+    func aShortLifetimeIsPushedOutBeforeItEnds(kind: Database.Kind) async throws {
+        try await TestDatabases.with(kind) { database in
+            let user = try await UserStore(database: database).create(username: "fay", passwordHash: "hash")
+            // The shortest lifetime the settings allow (60 s), used 35 s after its last
+            // write-back: pushed out, or a session in use every 20 s would end at 60 s.
+            let sessions = SessionStore(database: database, lifetime: 60)
+            let issued = try await Self.issueSession(in: database, for: user, secretLetter: "f", lifetime: 25)
+            let loaded = try #require(try await sessions.load(token: issued.token))
+            #expect(loaded.wasRefreshed)
+            #expect(loaded.session.expiresAt > Clock.milliseconds() + 55_000)
+        }
+    }
+
+    @Test(arguments: TestDatabases.kinds)
     func todosKeepTheirOrderAndBelongToOneUser(kind: Database.Kind) async throws {
         try await TestDatabases.with(kind) { database in
             let users = UserStore(database: database)

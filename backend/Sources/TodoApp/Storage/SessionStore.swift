@@ -14,7 +14,8 @@ struct SessionStore: Sendable {
     let lifetime: Int
 
     /// A session is written back (expiry pushed out) at most this often, so that
-    /// reads do not each cost a write.
+    /// reads do not each cost a write; at most every half lifetime when that is shorter,
+    /// so that a session in use never expires between two write-backs.
     static let refreshInterval: Int64 = 60_000
 
     /// 32 random bytes as unpadded base64url: 43 characters.
@@ -168,8 +169,8 @@ struct SessionStore: Sendable {
                 csrfSecret: found.csrfSecret, expiresAt: expiresAt)
         }
         let refreshedExpiry = now + Int64(lifetime) * 1000
-        guard refreshedExpiry - found.expiresAt >= Self.refreshInterval || now - found.lastSeenAt >= Self.refreshInterval
-        else {
+        let interval = min(Self.refreshInterval, Int64(lifetime) * 500)
+        guard refreshedExpiry - found.expiresAt >= interval || now - found.lastSeenAt >= interval else {
             return Loaded(session: session(expiringAt: found.expiresAt), wasRefreshed: false)
         }
         let seen = client()
