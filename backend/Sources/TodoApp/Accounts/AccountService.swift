@@ -3,9 +3,10 @@ import CrossOriginSecurity
 /// Sign-up, log-in and log-out, password change and account deletion: who may have a
 /// session, and issuing it.
 ///
-/// Every successful call issues a brand-new session id and binds it to the CSRF
-/// secret the caller has just rotated; the session the request carried, if any, is
-/// deleted, never promoted.
+/// Every successful call issues a brand-new session id bound to a new CSRF secret
+/// (`Issued.session.csrfSecret`, for the caller's cookie), made only once the password
+/// work is done, so a refused attempt costs none of it; the session the request
+/// carried, if any, is deleted, never promoted.
 struct AccountService: Sendable {
     let database: Database
     let users: UserStore
@@ -26,7 +27,7 @@ struct AccountService: Sendable {
     /// - Throws: `503 busy` when hashing is at capacity, `429 throttled` past the address's sign-ups.
     func signUp(
         username: String, password: String, clientAddress: String?, client: SessionStore.SessionClient,
-        csrfSecret: String, replacing previous: AuthenticatedSession?
+        replacing previous: AuthenticatedSession?
     ) async throws -> SessionStore.Issued {
         let passwordHash = try await hasher.withPlace(for: clientAddress) { place in
             let ticket = try await throttle.reserveSignUp(clientAddress: clientAddress)
@@ -43,6 +44,7 @@ struct AccountService: Sendable {
             }
         }
         let lifetime = sessions.lifetime
+        let csrfSecret = CSRFToken.makeSecret()
         do {
             let issued = try await database.transaction { tx in
                 if let previous {
@@ -63,7 +65,7 @@ struct AccountService: Sendable {
     /// - Throws: `503 busy` when verification is at capacity, `429 throttled`, `400 invalid_credentials`.
     func logIn(
         username: String, password: String, clientAddress: String?, client: SessionStore.SessionClient,
-        csrfSecret: String, replacing previous: AuthenticatedSession?
+        replacing previous: AuthenticatedSession?
     ) async throws -> SessionStore.Issued {
         let user = try await hasher.withPlace(for: clientAddress) { place in
             let ticket = try await throttle.reserveLogIn(username: username, clientAddress: clientAddress)
@@ -82,6 +84,7 @@ struct AccountService: Sendable {
             return user
         }
         let lifetime = sessions.lifetime
+        let csrfSecret = CSRFToken.makeSecret()
         let issued = try await database.transaction { tx in
             if let previous {
                 try await SessionStore.delete(in: tx, idHash: previous.id)
@@ -117,19 +120,20 @@ struct AccountService: Sendable {
 
     /// Django's `update_session_auth_hash`, made stricter: after checking the current
     /// password, stores the new one's hash, ends every session of the user, and issues
-    /// the caller's session again under a new id, bound to `csrfSecret`, all in one
+    /// the caller's session again under a new id and a new CSRF secret, all in one
     /// transaction. The new password must have passed `CredentialRules`.
     /// - Throws: `400 invalid_credentials` (a counted log-in failure), `429 throttled`,
     ///   `503 busy`, `401 not_authenticated` when the session ended meanwhile.
     func changePassword(
         session: AuthenticatedSession, currentPassword: String, newPassword: String, clientAddress: String?,
-        client: SessionStore.SessionClient, csrfSecret: String
+        client: SessionStore.SessionClient
     ) async throws -> SessionStore.Issued {
         let newHash = try await withVerifiedPassword(of: session, password: currentPassword, clientAddress: clientAddress) {
             place in
             try await hasher.hash(newPassword, in: place)
         }
         let lifetime = sessions.lifetime
+        let csrfSecret = CSRFToken.makeSecret()
         let issued = try await database.transaction { tx in
             // The caller's session must still be live: one ended from another device
             // (or by a concurrent password change) cannot change the password.

@@ -110,12 +110,10 @@ struct AccountController {
         // The new password's rules are checked first: a request that cannot succeed costs
         // no bcrypt and counts as no failed attempt.
         try CredentialRules.validatePassword(newPassword ?? "", username: session.username)
-        let rotated = csrf.rotate()
         let issued = try await accounts.changePassword(
             session: session, currentPassword: currentPassword, newPassword: newPassword ?? "",
-            clientAddress: context.clientAddress, client: AuthController.client(request, context),
-            csrfSecret: rotated.secret)
-        return try auth.loggedIn(issued, status: .ok, csrfCookie: rotated.cookie)
+            clientAddress: context.clientAddress, client: AuthController.client(request, context))
+        return auth.loggedIn(issued, status: .ok)
     }
 
     /// `{"password"}`: deletes the user, their todos, sessions and tokens; clears the cookies.

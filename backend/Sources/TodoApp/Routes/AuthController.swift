@@ -52,11 +52,10 @@ struct AuthController {
         let password = try body.string("password")
         try CredentialRules.validateUsername(username)
         try CredentialRules.validatePassword(password ?? "", username: username)
-        let rotated = csrf.rotate()
         let issued = try await accounts.signUp(
             username: username, password: password ?? "", clientAddress: context.clientAddress,
-            client: Self.client(request, context), csrfSecret: rotated.secret, replacing: context.session)
-        return try loggedIn(issued, status: .created, csrfCookie: rotated.cookie)
+            client: Self.client(request, context), replacing: context.session)
+        return loggedIn(issued, status: .created)
     }
 
     @Sendable func logIn(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -66,11 +65,10 @@ struct AuthController {
         guard let username, let password, !username.isEmpty, !password.isEmpty else {
             throw AccountService.invalidCredentials
         }
-        let rotated = csrf.rotate()
         let issued = try await accounts.logIn(
             username: username, password: password, clientAddress: context.clientAddress,
-            client: Self.client(request, context), csrfSecret: rotated.secret, replacing: context.session)
-        return try loggedIn(issued, status: .ok, csrfCookie: rotated.cookie)
+            client: Self.client(request, context), replacing: context.session)
+        return loggedIn(issued, status: .ok)
     }
 
     @Sendable func logOut(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -95,12 +93,14 @@ struct AuthController {
         SessionStore.SessionClient(userAgent: request.headers[.userAgent], address: context.clientAddress)
     }
 
-    func loggedIn(_ issued: SessionStore.Issued, status: HTTPResponse.Status, csrfCookie: Cookie) throws -> Response {
+    /// The answer to a request that issued a session: the user, the session cookie and
+    /// the cookie of the session's new CSRF secret.
+    func loggedIn(_ issued: SessionStore.Issued, status: HTTPResponse.Status) -> Response {
         let user = PublicUser(id: issued.session.userID, username: issued.session.username)
         var response = JSONResponse.make(status, UserEnvelope(user: user))
         response.headers[.cacheControl] = "no-store"
         response.setCookie(sessionCookie.cookie(value: issued.token))
-        response.setCookie(csrfCookie)
+        response.setCookie(csrf.makeCookie(secret: issued.session.csrfSecret))
         return response
     }
 }
