@@ -24,12 +24,16 @@ enum Authentication {
     /// Whether a bearer token is a credential on `path`: the todo routes take one, and the
     /// account routes answer it (`403 session_required`). Elsewhere (log-in, sign-up, log-out,
     /// ping, an unknown path) an `Authorization` header means nothing, and so lifts no check.
+    /// Compared by segments, empty ones skipped, as the router matches paths (there
+    /// `/api//todos/` is `/api/todos/`).
     static func takesBearerTokens(path: String) -> Bool {
-        bearerRoutes.contains { path == $0 || path.hasPrefix($0 + "/") }
+        let segments = path.split(separator: "/")
+        return bearerRoutes.contains { segments.starts(with: $0) }
     }
 
-    private static let bearerRoutes = [
-        "/api/todos", "/api/auth/me", "/api/auth/sessions", "/api/auth/password", "/api/auth/tokens",
+    private static let bearerRoutes: [[Substring]] = [
+        ["api", "todos"], ["api", "auth", "me"], ["api", "auth", "sessions"], ["api", "auth", "password"],
+        ["api", "auth", "tokens"],
     ]
 
     /// The browser session, on a route only it may use (the account's, the live stream):
