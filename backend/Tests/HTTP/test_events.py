@@ -562,6 +562,25 @@ def test_a_stream_on_a_connection_that_answered_requests_before_works_alike(serv
     shared.assert_closed(within=1.0, reason="session_ended")
 
 
+def test_a_stream_on_a_shared_connection_whose_client_leaves_frees_its_slot_at_once(servers, streams):
+    # A browser often opens EventSource on a keep-alive connection that served requests
+    # before. When that tab goes, its stream must stop counting at once, not at the next
+    # heartbeat: else the user's next stream (the reloaded tab) evicts a live one.
+    server = servers.start("sqlite", STREAMS_PER_USER="2")
+    client, _ = new_user(server.url)
+    first = streams(server.url, client, after="/api/ping/")
+    second = streams(server.url, client, after="/api/ping/")
+    assert first.status == second.status == 200
+    second.close()
+    time.sleep(0.3)
+    reloaded = streams(server.url, client, after="/api/ping/")
+    assert reloaded.status == 200
+    first.assert_quiet(0.5)
+    client.post("/api/todos/", json={"title": "x"})
+    assert first.next()["event"] == "todo.created"
+    assert reloaded.next()["event"] == "todo.created"
+
+
 def test_a_refused_stream_on_its_own_connection_is_answered_and_the_connection_closed(sqlite_server, streams):
     stream = streams(sqlite_server.url, None)
     assert stream.status == 401

@@ -266,6 +266,36 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
     }
 }
 
+/// On a connection Hummingbird serves, a stream's client closing its side ends the stream at
+/// once, as on a stream's own connection (`EventStreamConnection.FirstRequest`), rather than at
+/// the next heartbeat's write: a browser often opens `EventSource` on a keep-alive connection
+/// that served requests before, and a tab that goes must stop counting toward its user's
+/// streams before the reloaded tab opens its own. In the pipeline only while the stream lasts.
+final class StreamClientGone: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = HTTPRequestPart
+
+    private static let name = "todolist.stream-client-gone"
+    private let sink: EventStreamSink
+
+    private init(sink: EventStreamSink) {
+        self.sink = sink
+    }
+
+    /// Added after the connection's other handlers (the async channel's passes the event on).
+    static func watch(_ channel: any Channel, ending sink: EventStreamSink) {
+        channel.pipeline.addHandler(StreamClientGone(sink: sink), name: name).whenSuccess {
+            sink.whenEnded { channel.pipeline.removeHandler(name: name, promise: nil) }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .some(.inputClosed) = event as? ChannelEvent {
+            sink.end(nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
 /// The `Date` header's format (RFC 9110, IMF-fixdate), for answers written outside
 /// Hummingbird's response writer, which adds it to the others.
 enum HTTPDate {

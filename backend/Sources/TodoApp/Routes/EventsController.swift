@@ -78,6 +78,7 @@ struct EventsController {
         // long as the stream, and a replay can be large.
         let opening = NIOLockedValueBox<ByteBuffer?>(Self.opening(start, retryMilliseconds: live.settings.retryMilliseconds))
         let lastSent = start.lastID
+        let channel = context.channel
         let body = ResponseBody { writer in
             if let bytes = opening.withLockedValue({ buffer in defer { buffer = nil }; return buffer }) {
                 do {
@@ -95,6 +96,7 @@ struct EventsController {
             }
             // A connection Hummingbird serves: its task waits here, and ends the response.
             sink.start(lastSent: lastSent, ending: .response)
+            StreamClientGone.watch(channel, ending: sink)
             await withGracefulShutdownHandler {
                 try? await sink.ended.get()
             } onGracefulShutdown: {
