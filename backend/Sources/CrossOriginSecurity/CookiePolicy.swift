@@ -39,7 +39,7 @@ public struct CookiePolicy: Sendable, Equatable {
         public var description: String {
             switch self {
             case .invalidName(let name): "'\(name)' is not a valid cookie name"
-            case .hostPrefixNeedsSecure(let name): "'\(name)' uses the __Host- prefix, which requires Secure cookies"
+            case .hostPrefixNeedsSecure(let name): "'\(name)' uses the __Host- or __Secure- prefix, which requires Secure cookies"
             case .hostPrefixForbidsDomain(let name): "'\(name)' uses the __Host- prefix, which forbids a cookie domain"
             case .sameSiteNoneNeedsSecure(let name): "'\(name)' has SameSite=None, which browsers accept only with Secure"
             }
@@ -65,18 +65,18 @@ public struct CookiePolicy: Sendable, Equatable {
         maxAge: Int? = nil
     ) throws(ValidationError) {
         guard !name.isEmpty, name.unicodeScalars.allSatisfy(Self.isTokenCharacter) else { throw .invalidName(name) }
-        if name.hasPrefix("__Host-") {
+        if Self.hasHostPrefix(name) {
             guard secure else { throw .hostPrefixNeedsSecure(name) }
             guard domain == nil else { throw .hostPrefixForbidsDomain(name) }
         }
-        if name.hasPrefix("__Secure-"), !secure { throw .hostPrefixNeedsSecure(name) }
+        if Self.hasSecurePrefix(name), !secure { throw .hostPrefixNeedsSecure(name) }
         if sameSite == .none, !secure { throw .sameSiteNoneNeedsSecure(name) }
         self.name = name
         self.secure = secure
         self.httpOnly = httpOnly
         self.sameSite = sameSite
         self.domain = domain
-        self.path = name.hasPrefix("__Host-") ? "/" : path
+        self.path = Self.hasHostPrefix(name) ? "/" : path
         self.maxAge = maxAge
     }
 
@@ -182,6 +182,17 @@ public struct CookiePolicy: Sendable, Equatable {
         return found
     }
 
+    /// Whether a cookie name has the `__Host-` prefix, whose rules browsers apply in any
+    /// letter case (RFC 6265bis; `__host-sid` is held to them too).
+    public static func hasHostPrefix(_ name: String) -> Bool {
+        name.utf8.count >= 7 && name.prefix(7).lowercased() == "__host-"
+    }
+
+    /// Whether a cookie name has the `__Secure-` prefix, in any letter case.
+    public static func hasSecurePrefix(_ name: String) -> Bool {
+        name.utf8.count >= 9 && name.prefix(9).lowercased() == "__secure-"
+    }
+
     /// Cookies that make the browser forget copies of this one planted at the other paths
     /// a request for `requestPath` carries cookies from (its prefixes: `/api`, `/api/`,
     /// `/api/todos`...), leaving ours, at `path`, alone. Sent with a `duplicated` answer so
@@ -192,7 +203,7 @@ public struct CookiePolicy: Sendable, Equatable {
     /// an exact (name, domain, path) match. The `__Host-` prefix prevents tossing altogether;
     /// for it there is nothing to send (and browsers refuse it at other paths anyway).
     public func expiredCookies(shadowing requestPath: String) -> [Cookie] {
-        guard !name.hasPrefix("__Host-") else { return [] }
+        guard !Self.hasHostPrefix(name) else { return [] }
         var paths: [Substring] = ["/"]
         let utf8 = requestPath.utf8
         var index = utf8.startIndex

@@ -17,6 +17,23 @@ struct CookiePolicyTests {
         #expect(policy.path == "/")
     }
 
+    /// Browsers apply the prefixes' rules whatever the letter case: a `__host-` cookie
+    /// without Secure would be refused by them, so it is a configuration error here too.
+    @Test func prefixesAreRecognisedInAnyLetterCase() throws {
+        #expect(throws: CookiePolicy.ValidationError.hostPrefixNeedsSecure("__host-csrftoken")) {
+            try CookiePolicy(name: "__host-csrftoken", secure: false)
+        }
+        #expect(throws: CookiePolicy.ValidationError.hostPrefixForbidsDomain("__HOST-sid")) {
+            try CookiePolicy(name: "__HOST-sid", secure: true, domain: "example.com")
+        }
+        #expect(throws: CookiePolicy.ValidationError.hostPrefixNeedsSecure("__secure-sid")) {
+            try CookiePolicy(name: "__secure-sid", secure: false)
+        }
+        let policy = try CookiePolicy(name: "__host-csrftoken", secure: true, path: "/api")
+        #expect(policy.path == "/")
+        #expect(policy.expiredCookies(shadowing: "/api/todos/").isEmpty)
+    }
+
     @Test func sameSiteNoneNeedsSecure() {
         #expect(throws: CookiePolicy.ValidationError.sameSiteNoneNeedsSecure("sessionid")) {
             try CookiePolicy(name: "sessionid", sameSite: .none)

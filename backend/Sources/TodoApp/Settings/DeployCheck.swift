@@ -157,7 +157,7 @@ public struct DeployCheck: Sendable {
         }
         if settings.cookieSecure {
             for (setting, name) in [("SESSION_COOKIE_NAME", settings.sessionCookieName), ("CSRF_COOKIE_NAME", settings.csrfCookieName)]
-            where !name.hasPrefix("__Host-") {
+            where !CookiePolicy.hasHostPrefix(name) {
                 let why = settings.cookieDomain != nil
                     ? "COOKIE_DOMAIN is set, which __Host- forbids, so any subdomain of \(settings.cookieDomain!) can plant a cookie of that name (cookie tossing); unset COOKIE_DOMAIN to get __Host- names"
                     : "a sibling subdomain or a man-in-the-middle on plain HTTP can plant a cookie of that name (cookie tossing); unset \(setting) to get the __Host- default"
