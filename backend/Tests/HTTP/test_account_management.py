@@ -410,6 +410,32 @@ def test_deleting_the_account_from_many_tabs_at_once_never_calls_the_password_wr
                 assert_error(answer, 401, "not_authenticated")
 
 
+def test_changing_the_password_from_many_tabs_at_once_never_calls_the_password_wrong(client):
+    # One change wins and ends the tabs' shared session; the others checked the right
+    # current password against the new hash: their session has ended (401), and no failure
+    # is counted against the username.
+    for round_ in range(8):
+        owner = signed_up(client.base_url)
+        tabs = []
+        for _ in range(4):
+            tab = ApiClient(client.base_url)
+            tab.http.cookies.update(owner.http.cookies)
+            tab.fetch_token()
+            tabs.append(tab)
+        barrier = threading.Barrier(len(tabs))
+
+        def change(tab: ApiClient) -> requests.Response:
+            barrier.wait()
+            return tab.post("/api/auth/password/", json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD})
+
+        with concurrent.futures.ThreadPoolExecutor(len(tabs)) as pool:
+            answers = list(pool.map(change, tabs))
+        assert sorted(a.status_code for a in answers) == [200] + [401] * (len(tabs) - 1), [a.text for a in answers]
+        for answer in answers:
+            if answer.status_code == 401:
+                assert_error(answer, 401, "not_authenticated")
+
+
 @pytest.mark.parametrize("body, code", [
     ({"password": "not my password"}, "invalid_credentials"),
     ({}, "invalid_credentials"),

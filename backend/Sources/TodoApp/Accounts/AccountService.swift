@@ -166,6 +166,9 @@ struct AccountService: Sendable {
     /// under the log-in throttle first (per username and per address), a wrong password
     /// kept as a counted failure, a right one forgiving the username's failures; then runs
     /// `body` in the same place of the hashing queue, for any further bcrypt work.
+    /// - Throws: `401 not_authenticated`, uncounted, when the user or the session is gone by
+    ///   the time the password is checked (another tab deleted the account or changed the
+    ///   password); `400 invalid_credentials`, counted, when the password is wrong.
     private func withVerifiedPassword<Result: Sendable>(
         of session: AuthenticatedSession, password: String, clientAddress: String?,
         _ body: (HashingQueue.Place) async throws -> Result
@@ -182,7 +185,15 @@ struct AccountService: Sendable {
                 await throttle.release(ticket)
                 throw error
             }
-            guard matches else { throw Self.wrongPassword }
+            guard matches else {
+                // Right a moment ago, perhaps: a password change made meanwhile from another
+                // tab of this session checked against the new hash, and ended this session.
+                if try await !sessions.list(userID: session.userID).contains(where: { $0.publicID == session.publicID }) {
+                    await throttle.release(ticket)
+                    throw Self.sessionEnded
+                }
+                throw Self.wrongPassword
+            }
             try await throttle.logInSucceeded(ticket)
             return try await body(place)
         }
