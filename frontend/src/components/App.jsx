@@ -90,7 +90,7 @@ export function App({ api }) {
       <>
         {sessionNotice}
         {/* Keyed by user so that nothing of one user's list survives into another's. */}
-        <TodoApp key={user.id} api={api} filter={route.filter} userId={user.id} />
+        <TodoApp key={user.id} api={api} filter={route.filter} userId={user.id} onUserChanged={session.changedElsewhere} />
       </>
     );
   }

@@ -18,11 +18,16 @@ const VIEW_TITLES = { all: 'Todos', active: 'Active todos', completed: 'Complete
 
 /**
  * The list page: TodoMVC's behaviour, with the data on the server, and changes made elsewhere
- * (other tabs, devices) applied as they happen. `liveOptions`: see useLiveUpdates (tests).
+ * (other tabs, devices) applied as they happen. `onUserChanged(user)`: this browser's session
+ * is now another user's (see useLiveUpdates). `liveOptions`: see useLiveUpdates (tests).
  */
-export function TodoApp({ api, filter, userId, liveOptions }) {
+export function TodoApp({ api, filter, userId, onUserChanged, liveOptions }) {
   const todos = useTodos(api, userId);
-  const connection = useLiveUpdates(api, { onEvent: todos.applyEvent, reRead: todos.reRead }, liveOptions);
+  const connection = useLiveUpdates(
+    api,
+    { onEvent: todos.applyEvent, reRead: todos.reRead, userId, onUserChanged },
+    liveOptions,
+  );
   const newTodoRef = useRef(null);
   // Each shown row's checkbox, by todo id: where focus goes when a row leaves the view.
   const toggles = useRef(new Map());

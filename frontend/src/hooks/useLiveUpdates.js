@@ -22,6 +22,10 @@ export const SESSION_RECHECK_MS = 1500;
  *   (re)opens (events may have been missed while it was not), when the browser gave up on it
  *   (a 401 from that read ends the session app-wide), and when the tab is shown again after
  *   being hidden for `staleAfterHiddenMs`.
+ * @param {number} [handlers.userId]  Whose list this is.
+ * @param {(user: object) => void} [handlers.onUserChanged]  The browser's session is now
+ *   another user's (a log-in in another tab ended this one's): this list must not go on
+ *   under that session; no new stream is opened for it.
  * @param {object} [options]  `staleAfterHiddenMs`, `sessionRecheckMs`, and options for
  *   openEventStream (tests).
  * @returns {{status: string, resume: () => void}}
@@ -50,13 +54,16 @@ export function useLiveUpdates(
     // "nobody" is believed only at a second look, `sessionRecheckMs` later (the browser's own
     // reconnect used to wait as long). Then the list is read, and its 401 logs out app-wide
     // (unmounting this). When the API cannot answer, the stream opens again and its retries
-    // take it from there.
+    // take it from there. When another user is logged in now (a log-in in another tab
+    // replaced this session), the app switches to them rather than show their todos here.
     function checkSession(looks = 2) {
       recheck = null;
       api.auth.me().then(
         (user) => {
           if (!mounted) return;
-          if (user) stream.resume();
+          const { userId, onUserChanged } = latest.current;
+          if (user && userId !== undefined && user.id !== userId) onUserChanged?.(user);
+          else if (user) stream.resume();
           else if (looks > 1) recheck = setTimeout(() => checkSession(looks - 1), options.current.sessionRecheckMs);
           else reRead();
         },

@@ -73,5 +73,16 @@ export function useSession(api) {
     setState({ status: 'ready', user: null, error: null, notice: { tone: 'info', text } });
   }, []);
 
-  return { ...state, retry, login, signup, logout, dismissNotice, endedByServer };
+  /** Another tab logged this browser in as `user`, ending this tab's session: the tab follows. */
+  const changedElsewhere = useCallback((user) => {
+    forgetDrafts(); // The previous user's unsaved text must not show under the new one.
+    setState({
+      status: 'ready',
+      user,
+      error: null,
+      notice: { tone: 'info', text: `You are now logged in as “${user.username}”, from another tab.` },
+    });
+  }, []);
+
+  return { ...state, retry, login, signup, logout, dismissNotice, endedByServer, changedElsewhere };
 }

@@ -5,6 +5,7 @@ import { App } from '../../src/components/App.jsx';
 import { describeWait } from '../../src/components/authErrors.js';
 import { AuthForm } from '../../src/components/AuthForm.jsx';
 import { Diagnostics } from '../../src/components/Diagnostics.jsx';
+import { FakeEventSource } from '../unit/fake-event-source.mjs';
 import { act, byTestId, fakeApi, fire, networkError, render, serverError, settle, textOf } from './helpers.jsx';
 
 /** Just enough of `window` for hash routing: location.hash, replace() and hashchange. */
@@ -68,6 +69,27 @@ describe('App: routing and session', () => {
     assert.ok(api.calls.some(([n]) => n === 'auth.logout'));
     assert.equal(byTestId(renderer, 'current-user').length, 0);
     assert.equal(win.location.hash, '#/login');
+  });
+
+  it("follows a log-in made in another tab as another user, instead of showing that user's todos under this one", async () => {
+    FakeEventSource.reset();
+    globalThis.EventSource = FakeEventSource;
+    try {
+      const api = fakeApi();
+      const me = [{ id: 1, username: 'alice' }, { id: 2, username: 'bob' }];
+      api.auth.me = async () => me.shift();
+      const renderer = await render(<App api={api} />);
+      assert.equal(textOf(byTestId(renderer, 'current-user')[0]), 'alice');
+      await act(async () => FakeEventSource.latest.open());
+      await act(async () => FakeEventSource.latest.emit('closed', { reason: 'session_ended' }, 3));
+      await settle();
+      assert.equal(textOf(byTestId(renderer, 'current-user')[0]), 'bob');
+      assert.match(textOf(renderer.root), /now logged in as “bob”/);
+      assert.equal(FakeEventSource.instances.length, 2, "bob's list has its own stream");
+      await act(async () => renderer.unmount());
+    } finally {
+      delete globalThis.EventSource;
+    }
   });
 
   it('says so when the API cannot be reached at start-up', async () => {

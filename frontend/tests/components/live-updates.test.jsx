@@ -274,6 +274,23 @@ describe('TodoApp: live updates', () => {
     }
   });
 
+  it('a stream ended because another user logged in elsewhere hands over to that user, and opens nothing for them here', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    api.auth.me = async () => ({ id: 2, username: 'bob' });
+    const changes = [];
+    const renderer = await render(
+      <TodoApp api={api} filter="all" userId={1} onUserChanged={(user) => changes.push(user)} liveOptions={fast} />,
+    );
+    renderers.push(renderer);
+    await live(renderer, () => FakeEventSource.latest.open());
+    const reads = lists(api);
+    await live(renderer, () => FakeEventSource.latest.emit('closed', { reason: 'session_ended' }, 3));
+    assert.deepEqual(changes, [{ id: 2, username: 'bob' }]);
+    await wait(40);
+    assert.equal(FakeEventSource.instances.length, 1, "no stream under bob's session for alice's list");
+    assert.equal(lists(api), reads, "and bob's todos are not read into it");
+  });
+
   it('events during the first load are not lost when the list arrives', async () => {
     const api = fakeApi();
     let release;
