@@ -1,4 +1,4 @@
-import { useRef } from 'react';
+import { useEffect, useRef } from 'react';
 
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useLiveUpdates } from '../hooks/useLiveUpdates.js';
@@ -32,6 +32,11 @@ export function TodoApp({ api, filter, userId, onUserChanged, liveOptions }) {
   // Each shown row's checkbox, by todo id: where focus goes when a row leaves the view.
   const toggles = useRef(new Map());
   useDocumentTitle(VIEW_TITLES[filter]);
+  // The todo being edited was deleted elsewhere: its row (and the focused editor) are gone.
+  const lostEdit = todos.lostEdit;
+  useEffect(() => {
+    if (lostEdit) newTodoRef.current?.focus();
+  }, [lostEdit]);
 
   if (todos.status === 'loading') return <Loading>Loading your todos…</Loading>;
   if (todos.status === 'failed') {
@@ -100,6 +105,13 @@ export function TodoApp({ api, filter, userId, onUserChanged, liveOptions }) {
             }
           >
             {describeFailures(failures)}
+          </Notice>
+        )}
+        {lostEdit && (
+          <Notice tone="info" testId="lost-edit" onDismiss={todos.dismissLostEdit}>
+            {lostEdit.title === null ? 'The todo you were editing' : `“${lostEdit.title}”`} was deleted elsewhere while you
+            were editing it.{' '}
+            {lostEdit.inNewTodo ? 'Your text is in the new todo box.' : `Your text: “${lostEdit.draft}”.`}
           </Notice>
         )}
         <div className="new-todo-row">

@@ -263,6 +263,7 @@ export function useTodos(api, userId) {
     applyEvent,
     reRead,
     dismissFailures: () => dispatch({ type: 'failures/dismissed' }),
+    dismissLostEdit: () => dispatch({ type: 'lostEdit/dismissed' }),
     retryFailed,
     setNewTitle: (title) => dispatch({ type: 'newTitle/set', title }),
     startEditing: (todo) => dispatch({ type: 'edit/start', id: todo.id, draft: todo.title }),

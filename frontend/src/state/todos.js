@@ -29,6 +29,9 @@ export const initialTodosState = {
   held: [],
   /** Ids the server said were deleted (events), as keys: never shown again. */
   goneIds: {},
+  /** An open editor whose todo was deleted elsewhere: {title, draft, inNewTodo}. Its text is
+      kept: in the new-todo box when that is empty, else in the notice that says so. */
+  lostEdit: null,
 };
 
 /** The most failures one message gathers (a burst while offline can be long). */
@@ -40,8 +43,8 @@ export function todosReducer(state, action) {
       return { ...state, status: 'loading', loadError: null };
     case 'load/done': {
       // An editor kept from an earlier visit (drafts.js) stays open only if its todo still exists.
-      const editing = state.editing && action.todos.some((t) => t.id === state.editing.id) ? state.editing : null;
-      return { ...state, status: 'ready', items: action.todos, failures: [], editing };
+      const ids = new Set(action.todos.map((t) => t.id));
+      return keepLostEdit({ ...state, status: 'ready', items: action.todos, failures: [] }, state.items, ids);
     }
     case 'server/listed': {
       // A re-read (resync, reconnect, back after a while): the server's list, plus this tab's
@@ -49,8 +52,12 @@ export function todosReducer(state, action) {
       const listed = action.todos.filter((t) => !(t.id in state.goneIds));
       const ids = new Set(listed.map((t) => t.id));
       const waiting = state.items.filter((t) => t.pending);
-      const editing = state.editing && (ids.has(state.editing.id) || waiting.some((t) => t.id === state.editing.id)) ? state.editing : null;
-      return { ...state, items: [...listed, ...waiting], held: state.held.filter((t) => !ids.has(t.id)), editing };
+      const items = [...listed, ...waiting];
+      return keepLostEdit(
+        { ...state, items, held: state.held.filter((t) => !ids.has(t.id)) },
+        state.items,
+        new Set(items.map((t) => t.id)),
+      );
     }
     case 'load/fail':
       return { ...state, status: 'failed', loadError: action.error };
@@ -95,14 +102,12 @@ export function todosReducer(state, action) {
       const ids = new Set(action.ids);
       const affected = state.items.some((t) => ids.has(t.id)) || state.held.some((t) => ids.has(t.id));
       if (!affected) return { ...state, goneIds };
-      const editing = state.editing && ids.has(state.editing.id) ? null : state.editing;
-      return {
-        ...state,
-        goneIds,
-        editing,
-        items: state.items.filter((t) => !ids.has(t.id)),
-        held: state.held.filter((t) => !ids.has(t.id)),
-      };
+      const items = state.items.filter((t) => !ids.has(t.id));
+      return keepLostEdit(
+        { ...state, goneIds, items, held: state.held.filter((t) => !ids.has(t.id)) },
+        state.items,
+        new Set(items.map((t) => t.id)),
+      );
     }
     case 'server/completed': {
       // Toggle all, from any tab: the listed todos now have `completed` (as of `updatedAt`).
@@ -188,6 +193,8 @@ export function todosReducer(state, action) {
       return { ...state, failures: state.failures.filter((f) => f.at > action.since) };
     case 'failures/dismissed':
       return { ...state, failures: [] };
+    case 'lostEdit/dismissed':
+      return { ...state, lostEdit: null };
 
     default:
       throw new Error(`Unknown todos action: ${action.type}`);
@@ -248,6 +255,26 @@ function upsert(items, todo, { strict = false } = {}) {
   const out = items.slice();
   out[index] = next;
   return next.order === current.order ? out : out.sort(byServerOrder);
+}
+
+/**
+ * `state` (whose items are now those with `ids`), with the editor closed if its todo is gone
+ * (deleted elsewhere): the text typed into it is kept (see `lostEdit`), never dropped. `before`:
+ * the items before the change, for the todo's title.
+ */
+function keepLostEdit(state, before, ids) {
+  const { editing } = state;
+  if (!editing || ids.has(editing.id)) return state;
+  const todo = before.find((t) => t.id === editing.id);
+  const draft = editing.draft.trim();
+  if (draft === '' || (todo && draft === todo.title)) return { ...state, editing: null };
+  const inNewTodo = state.newTitle.trim() === '';
+  return {
+    ...state,
+    editing: null,
+    newTitle: inNewTodo ? editing.draft : state.newTitle,
+    lostEdit: { title: todo ? todo.title : null, draft: editing.draft, inNewTodo },
+  };
 }
 
 /** Once none of this tab's adds is unanswered, held creates are other tabs' todos: show them. */

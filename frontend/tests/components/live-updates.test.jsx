@@ -291,6 +291,19 @@ describe('TodoApp: live updates', () => {
     assert.equal(lists(api), reads, "and bob's todos are not read into it");
   });
 
+  it('a todo deleted elsewhere while it is being renamed here keeps the typed text, and says so', async () => {
+    const api = fakeApi([todo(1, 'Buy milk'), todo(2, 'B')]);
+    const renderer = await show(api);
+    await live(renderer, () => FakeEventSource.latest.open());
+    await fire(items(renderer)[0].findByProps({ 'data-testid': 'todo-title' }), 'onDoubleClick');
+    await act(async () => oneByClass(renderer, 'edit').props.onChange({ target: { value: 'Buy oat milk' } }));
+    await live(renderer, () => FakeEventSource.latest.emit('todo.deleted', { id: 1 }, 1));
+    assert.deepEqual(titles(renderer), ['B']);
+    assert.equal(allByClass(renderer, 'editing').length, 0);
+    assert.equal(oneByClass(renderer, 'new-todo').props.value, 'Buy oat milk');
+    assert.match(textOf(byTestId(renderer, 'lost-edit')[0]), /“Buy milk” was deleted elsewhere while you were editing it\. Your text is in the new todo box\./);
+  });
+
   it('events during the first load are not lost when the list arrives', async () => {
     const api = fakeApi();
     let release;

@@ -180,3 +180,32 @@ describe('todos reducer: re-reading the list', () => {
     assert.equal(state.failures.length, 1);
   });
 });
+
+describe('todos reducer: the todo being edited is deleted elsewhere', () => {
+  const editing = (state, id, draft) => run(state, { type: 'edit/start', id, draft: state.items.find((t) => t.id === id).title }, { type: 'edit/draft', draft });
+
+  it('by an event or a re-read: the typed text moves to the empty new-todo box, and a notice says so', () => {
+    for (const gone of [event('todo.deleted', { id: 1 }), event('todos.cleared', { ids: [1] }), { type: 'server/listed', todos: [todo(2, 'B')] }]) {
+      const state = run(editing(ready([todo(1, 'A'), todo(2, 'B')]), 1, 'A, renamed'), gone);
+      assert.equal(state.editing, null);
+      assert.deepEqual(titles(state), ['B']);
+      assert.equal(state.newTitle, 'A, renamed');
+      assert.deepEqual(state.lostEdit, { title: 'A', draft: 'A, renamed', inNewTodo: true });
+      assert.equal(run(state, { type: 'lostEdit/dismissed' }).lostEdit, null);
+    }
+  });
+
+  it('text already in the new-todo box stays; the notice holds the edit', () => {
+    const start = run(ready([todo(1, 'A')]), { type: 'newTitle/set', title: 'Half typed' });
+    const state = run(editing(start, 1, 'A, renamed'), event('todo.deleted', { id: 1 }));
+    assert.equal(state.newTitle, 'Half typed');
+    assert.deepEqual(state.lostEdit, { title: 'A', draft: 'A, renamed', inNewTodo: false });
+  });
+
+  it('an editor with nothing typed into it just closes', () => {
+    const state = run(editing(ready([todo(1, 'A')]), 1, 'A'), event('todo.deleted', { id: 1 }));
+    assert.equal(state.editing, null);
+    assert.equal(state.lostEdit, null);
+    assert.equal(state.newTitle, '');
+  });
+});
