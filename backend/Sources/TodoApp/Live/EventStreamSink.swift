@@ -1,5 +1,4 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTPTypes
 
@@ -47,9 +46,6 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
     private let loop: any EventLoop
     private let logger: Logger
     private let endedPromise: EventLoopPromise<Void>
-    /// Messages `deliver` queued, oldest first, and whether a turn of the loop that writes
-    /// them is already due.
-    private let inbox = NIOLockedValueBox((messages: [LiveMessage](), turnScheduled: false))
     // The rest is only touched on `loop` (hence `@unchecked Sendable`).
     private var held: [LiveMessage]? = []
     /// The reason of an `end` that came while held: its `closed` event follows the opening.
@@ -86,17 +82,11 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
         }
     }
 
-    /// Queues the messages; a turn of the loop writes every queued message, in the order
-    /// they were queued, never inline (see `LiveStreamSink.deliver`).
+    /// Writes the messages on a later turn of the loop, never inline: the loop runs what
+    /// `execute` is given in the order it was given, so deliveries keep the order of the
+    /// calls (see `LiveStreamSink.deliver`), at no cost to an idle stream's memory.
     func deliver(_ messages: [LiveMessage]) {
-        let needsTurn = inbox.withLockedValue { inbox in
-            inbox.messages += messages
-            defer { inbox.turnScheduled = true }
-            return !inbox.turnScheduled
-        }
-        if needsTurn {
-            loop.execute { self.writeQueued() }
-        }
+        loop.execute { self.writeDelivered(messages) }
     }
 
     func end(_ reason: StreamEnd?) {
@@ -111,12 +101,7 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
 
     // MARK: On the loop
 
-    private func writeQueued() {
-        let messages = inbox.withLockedValue { inbox in
-            inbox.turnScheduled = false
-            defer { inbox.messages = [] }
-            return inbox.messages
-        }
+    private func writeDelivered(_ messages: [LiveMessage]) {
         guard !isEnded else { return }
         if held != nil {
             held! += messages
