@@ -384,56 +384,49 @@ def test_writes_racing_the_account_deletion_are_logged_out_never_failed(server, 
     assert statuses[401] == len(devices)
 
 
+def from_tabs_at_once(owner: ApiClient, send, tabs: int = 4) -> list[requests.Response]:
+    """`send(tab)` from `tabs` clients sharing the owner's session (browser tabs), released together."""
+    clients = []
+    for _ in range(tabs):
+        tab = ApiClient(owner.base_url)
+        tab.http.cookies.update(owner.http.cookies)
+        tab.fetch_token()
+        clients.append(tab)
+    barrier = threading.Barrier(tabs)
+
+    def released(tab: ApiClient) -> requests.Response:
+        barrier.wait()
+        return send(tab)
+
+    with concurrent.futures.ThreadPoolExecutor(tabs) as pool:
+        return list(pool.map(released, clients))
+
+
+def assert_one_won_and_the_others_were_logged_out(answers: list[requests.Response], won: int) -> None:
+    assert sorted(a.status_code for a in answers) == [won] + [401] * (len(answers) - 1), [a.text for a in answers]
+    for answer in answers:
+        if answer.status_code == 401:
+            assert_error(answer, 401, "not_authenticated")
+
+
 def test_deleting_the_account_from_many_tabs_at_once_never_calls_the_password_wrong(client):
     # One deletion wins; the others find the account gone: their session has ended (401),
     # their password was not wrong (400), and no failure is counted against the username.
     # Four tabs: as many password checks as one address may have waiting (more are 503 busy).
     for _ in range(8):
-        owner = signed_up(client.base_url)
-        tabs = []
-        for _ in range(4):
-            tab = ApiClient(client.base_url)
-            tab.http.cookies.update(owner.http.cookies)
-            tab.fetch_token()
-            tabs.append(tab)
-        barrier = threading.Barrier(len(tabs))
-
-        def delete(tab: ApiClient) -> requests.Response:
-            barrier.wait()
-            return tab.delete("/api/auth/me/", json={"password": PASSWORD})
-
-        with concurrent.futures.ThreadPoolExecutor(len(tabs)) as pool:
-            answers = list(pool.map(delete, tabs))
-        assert sorted(a.status_code for a in answers) == [204] + [401] * (len(tabs) - 1), [a.text for a in answers]
-        for answer in answers:
-            if answer.status_code == 401:
-                assert_error(answer, 401, "not_authenticated")
+        answers = from_tabs_at_once(
+            signed_up(client.base_url), lambda tab: tab.delete("/api/auth/me/", json={"password": PASSWORD}))
+        assert_one_won_and_the_others_were_logged_out(answers, 204)
 
 
 def test_changing_the_password_from_many_tabs_at_once_never_calls_the_password_wrong(client):
     # One change wins and ends the tabs' shared session; the others checked the right
     # current password against the new hash: their session has ended (401), and no failure
     # is counted against the username.
-    for round_ in range(8):
-        owner = signed_up(client.base_url)
-        tabs = []
-        for _ in range(4):
-            tab = ApiClient(client.base_url)
-            tab.http.cookies.update(owner.http.cookies)
-            tab.fetch_token()
-            tabs.append(tab)
-        barrier = threading.Barrier(len(tabs))
-
-        def change(tab: ApiClient) -> requests.Response:
-            barrier.wait()
-            return tab.post("/api/auth/password/", json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD})
-
-        with concurrent.futures.ThreadPoolExecutor(len(tabs)) as pool:
-            answers = list(pool.map(change, tabs))
-        assert sorted(a.status_code for a in answers) == [200] + [401] * (len(tabs) - 1), [a.text for a in answers]
-        for answer in answers:
-            if answer.status_code == 401:
-                assert_error(answer, 401, "not_authenticated")
+    change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    for _ in range(8):
+        answers = from_tabs_at_once(signed_up(client.base_url), lambda tab: tab.post("/api/auth/password/", json=change))
+        assert_one_won_and_the_others_were_logged_out(answers, 200)
 
 
 @pytest.mark.parametrize("body, code", [
