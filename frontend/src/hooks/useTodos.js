@@ -4,6 +4,9 @@ import { keepUnsaved, loadDrafts, saveDrafts } from '../state/drafts.js';
 import { actionForEvent, initialTodosState, todosReducer } from '../state/todos.js';
 import { quoteTitle } from '../state/titles.js';
 
+/** A failed read as `reRead` tells it: null for a 401 (the session ended), else false. */
+const readOutcome = (error) => (error.status === 401 ? null : false);
+
 /**
  * The todo list and every change to it. Each change is optimistic: it is shown
  * at once and rolled back, with a message, if the API refuses it. Typed text is
@@ -28,7 +31,10 @@ export function useTodos(api, userId) {
   // Live events received while a read of the list is under way: the list may predate them,
   // so they are applied again on top of it (every event is safe to apply twice). null: no read.
   const eventsDuringRead = useRef(null);
-  const reading = useRef({ active: false, again: false });
+  // `reRead` calls waiting for a read that has not started: they are answered by the next one.
+  const reading = useRef({ active: false, waiting: [] });
+  // `reRead` calls made while the list is loading (or failed to): answered by that load.
+  const loadWaiting = useRef([]);
   const statusRef = useRef(state.status);
   statusRef.current = state.status;
 
@@ -38,16 +44,26 @@ export function useTodos(api, userId) {
     eventsDuringRead.current = null;
   }
 
+  /** Answers every `reRead` call in `waiting` (see `reRead` for what they are told). */
+  function answer(waiting, outcome) {
+    waiting.forEach((resolve) => resolve(outcome));
+  }
+
   useEffect(() => {
     let ignore = false;
     dispatch({ type: 'load/start' });
     eventsDuringRead.current = [];
     api.todos.list().then(
-      (todos) => !ignore && finishRead({ type: 'load/done', todos }),
+      (todos) => {
+        if (ignore) return;
+        finishRead({ type: 'load/done', todos });
+        answer(loadWaiting.current.splice(0), true);
+      },
       (error) => {
         if (ignore) return;
         eventsDuringRead.current = null;
         dispatch({ type: 'load/fail', error });
+        answer(loadWaiting.current.splice(0), readOutcome(error));
       },
     );
     return () => {
@@ -66,31 +82,51 @@ export function useTodos(api, userId) {
   /**
    * Reads the list again without a loading state (after `resync`, a reconnect, or the tab
    * coming back), keeping this tab's unanswered adds, the editor and any failure message.
-   * A failure is silent: the stream's indicator already says the server is out of reach, and a
-   * 401 logs out app-wide. Calls while one read is under way make one more read after it.
+   * A failure is silent here: the stream's indicator tells about the connection, and a 401
+   * logs out app-wide. Calls while one read is under way make one more read after it (the
+   * one under way may predate what they were called for), shared by all of them. While the
+   * list is loading, that load stands for the read (its answer comes after the call); after
+   * it failed, the call loads it again.
+   *
+   * @returns {Promise<boolean|null>} the outcome of a read made after the call: true it
+   *   succeeded (the server answers, and this browser's session with it), false it failed,
+   *   null a 401 (the session ended; the app is logging out).
    */
   function reRead() {
-    if (statusRef.current === 'loading') return; // The load under way reads after the change.
-    if (statusRef.current === 'failed') {
-      setLoadAttempt((n) => n + 1);
-      return;
-    }
-    if (reading.current.active) {
-      reading.current.again = true;
-      return;
-    }
-    reading.current = { active: true, again: false };
-    eventsDuringRead.current = [];
-    api.todos.list().then(
-      (todos) => finishRead({ type: 'server/listed', todos }),
-      () => {
-        eventsDuringRead.current = null;
-      },
-    ).finally(() => {
-      const again = reading.current.again;
-      reading.current = { active: false, again: false };
-      if (again) reRead();
+    return new Promise((resolve) => {
+      if (statusRef.current === 'loading' || statusRef.current === 'failed') {
+        loadWaiting.current.push(resolve);
+        if (statusRef.current === 'failed') setLoadAttempt((n) => n + 1);
+        return;
+      }
+      reading.current.waiting.push(resolve);
+      if (!reading.current.active) readAgain();
     });
+  }
+
+  /** One read for every `reRead` call waiting; the calls made meanwhile wait for the next. */
+  function readAgain() {
+    const waiting = reading.current.waiting;
+    reading.current = { active: true, waiting: [] };
+    eventsDuringRead.current = [];
+    api.todos
+      .list()
+      .then(
+        (todos) => {
+          finishRead({ type: 'server/listed', todos });
+          return true;
+        },
+        (error) => {
+          eventsDuringRead.current = null;
+          return readOutcome(error);
+        },
+      )
+      .then((outcome) => {
+        answer(waiting, outcome);
+        const next = reading.current.waiting;
+        reading.current = { active: false, waiting: next };
+        if (next.length > 0) readAgain();
+      });
   }
 
   useEffect(() => saveDrafts(userId, state), [userId, state.newTitle, state.editing]); // eslint-disable-line react-hooks/exhaustive-deps

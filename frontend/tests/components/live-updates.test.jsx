@@ -3,8 +3,24 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { TodoApp } from '../../src/components/TodoApp.jsx';
+import { useTodos } from '../../src/hooks/useTodos.js';
 import { FakeEventSource } from '../unit/fake-event-source.mjs';
-import { act, allByClass, byTestId, fakeApi, fire, items, oneByClass, render, serverError, settle, textOf, titles, typeNewTodo } from './helpers.jsx';
+import {
+  act,
+  allByClass,
+  byTestId,
+  fakeApi,
+  fire,
+  items,
+  networkError,
+  oneByClass,
+  render,
+  serverError,
+  settle,
+  textOf,
+  titles,
+  typeNewTodo,
+} from './helpers.jsx';
 
 const at = (second) => `2026-11-30T08:00:${String(second).padStart(2, '0')}.000Z`;
 const todo = (id, title, { completed = false, updated = 0 } = {}) => ({
@@ -325,6 +341,91 @@ describe('TodoApp: live updates', () => {
     assert.equal(source.readyState, FakeEventSource.CLOSED);
     await wait(40);
     assert.equal(FakeEventSource.instances.length, 1, 'and never reopens it');
+  });
+});
+
+describe('useTodos: reRead', () => {
+  /** The hook alone; `todos.current` is its latest value. */
+  async function mount(api) {
+    const todos = { current: null };
+    function Probe() {
+      todos.current = useTodos(api, 1);
+      return null;
+    }
+    const renderer = await render(<Probe />);
+    return { todos, renderer };
+  }
+
+  /** `api.todos.list` answered by hand: `reads` holds each read's {resolve, reject}, in order. */
+  function manualReads(api) {
+    const reads = [];
+    api.todos.list = () => new Promise((resolve, reject) => reads.push({ resolve, reject }));
+    return reads;
+  }
+
+  it('tells whether a read made after the call succeeded, and a 401 apart', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    const { todos, renderer } = await mount(api);
+    assert.equal(todos.current.status, 'ready');
+    assert.equal(await act(() => todos.current.reRead()), true);
+    api.todos.list = async () => {
+      throw networkError();
+    };
+    assert.equal(await act(() => todos.current.reRead()), false);
+    api.todos.list = async () => {
+      throw serverError(401, 'not_authenticated', 'Log in.');
+    };
+    assert.equal(await act(() => todos.current.reRead()), null, 'the session ended');
+    await act(async () => renderer.unmount());
+  });
+
+  it('calls made while a read is under way get the result of the one read after it', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    const { todos, renderer } = await mount(api);
+    const reads = manualReads(api);
+    const outcomes = [];
+    const call = (name) => todos.current.reRead().then((ok) => outcomes.push([name, ok]));
+    await act(async () => {
+      call('first');
+      call('second'); // The first read may predate what it was called for.
+      call('third');
+    });
+    assert.equal(reads.length, 1, 'one read at a time');
+    await act(async () => reads[0].reject(networkError()));
+    await settle();
+    assert.deepEqual(outcomes, [['first', false]]);
+    assert.equal(reads.length, 2, 'one more read for the calls made meanwhile');
+    await act(async () => reads[1].resolve([todo(1, 'A'), todo(2, 'B')]));
+    await settle();
+    assert.deepEqual(outcomes, [['first', false], ['second', true], ['third', true]]);
+    assert.equal(reads.length, 2);
+    await act(async () => renderer.unmount());
+  });
+
+  it('while the list is loading, or after its load failed, answers with the load', async () => {
+    const api = fakeApi();
+    const reads = manualReads(api);
+    const { todos, renderer } = await mount(api);
+    assert.equal(todos.current.status, 'loading');
+    let answer;
+    await act(async () => {
+      todos.current.reRead().then((ok) => (answer = ok));
+    });
+    assert.equal(reads.length, 1, 'no read besides the load');
+    await act(async () => reads[0].reject(networkError()));
+    await settle();
+    assert.equal(answer, false);
+    assert.equal(todos.current.status, 'failed');
+    await act(async () => {
+      todos.current.reRead().then((ok) => (answer = ok));
+    });
+    await settle();
+    assert.equal(reads.length, 2, 'the list is loaded again');
+    await act(async () => reads[1].resolve([todo(1, 'A')]));
+    await settle();
+    assert.equal(answer, true);
+    assert.equal(todos.current.status, 'ready');
+    await act(async () => renderer.unmount());
   });
 });
 
