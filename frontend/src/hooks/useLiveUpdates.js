@@ -18,10 +18,13 @@ export const SESSION_RECHECK_MS = 1500;
  *   session when the server says it ended).
  * @param {object} handlers
  * @param {(type: string, data: *) => void} handlers.onEvent  A todo event.
- * @param {() => void} handlers.reRead  Read the list again: on `resync`, every time the stream
- *   (re)opens (events may have been missed while it was not), when the browser gave up on it
- *   (a 401 from that read ends the session app-wide), and when the tab is shown again after
- *   being hidden for `staleAfterHiddenMs`.
+ * @param {() => Promise<boolean|null>} handlers.reRead  Read the list again: on `resync`, every
+ *   time the stream (re)opens (events may have been missed while it was not), when the browser
+ *   gave up on it, when the server ended it with a session that `me` no longer knows, and when
+ *   the tab is shown again after being hidden for `staleAfterHiddenMs`. Resolves with the
+ *   outcome of a read made after the call: true it succeeded, false it failed, null a 401 (which
+ *   ends the session app-wide). After a session ending, true means this browser is still
+ *   logged in.
  * @param {number} [handlers.userId]  Whose list this is.
  * @param {(user: object) => void} [handlers.onUserChanged]  The browser's session is now
  *   another user's (a log-in in another tab ended this one's): this list must not go on
@@ -53,7 +56,8 @@ export function useLiveUpdates(
     // answer that sets the new cookie, and `me` answers "nobody" (not 401) meanwhile, so
     // "nobody" is believed only at a second look, `sessionRecheckMs` later (the browser's own
     // reconnect used to wait as long). Then the list is read, and its 401 logs out app-wide
-    // (unmounting this). When the API cannot answer, the stream opens again and its retries
+    // (unmounting this); if it succeeds, the cookie landed after that second look and the
+    // stream opens again. When the API cannot answer, the stream opens again and its retries
     // take it from there. When another user is logged in now (a log-in in another tab
     // replaced this session), the app switches to them rather than show their todos here.
     function checkSession(looks = 2) {
@@ -65,7 +69,7 @@ export function useLiveUpdates(
           if (user && userId !== undefined && user.id !== userId) onUserChanged?.(user);
           else if (user) stream.resume();
           else if (looks > 1) recheck = setTimeout(() => checkSession(looks - 1), options.current.sessionRecheckMs);
-          else reRead();
+          else reRead().then((outcome) => mounted && outcome !== null && stream.resume());
         },
         () => mounted && stream.resume(),
       );

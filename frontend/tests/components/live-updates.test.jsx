@@ -268,6 +268,33 @@ describe('TodoApp: live updates', () => {
     assert.equal(allByClass(renderer, 'connection-resume').length, 0, 'nothing to resume: the app logs out');
   });
 
+  it('a stream ended with its session: "nobody" twice, but the list read succeeds (a new cookie landed meanwhile), so it reopens', async () => {
+    const api = fakeApi([todo(1, 'A')]); // auth.me answers "nobody".
+    const renderer = await show(api);
+    await live(renderer, () => FakeEventSource.latest.open());
+    const reads = lists(api);
+    await live(renderer, () => FakeEventSource.latest.emit('closed', { reason: 'session_ended' }, 3));
+    await wait(40); // Past sessionRecheckMs: the second "nobody", then the list read.
+    assert.equal(api.calls.filter(([name]) => name === 'auth.me').length, 2);
+    assert.equal(lists(api), reads + 1, 'the read that would have logged out');
+    assert.equal(FakeEventSource.instances.length, 2, 'the read was authenticated: a new stream');
+    await live(renderer, () => FakeEventSource.latest.open());
+    assert.equal(indicator(renderer).props['data-state'], 'live');
+    assert.equal(lists(api), reads + 2, 'and the list is read again: events were missed meanwhile');
+  });
+
+  it('a stream ended with its session: "nobody" twice, and the list read fails short of a 401, so its retries take over', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    const renderer = await show(api);
+    await live(renderer, () => FakeEventSource.latest.open());
+    api.todos.list = async () => {
+      throw networkError();
+    };
+    await live(renderer, () => FakeEventSource.latest.emit('closed', { reason: 'session_ended' }, 3));
+    await wait(40);
+    assert.equal(FakeEventSource.instances.length, 2, 'a new stream, whose own answer tells');
+  });
+
   it('a stream ended with its session reopens when this browser is still logged in (a new cookie, an extended session)', async () => {
     for (const answers of [[{ id: 1, username: 'me' }], [null, { id: 1, username: 'me' }]]) {
       FakeEventSource.reset();
