@@ -33,13 +33,17 @@ export const SESSION_CLOSE_REASONS = ['session_ended', 'session_expired'];
  * - `connecting`: the first attempt is under way;
  * - `live`: open, changes arrive as they are made;
  * - `reconnecting`: the stream broke `quietMs` or more ago and is being opened again;
- * - `offline`: still broken `offlineAfterMs` after it broke, or the browser says it is offline;
+ * - `offline`: still broken `offlineAfterMs` after it broke, with no sign that the server
+ *   answers (see `refused`), or the browser says it is offline;
+ * - `refused`: still broken `offlineAfterMs` after it broke, while the server answers JSON
+ *   requests (the read `onBroken` made after the latest refusal succeeded): it turns the
+ *   stream away (403, 503 when full), the retries go on, and the server is not out of reach;
  * - `paused`: the server closed it as this user's oldest (`too_many_streams`); only `resume()`
  *   opens it again;
  * - `unavailable`: this browser has no EventSource (the list still works, without live updates);
  * - `closed`: `close()` was called.
  */
-export const STREAM_STATUSES = ['connecting', 'live', 'reconnecting', 'offline', 'paused', 'unavailable', 'closed'];
+export const STREAM_STATUSES = ['connecting', 'live', 'reconnecting', 'offline', 'refused', 'paused', 'unavailable', 'closed'];
 
 /** Waits before opening the stream again after the browser gave up on it (4xx, 5xx, wrong type). */
 export const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
@@ -59,8 +63,10 @@ export const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
  * @param {(type: string, data: *, id: string) => void} handlers.onEvent  A todo event or `resync`.
  * @param {(status: string) => void} [handlers.onStatus]  See STREAM_STATUSES; only on a change.
  * @param {({reopened: boolean}) => void} [handlers.onOpen]  Every time the stream opens.
- * @param {() => void} [handlers.onBroken]  The browser gave up (an HTTP error): the session may
- *   have ended, which only a JSON request can tell.
+ * @param {() => (Promise<boolean|null>|void)} [handlers.onBroken]  The browser gave up (an HTTP
+ *   error): the session may have ended, which only a JSON request can tell. Returning that
+ *   request's outcome (true it succeeded, false it failed, anything else unknown) tells a
+ *   long break the server refuses (`refused`) from one where it cannot be reached (`offline`).
  * @param {(reason: string) => void} [handlers.onClosed]  The server closed the stream with a
  *   reason (see TOO_MANY_STREAMS, SESSION_CLOSE_REASONS); nothing reopens it but `resume()`.
  * @param {object} [options]  Injected in tests.
@@ -82,6 +88,10 @@ export function openEventStream(
   let source = null;
   let everOpened = false;
   let brokenSince = null; // When the stream last stopped being open (null while open).
+  let breaks = 0; // Counts breaks, so that an answer about an earlier one is not taken for this one.
+  // Whether the server answered the JSON request made after this break's latest refusal
+  // (`onBroken`): true, a long break is `refused`, not `offline`. null: not known.
+  let answered = null;
   let failures = 0; // Consecutive HTTP failures, for the retry delay.
   let retryTimer = null;
   let quietTimer = null;
@@ -131,7 +141,7 @@ export function openEventStream(
     if (SESSION_CLOSE_REASONS.includes(reason)) {
       lost(); // Calm while the caller checks the session (and resumes or logs out).
     } else {
-      brokenSince = brokenSince ?? Date.now();
+      if (brokenSince === null) newBreak();
       setStatus('paused');
     }
     onClosed(reason);
@@ -162,19 +172,45 @@ export function openEventStream(
     if (closed) return;
     const gaveUp = source.readyState === 2; // EventSource.CLOSED
     lost();
-    if (!gaveUp) return; // The browser reconnects by itself (with Last-Event-ID).
+    if (!gaveUp) {
+      // The browser reconnects by itself (with Last-Event-ID). No answer at all this time:
+      // what an earlier JSON request told no longer holds.
+      serverAnswered(breaks, false);
+      return;
+    }
     source.close();
     source = null;
     const delay = retryDelaysMs[Math.min(failures, retryDelaysMs.length - 1)];
     failures += 1;
     retryTimer = setTimeout(connect, delay);
-    onBroken();
+    const breakNow = breaks;
+    Promise.resolve(onBroken()).then((outcome) => serverAnswered(breakNow, outcome));
+  }
+
+  /**
+   * Whether the server answers JSON requests during break number `breakNow`: a long break is
+   * then `refused` (the server turns the stream away) rather than `offline`. Only true and
+   * false count; an answer about an earlier break, or once the browser is offline, does not.
+   */
+  function serverAnswered(breakNow, outcome) {
+    if (closed || stopped || breakNow !== breaks || brokenSince === null) return;
+    if (outcome !== true && outcome !== false) return;
+    if (win && win.navigator && win.navigator.onLine === false) return;
+    answered = outcome;
+    if (status === 'offline' || status === 'refused') setStatus(longBreakStatus());
+  }
+
+  const longBreakStatus = () => (answered ? 'refused' : 'offline');
+
+  /** After `offlineAfterMs` of this break, says `offline` (or `refused`, see serverAnswered). */
+  function startOfflineTimer() {
+    offlineTimer = setTimeout(() => setStatus(longBreakStatus()), offlineAfterMs);
   }
 
   /** The stream is not open: say so calmly (a blip of under `quietMs` shows nothing). */
   function lost() {
     if (brokenSince !== null) return;
-    brokenSince = Date.now();
+    newBreak();
     if (win && win.navigator && win.navigator.onLine === false) {
       setStatus('offline');
       return;
@@ -184,7 +220,13 @@ export function openEventStream(
     } else {
       setStatus('reconnecting'); // Never open yet, or back online: nothing to keep calm about.
     }
-    offlineTimer = setTimeout(() => setStatus('offline'), offlineAfterMs);
+    startOfflineTimer();
+  }
+
+  function newBreak() {
+    brokenSince = Date.now();
+    breaks += 1;
+    answered = null;
   }
 
   function clearTimers() {
@@ -209,7 +251,8 @@ export function openEventStream(
     clearTimers();
     if (source) source.close();
     source = null;
-    if (brokenSince === null) brokenSince = Date.now();
+    if (brokenSince === null) newBreak();
+    answered = false; // Whatever a request told before, nothing gets through now.
     setStatus('offline');
   };
   const cameOnline = () => {
@@ -248,9 +291,9 @@ export function openEventStream(
       stopped = false;
       failures = 0;
       clearTimers();
-      brokenSince = brokenSince ?? Date.now();
+      if (brokenSince === null) newBreak();
       setStatus('reconnecting');
-      offlineTimer = setTimeout(() => setStatus('offline'), offlineAfterMs);
+      startOfflineTimer();
       connect();
     },
     status: () => status,

@@ -23,8 +23,9 @@ export const SESSION_RECHECK_MS = 1500;
  *   gave up on it, when the server ended it with a session that `me` no longer knows, and when
  *   the tab is shown again after being hidden for `staleAfterHiddenMs`. Resolves with the
  *   outcome of a read made after the call: true it succeeded, false it failed, null a 401 (which
- *   ends the session app-wide). After a session ending, true means this browser is still
- *   logged in.
+ *   ends the session app-wide). After the browser gave up on the stream, true means the
+ *   server answers JSON requests, so the indicator says the stream is refused rather than
+ *   offline; after a session ending, it means this browser is still logged in.
  * @param {number} [handlers.userId]  Whose list this is.
  * @param {(user: object) => void} [handlers.onUserChanged]  The browser's session is now
  *   another user's (a log-in in another tab ended this one's): this list must not go on

@@ -189,6 +189,38 @@ describe('TodoApp: live updates', () => {
     assert.equal(lists(api), reads + 2, 'and reads again once open: events may have been missed');
   });
 
+  it('a stream the server refuses while the list reads fine says live updates are unavailable, not offline', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    const renderer = await show(api);
+    await live(renderer, () => FakeEventSource.latest.open());
+    await live(renderer, () => FakeEventSource.latest.fail()); // 503 busy (the server's stream cap), 403...
+    await wait(80); // Past offlineAfterMs; the read after the break succeeded.
+    const status = indicator(renderer);
+    assert.equal(status.props['data-state'], 'refused');
+    assert.equal(status.props.role, 'status');
+    assert.equal(textOf(status), 'Live updates: Unavailable');
+    assert.match(status.props.title, /^The server is reachable but did not open live updates; retrying\. Your own changes are still sent\./);
+
+    api.todos.list = async () => {
+      throw networkError();
+    };
+    await live(renderer, () => FakeEventSource.latest.fail()); // The retry is refused, and now the list read fails too.
+    assert.equal(indicator(renderer).props['data-state'], 'offline');
+    assert.equal(textOf(indicator(renderer)), 'Live updates: Offline');
+  });
+
+  it('a stream refused and a list read that fails say offline', async () => {
+    const api = fakeApi([todo(1, 'A')]);
+    const renderer = await show(api);
+    await live(renderer, () => FakeEventSource.latest.open());
+    api.todos.list = async () => {
+      throw serverError(502, 'bad_gateway', 'The API is down.');
+    };
+    await live(renderer, () => FakeEventSource.latest.fail());
+    await wait(80);
+    assert.equal(indicator(renderer).props['data-state'], 'offline');
+  });
+
   it('re-reads the list when the tab is shown again after being hidden for a while, not after a glance away', async () => {
     const doc = Object.assign(new EventTarget(), { visibilityState: 'visible' });
     globalThis.document = doc;

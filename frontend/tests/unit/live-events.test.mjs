@@ -9,7 +9,8 @@ const client = { baseUrl: 'http://api.test/' };
 // Short waits so that the timing rules can be seen in a unit test.
 const fast = { quietMs: 30, offlineAfterMs: 90, retryDelaysMs: [20, 60] };
 
-function start(options = {}) {
+/** `options.reads`: what each JSON read made after a break answers (onBroken's outcome), in turn. */
+function start({ reads = [], ...options } = {}) {
   const seen = { events: [], statuses: [], opens: [], broken: 0, closed: [] };
   const stream = openEventStream(
     client,
@@ -17,7 +18,10 @@ function start(options = {}) {
       onEvent: (type, data, id) => seen.events.push([type, data, id]),
       onStatus: (status) => seen.statuses.push(status),
       onOpen: (info) => seen.opens.push(info),
-      onBroken: () => (seen.broken += 1),
+      onBroken: () => {
+        seen.broken += 1;
+        return reads.length > 0 ? reads.shift() : undefined;
+      },
       onClosed: (reason) => seen.closed.push(reason),
     },
     { EventSource: FakeEventSource, window: fakeWindow(), ...fast, ...options },
@@ -110,6 +114,69 @@ describe('openEventStream', () => {
     FakeEventSource.latest.open();
     assert.deepEqual(running.seen.opens.at(-1), { reopened: true });
     assert.equal(running.seen.statuses.at(-1), 'live');
+  });
+
+  it('refused while the server answers JSON requests: says refused, not offline, and live once it opens', async () => {
+    running = start({ reads: [Promise.resolve(true), Promise.resolve(true)] });
+    FakeEventSource.latest.open();
+    FakeEventSource.latest.fail(); // 503 busy, 403...; the list read after it succeeds.
+    await sleep(50);
+    assert.equal(running.seen.statuses.at(-1), 'reconnecting', 'calm first, as for any break');
+    await sleep(35); // The first retry is refused too.
+    FakeEventSource.latest.fail();
+    await sleep(40); // Past offlineAfterMs.
+    assert.equal(running.seen.statuses.at(-1), 'refused');
+    assert.ok(!running.seen.statuses.includes('offline'), 'the server is not out of reach');
+    await sleep(80); // The next retry.
+    assert.equal(FakeEventSource.instances.length, 3);
+    FakeEventSource.latest.open();
+    assert.equal(running.seen.statuses.at(-1), 'live');
+  });
+
+  it('refused, and the read after it fails too: offline; a later read that succeeds: refused', async () => {
+    let answer;
+    running = start({ reads: [Promise.resolve(false), new Promise((resolve) => (answer = resolve))] });
+    FakeEventSource.latest.open();
+    FakeEventSource.latest.fail(); // 502 from a proxy, and the list read gets one too.
+    await sleep(100);
+    assert.equal(running.seen.statuses.at(-1), 'offline');
+    FakeEventSource.latest.fail(); // The retry: this time the list read is answered.
+    answer(true);
+    await sleep(0);
+    assert.equal(running.seen.statuses.at(-1), 'refused');
+  });
+
+  it('refused, then the server stops answering at all: offline again', async () => {
+    running = start({ reads: [Promise.resolve(true), Promise.resolve(false)] });
+    FakeEventSource.latest.open();
+    FakeEventSource.latest.fail();
+    await sleep(100);
+    assert.equal(running.seen.statuses.at(-1), 'refused');
+    FakeEventSource.latest.fail(); // The retry is refused, and its list read fails.
+    await sleep(0);
+    assert.equal(running.seen.statuses.at(-1), 'offline');
+  });
+
+  it('refused, then a retry meets a network error (no answer at all): offline again', async () => {
+    running = start({ reads: [Promise.resolve(true)] });
+    FakeEventSource.latest.open();
+    FakeEventSource.latest.fail();
+    await sleep(100);
+    assert.equal(running.seen.statuses.at(-1), 'refused');
+    FakeEventSource.latest.drop();
+    assert.equal(running.seen.statuses.at(-1), 'offline');
+  });
+
+  it('refused, then the browser goes offline: offline, whatever an earlier read said', async () => {
+    const win = fakeWindow();
+    let answer;
+    running = start({ window: win, reads: [new Promise((resolve) => (answer = resolve))] });
+    FakeEventSource.latest.open();
+    FakeEventSource.latest.fail();
+    win.goOffline();
+    answer(true); // A read made before the network went away.
+    await sleep(100);
+    assert.equal(running.seen.statuses.at(-1), 'offline');
   });
 
   it('says reconnecting at once when the first attempt fails', () => {
