@@ -37,6 +37,8 @@ export function useTodos(api, userId) {
   const loadWaiting = useRef([]);
   const statusRef = useRef(state.status);
   statusRef.current = state.status;
+  // This tab's requests still unanswered: a bulk change is sent only after them (see `send`).
+  const unanswered = useRef(new Set());
 
   function finishRead(action) {
     dispatch(action);
@@ -135,11 +137,24 @@ export function useTodos(api, userId) {
    * Runs one request of a change; the failure (if any) is reported and rethrown.
    * `gone` is what to say when the todo no longer exists (404), or null when that
    * reaches the change's goal anyway (a delete) and needs no message.
+   *
+   * `afterEarlier`: the request is sent only once every request this tab sent before it is
+   * answered (or failed). A bulk change (toggle all, clear completed) needs this: it acts on
+   * the server's state of every todo, and a toggle sent just before it, still on its way,
+   * could otherwise reach the server after it ("Clear completed" right after completing a
+   * todo would leave that todo on the server, hidden here).
    */
-  async function send(request, { what, retry, gone }) {
+  async function send(request, { what, retry, gone, afterEarlier = false }) {
     const since = tick();
+    const earlier = afterEarlier ? Promise.allSettled(unanswered.current) : null;
+    const sent = (earlier ? earlier.then(request) : request());
+    const settled = sent.then(
+      () => unanswered.current.delete(settled),
+      () => unanswered.current.delete(settled),
+    );
+    unanswered.current.add(settled);
     try {
-      const result = await request();
+      const result = await sent;
       dispatch({ type: 'failures/cleared', since });
       return result;
     } catch (error) {
@@ -239,6 +254,7 @@ export function useTodos(api, userId) {
       await send(() => api.todos.toggleAll(completed), {
         what: completed ? 'Could not complete all todos' : 'Could not reopen all todos',
         retry: { type: 'toggleAll', completed },
+        afterEarlier: true,
       });
     } catch {
       dispatch({ type: 'completed/undone', completedById: undo, updatedAtById });
@@ -249,10 +265,14 @@ export function useTodos(api, userId) {
     const cleared = state.items.filter((t) => !t.pending && t.completed);
     dispatch({ type: 'removed', ids: cleared.map((t) => t.id) });
     try {
-      await send(() => api.todos.clearCompleted(), {
+      const deleted = await send(() => api.todos.clearCompleted(), {
         what: 'Could not clear completed todos',
         retry: { type: 'clearCompleted' },
+        afterEarlier: true,
       });
+      // Fewer than were taken off here: a todo shown as completed was not completed on the
+      // server (its toggle failed or was overtaken); only the server's list can say which.
+      if (typeof deleted === 'number' && deleted < cleared.length) reRead();
     } catch {
       dispatch({ type: 'restored', todos: cleared });
     }

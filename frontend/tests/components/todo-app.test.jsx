@@ -559,3 +559,86 @@ describe('TodoApp: a todo deleted elsewhere', () => {
     assert.deepEqual(byTestId(renderer, 'error-message')[0].findAll((n) => n.type === 'button').map(textOf), ['×']);
   });
 });
+
+/**
+ * A fake API over one list held as the server would hold it: each call changes that list when
+ * it reaches the "server", in the order the calls arrive. `hold(name)` makes the next call of
+ * `todos.<name>` wait until the returned function is called (a slow link): the change reaches
+ * the server only then, and `release(error)` fails it instead, changing nothing.
+ */
+function serverModel(initial) {
+  const server = initial.map((t) => ({ ...t }));
+  const api = fakeApi();
+  const held = {};
+  const arrive = (name, apply) => (...args) => {
+    const reach = () => apply(...args);
+    if (!held[name]) return Promise.resolve().then(reach);
+    const gate = held[name];
+    delete held[name];
+    return new Promise((resolve, reject) => gate.push((error) => (error ? reject(error) : resolve(reach()))));
+  };
+  api.todos.list = arrive('list', () => server.map((t) => ({ ...t })));
+  api.todos.patch = arrive('patch', (id, changes) => {
+    const found = server.find((t) => t.id === id);
+    Object.assign(found, changes);
+    return { ...found };
+  });
+  api.todos.clearCompleted = arrive('clearCompleted', () => {
+    const before = server.length;
+    server.splice(0, server.length, ...server.filter((t) => !t.completed));
+    return before - server.length;
+  });
+  const hold = (name) => {
+    const gate = [];
+    held[name] = gate;
+    return async (error) => {
+      await act(async () => gate.forEach((release) => release(error)));
+      await settle();
+    };
+  };
+  return { api, server, hold };
+}
+
+describe('TodoApp: changes reach the server in the order they were made', () => {
+  it('"Clear completed" right after a toggle, on a slow link, clears the todo just completed', async () => {
+    const { api, server, hold } = serverModel([todo(1, 'a'), todo(2, 'b', true)]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const release = hold('patch');
+    await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'toggle'), 'onChange');
+    await fire(oneByClass(renderer, 'clear-completed'), 'onClick');
+    assert.deepEqual(titles(renderer), []);
+    await release();
+    await settle();
+    assert.deepEqual(server, [], 'the server cleared both, as the person asked');
+    assert.deepEqual(titles(renderer), []);
+  });
+
+  it('a toggle that fails before "Clear completed" leaves its todo on the list, as it is on the server', async () => {
+    const { api, server, hold } = serverModel([todo(1, 'a'), todo(2, 'b', true)]);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const release = hold('patch');
+    await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'toggle'), 'onChange');
+    await fire(oneByClass(renderer, 'clear-completed'), 'onClick');
+    await release(serverError(500, 'internal_error', 'Something went wrong.'));
+    await settle();
+    assert.deepEqual(server.map((t) => t.title), ['a']);
+    assert.deepEqual(titles(renderer), ['a'], 'shown as the server has it');
+    assert.doesNotMatch(itemByTitle(renderer, 'a').props.className || '', /completed/);
+  });
+
+  it('"Mark all as complete" right after a toggle is sent after it', async () => {
+    const { api, hold } = serverModel([todo(1, 'a'), todo(2, 'b')]);
+    const order = [];
+    const patch = api.todos.patch;
+    api.todos.patch = (...args) => patch(...args).then((saved) => (order.push('patch'), saved));
+    api.todos.toggleAll = async () => (order.push('toggleAll'), 2);
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    const release = hold('patch');
+    await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'toggle'), 'onChange');
+    await fire(oneByClass(renderer, 'toggle-all'), 'onChange', { target: { checked: true } });
+    assert.deepEqual(order, []);
+    await release();
+    await settle();
+    assert.deepEqual(order, ['patch', 'toggleAll']);
+  });
+});
