@@ -48,13 +48,18 @@ export function todosReducer(state, action) {
     }
     case 'server/listed': {
       // A re-read (resync, reconnect, back after a while): the server's list, plus this tab's
-      // adds still waiting for their answer. Failures and the editor's text stay.
+      // adds still waiting for their answer. Failures and the editor's text stay. While adds
+      // wait, a todo new to this tab may be one of them: it is held, as its created event
+      // would be, until they have their ids.
       const listed = action.todos.filter((t) => !(t.id in state.goneIds));
       const ids = new Set(listed.map((t) => t.id));
       const waiting = state.items.filter((t) => t.pending);
-      const items = [...listed, ...waiting];
+      const known = new Set(state.items.map((t) => t.id));
+      const isNew = (t) => waiting.length > 0 && !known.has(t.id);
+      const items = [...listed.filter((t) => !isNew(t)), ...waiting];
+      const held = [...state.held.filter((t) => !ids.has(t.id)), ...listed.filter(isNew)];
       return keepLostEdit(
-        { ...state, items, held: state.held.filter((t) => !ids.has(t.id)) },
+        { ...state, items, held },
         state.items,
         new Set(items.map((t) => t.id)),
       );

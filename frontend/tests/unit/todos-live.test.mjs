@@ -117,6 +117,19 @@ describe("todos reducer: this tab's own changes are not applied twice", () => {
     assert.deepEqual(state.items.map((t) => t.id), [1, 2]);
   });
 
+  it('a re-read during its own unanswered add: one row, never two, and the todos it brings stay', () => {
+    let state = pendingAdd(ready([todo(1, 'A')]), 'Mine');
+    state = run(state, { type: 'server/listed', todos: [todo(1, 'A'), todo(2, 'Mine'), todo(3, 'Theirs')] });
+    assert.deepEqual(titles(state), ['A', 'Mine'], 'the new ones wait, as created events do');
+    state = run(state, { type: 'add/confirmed', tempId: 'new-1', todo: todo(2, 'Mine') });
+    assert.deepEqual(state.items.map((t) => t.id), [1, 2, 3]);
+    assert.deepEqual(state.held, []);
+
+    let failed = pendingAdd(ready([todo(1, 'A')]), 'Mine');
+    failed = run(failed, { type: 'server/listed', todos: [todo(1, 'A'), todo(3, 'Theirs')] }, { type: 'removed', ids: ['new-1'] });
+    assert.deepEqual(titles(failed), ['A', 'Theirs']);
+  });
+
   it('its own change echoed by its event is a no-op', () => {
     let state = ready([todo(1, 'A', { updated: 1 })]);
     state = run(state, { type: 'changed', id: 1, changes: { completed: true } });
@@ -175,9 +188,11 @@ describe('todos reducer: re-reading the list', () => {
       event('todo.deleted', { id: 1 }),
       { type: 'server/listed', todos: [todo(1, 'A'), todo(2, 'B'), todo(3, 'C')] },
     );
-    assert.deepEqual(titles(state), ['B', 'C', 'Typing']);
+    assert.deepEqual(titles(state), ['B', 'Typing'], 'C may be the add itself: it waits for the answer');
     assert.deepEqual(state.editing, { id: 2, draft: 'B!' });
     assert.equal(state.failures.length, 1);
+    state = run(state, { type: 'add/confirmed', tempId: 'new-1', todo: todo(4, 'Typing') });
+    assert.deepEqual(titles(state), ['B', 'C', 'Typing']);
   });
 });
 
