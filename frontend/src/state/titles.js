@@ -16,9 +16,19 @@ export function titleLength(title) {
   return count;
 }
 
-/** `value` cut to the limit (what a maxlength would do, counted in code points). */
+/**
+ * `value` cut to the limit as the server counts it (code points, after trimming): white space
+ * around the title is kept as typed, and only the title itself is cut.
+ */
 export function limitTitle(value) {
-  return titleLength(value) <= TITLE_MAX_LENGTH ? value : Array.from(value).slice(0, TITLE_MAX_LENGTH).join('');
+  if (trimmedLength(value) <= TITLE_MAX_LENGTH) return value;
+  const leading = value.length - value.trimStart().length;
+  return value.slice(0, leading) + Array.from(value.slice(leading)).slice(0, TITLE_MAX_LENGTH).join('');
+}
+
+/** The length the server judges: code points after trimming. */
+export function trimmedLength(title) {
+  return titleLength(title.trim());
 }
 
 const EXCERPT_LENGTH = 40;

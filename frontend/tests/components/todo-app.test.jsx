@@ -405,6 +405,23 @@ describe('TodoApp: typed text is never lost', () => {
   });
 });
 
+describe('TodoApp: the 500-character limit counts as the server does, after trimming', () => {
+  it('lets white space around a 500-character title be typed, and cuts only the title itself', async () => {
+    const renderer = await render(<TodoApp api={fakeApi([todo(1, 'x')])} filter="all" />);
+    const newTodo = () => oneByClass(renderer, 'new-todo');
+    const type = (value) => act(async () => newTodo().props.onChange({ target: { value } }));
+    await type(`  ${'a'.repeat(500)} `);
+    assert.equal(newTodo().props.value, `  ${'a'.repeat(500)} `);
+    assert.equal(textOf(oneByClass(renderer, 'title-counter')), '500/500 characters');
+    await type(`  ${'a'.repeat(505)}`);
+    assert.equal(newTodo().props.value, `  ${'a'.repeat(500)}`);
+
+    await fire(items(renderer)[0].find((n) => n.props['data-testid'] === 'todo-title'), 'onDoubleClick');
+    await act(async () => oneByClass(renderer, 'edit').props.onChange({ target: { value: ` ${'b'.repeat(500)}` } }));
+    assert.equal(oneByClass(renderer, 'edit').props.value, ` ${'b'.repeat(500)}`);
+  });
+});
+
 describe('TodoApp: the failure message', () => {
   it('quotes a short excerpt of a long title', async () => {
     const api = fakeApi();
