@@ -114,6 +114,11 @@ export function TodoApp({ api, filter, userId, onUserChanged, liveOptions }) {
             {lostEdit.inNewTodo ? 'Your text is in the new todo box.' : `Your text: “${lostEdit.draft}”.`}
           </Notice>
         )}
+        {todos.unadded.length > 0 && (
+          <Notice tone="info" testId="unadded" onDismiss={todos.dismissUnadded}>
+            Not added, so kept here: {todos.unadded.map((title) => `“${title}”`).join(', ')}.
+          </Notice>
+        )}
         <div className="new-todo-row">
           {items.length > 0 && (
             <>

@@ -184,7 +184,8 @@ export function useTodos(api, userId) {
       dispatch({ type: 'add/confirmed', tempId, todo: saved });
     } catch (error) {
       dispatch({ type: 'removed', ids: [tempId] });
-      dispatch({ type: 'newTitle/restore', title });
+      // Without a Retry in the failure message, nothing else holds the text.
+      dispatch({ type: 'newTitle/restore', title, kept: error.status !== 401 && !error.isWorthRetrying });
       if (error.status === 401) keepUnsaved(userId, { newTitle: title });
     }
   }
@@ -320,6 +321,7 @@ export function useTodos(api, userId) {
     reRead,
     dismissFailures: () => dispatch({ type: 'failures/dismissed' }),
     dismissLostEdit: () => dispatch({ type: 'lostEdit/dismissed' }),
+    dismissUnadded: () => dispatch({ type: 'unadded/dismissed' }),
     retryFailed,
     setNewTitle: (title) => dispatch({ type: 'newTitle/set', title }),
     startEditing: (todo) => dispatch({ type: 'edit/start', id: todo.id, draft: todo.title }),

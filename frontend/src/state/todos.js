@@ -32,6 +32,9 @@ export const initialTodosState = {
   /** An open editor whose todo was deleted elsewhere: {title, draft, inNewTodo}. Its text is
       kept: in the new-todo box when that is empty, else in the notice that says so. */
   lostEdit: null,
+  /** Titles of adds the server refused (not worth retrying) while the new-todo box held other
+      text: shown in a notice, whole, so that they are not lost. */
+  unadded: [],
 };
 
 /** The most failures one message gathers (a burst while offline can be long). */
@@ -173,9 +176,10 @@ export function todosReducer(state, action) {
     case 'newTitle/set':
       return { ...state, newTitle: action.title };
     case 'newTitle/restore':
-      // A failed add gives its text back, unless the person has started typing something else
-      // (then the failure's Retry still holds it).
-      return state.newTitle.trim() === '' ? { ...state, newTitle: action.title } : state;
+      // A failed add gives its text back, unless the person has started typing something else:
+      // then the failure's Retry holds it, or, when there is no Retry (`kept`), the notice.
+      if (state.newTitle.trim() === '') return { ...state, newTitle: action.title };
+      return action.kept ? { ...state, unadded: [...state.unadded, action.title] } : state;
     case 'newTitle/sent':
       // Cleared only if it still holds what was sent (a retry may send an older text).
       return state.newTitle.trim() === action.title ? { ...state, newTitle: '' } : state;
@@ -200,6 +204,8 @@ export function todosReducer(state, action) {
       return { ...state, failures: [] };
     case 'lostEdit/dismissed':
       return { ...state, lostEdit: null };
+    case 'unadded/dismissed':
+      return { ...state, unadded: [] };
 
     default:
       throw new Error(`Unknown todos action: ${action.type}`);

@@ -387,6 +387,25 @@ describe('TodoApp: typed text is never lost', () => {
     assert.equal(byTestId(renderer, 'error-message').length, 1, 'the failure and its Retry keep “First”');
   });
 
+  it('keeps the whole text of a refused add in a notice when the person has typed something else since', async () => {
+    const long = 'First, a long thought that does not fit in the short quote of a message';
+    let refuse;
+    const api = fakeApi();
+    api.todos.create = () =>
+      new Promise((_, reject) => (refuse = () => reject(serverError(409, 'too_many_todos', 'You have too many todos.'))));
+    const renderer = await render(<TodoApp api={api} filter="all" />);
+    await typeNewTodo(renderer, long);
+    await act(async () => oneByClass(renderer, 'new-todo').props.onChange({ target: { value: 'Second' } }));
+    await act(async () => refuse());
+    await settle();
+    assert.equal(oneByClass(renderer, 'new-todo').props.value, 'Second');
+    const [kept] = byTestId(renderer, 'unadded');
+    assert.ok(kept, 'a notice keeps the text');
+    assert.ok(textOf(kept).includes(long), textOf(kept));
+    await fire(kept.find((n) => n.props.className === 'notice-dismiss'), 'onClick');
+    assert.equal(byTestId(renderer, 'unadded').length, 0);
+  });
+
   it('stops the inputs at 500 characters, counting an emoji as one, with a counter from 450', async () => {
     const renderer = await render(<TodoApp api={fakeApi([todo(1, 'x')])} filter="all" />);
     const type = (value) => act(async () => oneByClass(renderer, 'new-todo').props.onChange({ target: { value } }));
