@@ -131,6 +131,7 @@ public enum TodoApplication {
                 window: settings.loginThrottleWindow,
                 signupsPerAddress: settings.signupsPerAddress,
                 signupWindow: settings.signupThrottleWindow),
+            refusals: RefusalDelay(milliseconds: settings.refusalDelay),
             live: live)
 
         let routes = RouteTable(router: router)

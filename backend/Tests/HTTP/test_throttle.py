@@ -3,6 +3,7 @@ concurrency. Each limit must be an upper bound however many requests arrive at o
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -177,3 +178,45 @@ def test_another_address_gets_through_a_flood_of_the_hashing_queue(servers):
     flood_counts = statuses(responses[:-1])
     assert flood_counts.get(400, 0) <= 20 and flood_counts.get(503, 0) >= 10, flood_counts
     assert responses[-1].status_code == 200, responses[-1].text
+
+
+# Refusals are held ---------------------------------------------------------------------
+
+def test_refused_attempts_are_answered_after_a_moment_spread_out(servers, db):
+    server = servers.start(db, LOGIN_FAILURES_PER_USERNAME="1", LOGIN_FAILURES_PER_ADDRESS="1000",
+                           REFUSAL_DELAY_MS="1000", **WIDE_QUEUE)
+    name = unique_name()
+    assert_error(ApiClient(server.url).login(name, "wrong password"), 400, "invalid_credentials")
+    attempts = [(ApiClient(server.url), "/api/auth/login/", {"username": name, "password": "wrong password"}, {})
+                for _ in range(20)]
+    for client, _, _, _ in attempts:
+        client.fetch_token()
+    barrier = threading.Barrier(len(attempts))
+
+    def timed(item):
+        client, path, body, _ = item
+        barrier.wait(timeout=60)
+        started = time.monotonic()
+        response = client.post(path, json=body)
+        return response, time.monotonic() - started
+
+    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+        answers = list(pool.map(timed, attempts))
+    for response, _ in answers:
+        assert_error(response, 429, "throttled")
+        assert int(response.headers["Retry-After"]) > 0
+    waits = sorted(elapsed for _, elapsed in answers)
+    # Each is held half to one and a half seconds, drawn at random: not answered together.
+    assert waits[0] >= 0.5, waits
+    assert waits[-1] - waits[0] >= 0.3, waits
+
+
+def test_without_the_delay_refusals_are_answered_at_once(servers, db):
+    server = servers.start(db, LOGIN_FAILURES_PER_USERNAME="1", REFUSAL_DELAY_MS="0", **WIDE_QUEUE)
+    name = unique_name()
+    client = ApiClient(server.url)
+    assert_error(client.login(name, "wrong password"), 400, "invalid_credentials")
+    client.fetch_token()
+    started = time.monotonic()
+    assert_error(client.post("/api/auth/login/", json={"username": name, "password": "wrong password"}), 429, "throttled")
+    assert time.monotonic() - started < 0.5

@@ -13,6 +13,8 @@ struct AccountService: Sendable {
     let sessions: SessionStore
     let hasher: PasswordHasher
     let throttle: LoginThrottle
+    /// Holds the answers to refused attempts (`429 throttled`, `503 busy`) for a moment.
+    var refusals = RefusalDelay(milliseconds: 0)
     /// Told of every session that ends here, so its live update streams end too.
     var live: LiveUpdates? = nil
 
@@ -29,7 +31,7 @@ struct AccountService: Sendable {
         username: String, password: String, clientAddress: String?, client: SessionStore.SessionClient,
         replacing previous: AuthenticatedSession?
     ) async throws -> SessionStore.Issued {
-        let passwordHash = try await hasher.withPlace(for: clientAddress) { place in
+        let passwordHash = try await withPasswordWork(for: clientAddress) { place in
             let ticket = try await throttle.reserveSignUp(clientAddress: clientAddress)
             // Checked before hashing so a taken name costs no bcrypt; the UNIQUE
             // constraint still decides a race between two sign-ups.
@@ -67,7 +69,7 @@ struct AccountService: Sendable {
         username: String, password: String, clientAddress: String?, client: SessionStore.SessionClient,
         replacing previous: AuthenticatedSession?
     ) async throws -> SessionStore.Issued {
-        let user = try await hasher.withPlace(for: clientAddress) { place in
+        let user = try await withPasswordWork(for: clientAddress) { place in
             let ticket = try await throttle.reserveLogIn(username: username, clientAddress: clientAddress)
             let user: UserRecord?
             let matches: Bool
@@ -94,6 +96,19 @@ struct AccountService: Sendable {
         }
         if let previous { await ended(previous) }
         return issued
+    }
+
+    /// A place in the hashing queue while `body` runs (`PasswordHasher.withPlace`); a refusal,
+    /// by the queue or the throttle, is held by `refusals` before it is thrown.
+    private func withPasswordWork<Result: Sendable>(
+        for clientAddress: String?, _ body: (HashingQueue.Place) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await hasher.withPlace(for: clientAddress, body)
+        } catch where RefusalDelay.holds(error) {
+            await refusals.hold()
+            throw error
+        }
     }
 
     /// The session has ended: its live update streams end, on every instance.
@@ -173,7 +188,7 @@ struct AccountService: Sendable {
         of session: AuthenticatedSession, password: String, clientAddress: String?,
         _ body: (HashingQueue.Place) async throws -> Result
     ) async throws -> Result {
-        try await hasher.withPlace(for: clientAddress) { place in
+        try await withPasswordWork(for: clientAddress) { place in
             let ticket = try await throttle.reserveLogIn(username: session.username, clientAddress: clientAddress)
             let matches: Bool
             do {

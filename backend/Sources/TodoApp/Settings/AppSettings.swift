@@ -32,6 +32,8 @@ public struct AppSettings: Sendable {
     /// Threads computing bcrypt.
     public var hashingThreads: Int = HashingQueue.defaultThreads
     public var hashingNice: Int = HashingQueue.defaultNice
+    /// Milliseconds a refused password attempt's answer is held, on average (see `RefusalDelay`).
+    public var refusalDelay: Int = 1000
     public var signupsPerAddress: Int = 10
     /// The window over which sign-ups are counted, in seconds.
     public var signupThrottleWindow: Int = 3600
@@ -88,6 +90,7 @@ public struct AppSettings: Sendable {
         ("HASHING_QUEUE_PER_ADDRESS", "4", "How many of HASHING_QUEUE_LIMIT one client address may hold at once."),
         ("HASHING_THREADS", "cores - 1 (at least 1)", "Threads computing bcrypt; the rest of the cores stay with the event loops."),
         ("HASHING_NICE", "0", "Scheduling priority (nice, 0 to 19) of the bcrypt threads; above 0, other requests go first on a busy machine and log-ins wait longer."),
+        ("REFUSAL_DELAY_MS", "1000", "Milliseconds, on average (half to one and a half times it), before a refused log-in, sign-up or password check (429 throttled, 503 busy) is answered; 0 answers at once."),
         ("IDLE_TIMEOUT", "60", "Seconds a connection may stay idle, or take to send a request's headers, before it is closed."),
         ("REQUEST_TIMEOUT", "30", "Seconds a request's body may take to arrive after its headers before the connection is closed."),
         ("HEARTBEAT_INTERVAL", "15", "Seconds between heartbeat comments on live update streams (GET /api/events/); keep proxies' read timeouts above it."),
@@ -141,6 +144,7 @@ public struct AppSettings: Sendable {
         settings.hashingThreads = try reader.integer(
             "HASHING_THREADS", default: HashingQueue.defaultThreads, in: 1...256)
         settings.hashingNice = try reader.integer("HASHING_NICE", default: HashingQueue.defaultNice, in: 0...19)
+        settings.refusalDelay = try reader.integer("REFUSAL_DELAY_MS", default: 1000, in: 0...60_000)
         settings.allowedHosts = try reader.allowedHosts("ALLOWED_HOSTS")
         settings.todosPerUser = try reader.integer("TODOS_PER_USER", default: 10_000, in: 1...1_000_000)
         settings.heartbeatInterval = try reader.integer("HEARTBEAT_INTERVAL", default: 15, in: 1...3600)
