@@ -25,8 +25,9 @@ const EXPLANATION = {
  * stream reports a break only after it has lasted a moment (api/events.js), so a reconnect
  * that heals at once neither flickers nor gets announced. Offline only when the server cannot
  * be reached: one that answers the list but turns the stream away says live updates are
- * unavailable. Nothing when this browser cannot stream at all. When the server paused this tab's stream, the explanation is part of the
- * status (read out, not only a tooltip) and a Resume button follows it.
+ * unavailable. Nothing when this browser cannot stream at all. When the server paused this
+ * tab's stream, the explanation is part of the status (read out, not only a tooltip) and a
+ * Resume button follows it.
  */
 export function ConnectionStatus({ status, onResume }) {
   if (!(status in TEXT)) return null;

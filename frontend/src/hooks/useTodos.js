@@ -147,11 +147,9 @@ export function useTodos(api, userId) {
   async function send(request, { what, retry, gone, afterEarlier = false }) {
     const since = tick();
     const earlier = afterEarlier ? Promise.allSettled(unanswered.current) : null;
-    const sent = (earlier ? earlier.then(request) : request());
-    const settled = sent.then(
-      () => unanswered.current.delete(settled),
-      () => unanswered.current.delete(settled),
-    );
+    const sent = earlier ? earlier.then(request) : request();
+    const forget = () => unanswered.current.delete(settled);
+    const settled = sent.then(forget, forget);
     unanswered.current.add(settled);
     try {
       const result = await sent;

@@ -636,12 +636,18 @@ function serverModel(initial) {
 }
 
 describe('TodoApp: changes reach the server in the order they were made', () => {
-  it('"Clear completed" right after a toggle, on a slow link, clears the todo just completed', async () => {
+  /** Completes "a" on a slow link, then clears completed at once ("b" already is). */
+  async function toggleThenClear() {
     const { api, server, hold } = serverModel([todo(1, 'a'), todo(2, 'b', true)]);
     const renderer = await render(<TodoApp api={api} filter="all" />);
     const release = hold('patch');
     await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'toggle'), 'onChange');
     await fire(oneByClass(renderer, 'clear-completed'), 'onClick');
+    return { renderer, server, release };
+  }
+
+  it('"Clear completed" right after a toggle, on a slow link, clears the todo just completed', async () => {
+    const { renderer, server, release } = await toggleThenClear();
     assert.deepEqual(titles(renderer), []);
     await release();
     await settle();
@@ -650,11 +656,7 @@ describe('TodoApp: changes reach the server in the order they were made', () => 
   });
 
   it('a toggle that fails before "Clear completed" leaves its todo on the list, as it is on the server', async () => {
-    const { api, server, hold } = serverModel([todo(1, 'a'), todo(2, 'b', true)]);
-    const renderer = await render(<TodoApp api={api} filter="all" />);
-    const release = hold('patch');
-    await fire(itemByTitle(renderer, 'a').find((n) => n.props.className === 'toggle'), 'onChange');
-    await fire(oneByClass(renderer, 'clear-completed'), 'onClick');
+    const { renderer, server, release } = await toggleThenClear();
     await release(serverError(500, 'internal_error', 'Something went wrong.'));
     await settle();
     assert.deepEqual(server.map((t) => t.title), ['a']);
