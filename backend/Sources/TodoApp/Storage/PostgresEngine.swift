@@ -417,6 +417,36 @@ struct PostgresColumns: ColumnReader {
         return nil
     }
 
+    static let nestsRows = true
+
+    /// Reads a binary `record[]` cell: a dimension count (0 for an empty array), a flag, the
+    /// element type, then for the one dimension its length and lower bound, and each element
+    /// as its length and its bytes (`array_send`); each element is a record
+    /// (`PostgresRecordColumns`).
+    mutating func nestedRows<Nested: StoreQuery>(as nested: Nested.Type) throws -> [Nested.Row] {
+        let cell = try next("record[]")
+        guard cell.dataType == .recordArray, cell.format == .binary, var bytes = cell.bytes else {
+            throw UnexpectedColumn(query: query, index: index - 1, expected: "record[]", found: "\(cell.dataType)")
+        }
+        let malformed = UnexpectedColumn(query: query, index: index - 1, expected: "record[]", found: "a malformed array")
+        guard let dimensions = bytes.readInteger(as: Int32.self) else { throw malformed }
+        if dimensions == 0 { return [] }
+        // The flag and the element type (8 bytes), the length, the lower bound (4 bytes).
+        guard dimensions == 1, bytes.readSlice(length: 8) != nil,
+            let count = bytes.readInteger(as: Int32.self), count >= 0, bytes.readSlice(length: 4) != nil
+        else { throw malformed }
+        var rows: [Nested.Row] = []
+        rows.reserveCapacity(Int(count))
+        for element in 0..<Int(count) {
+            guard let length = bytes.readInteger(as: Int32.self), length >= 0,
+                let record = bytes.readSlice(length: Int(length))
+            else { throw malformed }
+            var fields = try PostgresRecordColumns(record: record, query: query, row: element)
+            rows.append(try Nested.decode(&fields))
+        }
+        return rows
+    }
+
     private mutating func next(_ expected: String) throws -> PostgresCell {
         guard let cell = cells.next() else {
             throw UnexpectedColumn(query: query, index: index, expected: expected, found: "missing")
@@ -431,6 +461,89 @@ struct PostgresColumns: ColumnReader {
         } catch {
             throw UnexpectedColumn(query: query, index: index - 1, expected: expected, found: "\(cell.dataType)")
         }
+    }
+}
+
+/// One record of a nested list (`PostgresColumns.nestedRows`), its fields read left to right
+/// from `record_send`'s format: a field count, then for each field its type, its length
+/// (-1 for NULL) and its bytes, binary as a cell's. Its `bigint`, `text` and `boolean`
+/// fields are the only types it reads.
+struct PostgresRecordColumns: ColumnReader {
+    private var fields: ByteBuffer
+    private var remaining: Int
+    let query: String
+    let row: Int
+    private var index = 0
+
+    init(record: ByteBuffer, query: String, row: Int) throws {
+        fields = record
+        self.query = query
+        self.row = row
+        guard let count = fields.readInteger(as: Int32.self), count >= 0 else {
+            throw UnexpectedColumn(query: query, index: 0, expected: "a record", found: "a malformed record")
+        }
+        remaining = Int(count)
+    }
+
+    static let nestsRows = false
+
+    mutating func nestedRows<Nested: StoreQuery>(as nested: Nested.Type) throws -> [Nested.Row] {
+        throw UnexpectedColumn(query: query, index: index, expected: "nested rows", found: "a record's field")
+    }
+
+    mutating func skip(_ count: Int) {
+        for _ in 0..<count {
+            _ = try? field()
+        }
+    }
+
+    mutating func integer() throws -> Int64 {
+        guard let bytes = try field(.int8, "bigint"), bytes.readableBytes == 8,
+            let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self)
+        else { throw unexpected("bigint") }
+        return value
+    }
+
+    mutating func text() throws -> String {
+        guard let bytes = try field(.text, "text") else { throw unexpected("text") }
+        return String(buffer: bytes)
+    }
+
+    mutating func bool() throws -> Bool {
+        guard let bytes = try field(.bool, "boolean"), bytes.readableBytes == 1,
+            let value = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self)
+        else { throw unexpected("boolean") }
+        return value != 0
+    }
+
+    mutating func optionalInteger() throws -> Int64? { nextIsNull() ? skipNull() : try integer() }
+    mutating func optionalText() throws -> String? { nextIsNull() ? skipNull() : try text() }
+
+    mutating func nextIsNull() -> Bool {
+        remaining > 0 && fields.getInteger(at: fields.readerIndex + 4, as: Int32.self) == -1
+    }
+
+    private mutating func skipNull<Value>() -> Value? {
+        skip(1)
+        return nil
+    }
+
+    /// The next field's bytes (`nil` for NULL), once its type is `type` (any type when `nil`).
+    private mutating func field(_ type: PostgresDataType? = nil, _ expected: String = "") throws -> ByteBuffer? {
+        guard remaining > 0, let oid = fields.readInteger(as: UInt32.self), let length = fields.readInteger(as: Int32.self)
+        else { throw unexpected(expected, found: "missing") }
+        remaining -= 1
+        index += 1
+        if let type, oid != type.rawValue {
+            throw unexpected(expected, found: "\(PostgresDataType(oid))")
+        }
+        guard length >= 0 else { return nil }
+        guard let bytes = fields.readSlice(length: Int(length)) else { throw unexpected(expected, found: "a malformed record") }
+        return bytes
+    }
+
+    private func unexpected(_ expected: String, found: String = "NULL") -> UnexpectedColumn {
+        UnexpectedColumn(query: query, index: index - 1, expected: expected, found: found)
     }
 }
 

@@ -369,6 +369,13 @@ struct SQLiteColumns: ColumnReader {
         index < sqlite3_column_count(statement) && sqlite3_column_type(statement, index) == SQLITE_NULL
     }
 
+    /// A list read with its parent comes as rows of its own (`ColumnReader.nestsRows`).
+    static let nestsRows = false
+
+    mutating func nestedRows<Nested: StoreQuery>(as nested: Nested.Type) throws -> [Nested.Row] {
+        throw UnexpectedColumn(query: query, index: Int(index), expected: "nested rows", found: "a column (SQLite does not nest rows)")
+    }
+
     private func expect(_ type: CInt, _ name: String) throws {
         guard index < sqlite3_column_count(statement) else {
             throw UnexpectedColumn(query: query, index: Int(index), expected: name, found: "missing")

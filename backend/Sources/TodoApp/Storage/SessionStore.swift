@@ -156,7 +156,7 @@ struct SessionStore: Sendable {
         }
         guard let found = rows.first?.session else { return nil }
         let loaded = try await loaded(found, idHash: idHash, now: now, seenFrom: client)
-        return (loaded, rows.compactMap(\.todo))
+        return (loaded, rows.flatMap(\.todos))
     }
 
     /// The session `found` names; its expiry pushed out when `refreshInterval` has passed.

@@ -146,6 +146,16 @@ protocol ColumnReader {
     mutating func optionalInteger() throws -> Int64?
     /// A text column that may be NULL.
     mutating func optionalText() throws -> String?
+
+    /// Whether a list a statement reads with its parent (a session's todos) comes nested in
+    /// one column of the parent's row (`nestedRows`), rather than as rows of its own that
+    /// repeat the parent's columns. PostgreSQL nests: each row costs its client far more
+    /// than the row's data (docs/performance.md, "One row for the list"); SQLite does not.
+    static var nestsRows: Bool { get }
+    /// A column holding nested rows (on PostgreSQL an array of records, written
+    /// `ARRAY(SELECT ROW(…) … ORDER BY …)`), in their order, each decoded as `Nested`
+    /// decodes one of its own rows.
+    mutating func nestedRows<Nested: StoreQuery>(as nested: Nested.Type) throws -> [Nested.Row]
 }
 
 extension ColumnReader {

@@ -101,7 +101,7 @@ struct TokenStore: Sendable {
         guard let found = rows.first?.token else { return nil }
         let authenticated = try await authenticated(found, now: now)
         guard authenticated.abilities.contains(.todosRead) else { return (authenticated, []) }
-        return (authenticated, rows.compactMap(\.todo))
+        return (authenticated, rows.flatMap(\.todos))
     }
 
     /// The token `found` names; its last use written when `touchInterval` has passed.
