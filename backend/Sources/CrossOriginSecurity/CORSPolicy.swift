@@ -1,4 +1,3 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 
@@ -87,11 +86,26 @@ public struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
+    /// Adds `Vary: Origin` unless a `Vary` field already names it. Runs on every response,
+    /// so the fields are compared as bytes, with nothing allocated.
     private func appendVaryOrigin(to headers: inout HTTPFields) {
-        let existing = headers[values: .vary]
-        if existing.contains(where: { $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "origin" } }) {
+        for field in headers where field.name == .vary && CORSPolicy.varyNamesOrigin(field.value) {
             return
         }
         headers.append(HTTPField(name: .vary, value: "Origin"))
+    }
+}
+
+extension CORSPolicy {
+    /// Whether a `Vary` value (a comma-separated list of field names, with optional spaces or
+    /// tabs around each) holds `Origin`, in any letter case.
+    static func varyNamesOrigin(_ value: String) -> Bool {
+        let origin = "origin".utf8
+        func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        return value.utf8.split(separator: UInt8(ascii: ",")).contains { item in
+            let name = item.drop(while: isSpace).reversed().drop(while: isSpace).reversed()
+            // Every letter of "origin" is lower case: OR-ing 0x20 folds only its upper case onto it.
+            return name.count == origin.count && zip(name, origin).allSatisfy { $0 | 0x20 == $1 }
+        }
     }
 }
