@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 
@@ -126,15 +128,20 @@ struct LiveTicker: Service {
     let hub: LiveHub
 
     func run() async throws {
-        let clock = ContinuousClock()
+        // The ticks are an event loop's timer, which that loop's own thread runs: a Task.sleep
+        // is libdispatch's timer, which wakes its timer thread and a worker thread every tick,
+        // streams or not, to put the task back on a loop.
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
         // Returns at graceful shutdown, like every service, so the group can finish.
         try? await cancelWhenGracefulShutdown {
-            var deadline = clock.now
+            var deadline = NIODeadline.now()
             var count = 0
             while true {
                 // Deadlines, not sleeps, so the interval does not drift with each tick's work.
-                deadline += Self.slotDuration
-                try await Task.sleep(until: deadline, clock: clock)
+                deadline = deadline + TimeAmount(Self.slotDuration)
+                try await loop.scheduleTask(deadline: deadline) {}.futureResult.get()
+                // A timer's future does not end at cancellation: the next tick checks it.
+                try Task.checkCancellation()
                 count += 1
                 hub.beat(slot: count % hub.heartbeatSlots)
                 if count % Self.housekeepingEvery == 0 {
