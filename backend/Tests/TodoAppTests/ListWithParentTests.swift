@@ -85,6 +85,10 @@ import Testing
         #expect(try fields.integer() == -42)
         let isNull = fields.nextIsNull()
         #expect(isNull)
+        #expect(throws: UnexpectedColumn.self) {
+            var null = fields
+            return try null.text()
+        }
         #expect(try fields.optionalText() == nil)
         #expect(try fields.bool() == true)
         #expect(throws: UnexpectedColumn.self) {

@@ -498,21 +498,22 @@ struct PostgresRecordColumns: ColumnReader {
     }
 
     mutating func integer() throws -> Int64 {
-        guard let bytes = try field(.int8, "bigint"), bytes.readableBytes == 8,
-            let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self)
-        else { throw unexpected("bigint") }
+        let bytes = try nonNull(.int8, "bigint")
+        guard bytes.readableBytes == 8, let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self) else {
+            throw unexpected("bigint", found: "a malformed bigint")
+        }
         return value
     }
 
     mutating func text() throws -> String {
-        guard let bytes = try field(.text, "text") else { throw unexpected("text") }
-        return String(buffer: bytes)
+        String(buffer: try nonNull(.text, "text"))
     }
 
     mutating func bool() throws -> Bool {
-        guard let bytes = try field(.bool, "boolean"), bytes.readableBytes == 1,
-            let value = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self)
-        else { throw unexpected("boolean") }
+        let bytes = try nonNull(.bool, "boolean")
+        guard bytes.readableBytes == 1, let value = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) else {
+            throw unexpected("boolean", found: "a malformed boolean")
+        }
         return value != 0
     }
 
@@ -542,7 +543,12 @@ struct PostgresRecordColumns: ColumnReader {
         return bytes
     }
 
-    private func unexpected(_ expected: String, found: String = "NULL") -> UnexpectedColumn {
+    private mutating func nonNull(_ type: PostgresDataType, _ expected: String) throws -> ByteBuffer {
+        guard let bytes = try field(type, expected) else { throw unexpected(expected, found: "NULL") }
+        return bytes
+    }
+
+    private func unexpected(_ expected: String, found: String) -> UnexpectedColumn {
         UnexpectedColumn(query: query, index: index - 1, expected: expected, found: found)
     }
 }
