@@ -802,7 +802,8 @@ def postgres_reference_markdown(rows) -> str:
     lines = [f"PostgreSQL reference: pgbench -M prepared -c {pgbench.CLIENTS} -j {pgbench.THREADS}, the server's "
              "statements for each request (bench/pgbench.py), on the same database after the wrk scenarios, the "
              "server stopped. pgbench prepares every statement, BEGIN and COMMIT included, as the server does; "
-             "for the list the server runs the two statements as one (LoadSessionWithTodos).", "",
+             "for the list the server runs the two statements as one (LoadSessionWithTodos, the todos nested in one "
+             "column of the session's row; docs/performance.md, \"One row for the list\").", "",
              f"pgbench's p50 and p99 are from its per-transaction log (a {pgbench.LOG_SAMPLING_RATE:.0%} sample): "
              f"PostgreSQL alone, no HTTP server, at the same {pgbench.CLIENTS} clients, against the "
              f"{P99_LIMIT_MS:.0f} ms the server's p99 must keep.", "",
