@@ -377,9 +377,7 @@ struct PostgresColumns: ColumnReader {
 
     mutating func integer() throws -> Int64 {
         let cell = try next("bigint")
-        if cell.dataType == .int8, cell.format == .binary, let bytes = cell.bytes, bytes.readableBytes == 8,
-            let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self)
-        {
+        if cell.dataType == .int8, cell.format == .binary, let value = cell.bytes?.binaryBigint {
             return value
         }
         return try decode(cell, as: Int64.self, "bigint")
@@ -395,10 +393,8 @@ struct PostgresColumns: ColumnReader {
 
     mutating func bool() throws -> Bool {
         let cell = try next("boolean")
-        if cell.dataType == .bool, cell.format == .binary, let bytes = cell.bytes, bytes.readableBytes == 1,
-            let value = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self)
-        {
-            return value != 0
+        if cell.dataType == .bool, cell.format == .binary, let value = cell.bytes?.binaryBoolean {
+            return value
         }
         return try decode(cell, as: Bool.self, "boolean")
     }
@@ -428,19 +424,21 @@ struct PostgresColumns: ColumnReader {
         guard cell.dataType == .recordArray, cell.format == .binary, var bytes = cell.bytes else {
             throw UnexpectedColumn(query: query, index: index - 1, expected: "record[]", found: "\(cell.dataType)")
         }
-        let malformed = UnexpectedColumn(query: query, index: index - 1, expected: "record[]", found: "a malformed array")
-        guard let dimensions = bytes.readInteger(as: Int32.self) else { throw malformed }
+        func malformed() -> UnexpectedColumn {
+            UnexpectedColumn(query: query, index: index - 1, expected: "record[]", found: "a malformed array")
+        }
+        guard let dimensions = bytes.readInteger(as: Int32.self) else { throw malformed() }
         if dimensions == 0 { return [] }
         // The flag and the element type (8 bytes), the length, the lower bound (4 bytes).
         guard dimensions == 1, bytes.readSlice(length: 8) != nil,
             let count = bytes.readInteger(as: Int32.self), count >= 0, bytes.readSlice(length: 4) != nil
-        else { throw malformed }
+        else { throw malformed() }
         var rows: [Nested.Row] = []
         rows.reserveCapacity(Int(count))
         for element in 0..<Int(count) {
             guard let length = bytes.readInteger(as: Int32.self), length >= 0,
                 let record = bytes.readSlice(length: Int(length))
-            else { throw malformed }
+            else { throw malformed() }
             var fields = try PostgresRecordColumns(record: record, query: query, row: element)
             rows.append(try Nested.decode(&fields))
         }
@@ -461,6 +459,18 @@ struct PostgresColumns: ColumnReader {
         } catch {
             throw UnexpectedColumn(query: query, index: index - 1, expected: expected, found: "\(cell.dataType)")
         }
+    }
+}
+
+extension ByteBuffer {
+    /// A binary `bigint` value's bytes as the integer, or `nil` when they are not 8 bytes.
+    var binaryBigint: Int64? {
+        readableBytes == 8 ? getInteger(at: readerIndex, as: Int64.self) : nil
+    }
+
+    /// A binary `boolean` value's byte as the boolean, or `nil` when it is not 1 byte.
+    var binaryBoolean: Bool? {
+        readableBytes == 1 ? getInteger(at: readerIndex, as: UInt8.self).map { $0 != 0 } : nil
     }
 }
 
@@ -498,8 +508,7 @@ struct PostgresRecordColumns: ColumnReader {
     }
 
     mutating func integer() throws -> Int64 {
-        let bytes = try nonNull(.int8, "bigint")
-        guard bytes.readableBytes == 8, let value = bytes.getInteger(at: bytes.readerIndex, as: Int64.self) else {
+        guard let value = try nonNull(.int8, "bigint").binaryBigint else {
             throw unexpected("bigint", found: "a malformed bigint")
         }
         return value
@@ -510,11 +519,10 @@ struct PostgresRecordColumns: ColumnReader {
     }
 
     mutating func bool() throws -> Bool {
-        let bytes = try nonNull(.bool, "boolean")
-        guard bytes.readableBytes == 1, let value = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) else {
+        guard let value = try nonNull(.bool, "boolean").binaryBoolean else {
             throw unexpected("boolean", found: "a malformed boolean")
         }
-        return value != 0
+        return value
     }
 
     mutating func optionalInteger() throws -> Int64? { nextIsNull() ? skipNull() : try integer() }
