@@ -23,7 +23,7 @@ public enum TodoApplication {
         }
         let database = try await Database.open(
             url: settings.databaseURL, poolSize: settings.databasePoolSize,
-            queryTimeout: .seconds(settings.databaseQueryTimeout), logger: logger)
+            queryTimeout: .seconds(settings.databaseQueryTimeout), listCacheTodos: settings.listCacheTodos, logger: logger)
         let router: Router<AppRequestContext>
         let live = LiveUpdates(database: database, settings: liveSettings(settings), logger: logger)
         do {

@@ -53,6 +53,8 @@ public struct AppSettings: Sendable {
     public var streamsMax: Int = 10_000
     /// Events kept per user for a reconnecting stream's replay.
     public var eventsKeptPerUser: Int = 200
+    /// PostgreSQL: todos kept in process for `GET /api/todos/` (`ListCache`); 0: none.
+    public var listCacheTodos: Int = 100_000
     /// Seconds a request's body may take to arrive after its head.
     public var requestTimeout: Int = 30
     /// Bytes a request head (request line and headers) may take.
@@ -97,6 +99,7 @@ public struct AppSettings: Sendable {
         ("STREAMS_PER_USER", "10", "Live update streams one user may hold on one server process; opening one more closes their oldest."),
         ("STREAMS_MAX", "10000", "Live update streams one server process holds at most; more are refused with 503 busy and Retry-After."),
         ("EVENTS_KEPT_PER_USER", "200", "Live update events kept per user in the database, replayed to a stream that reconnects with Last-Event-ID; an older gap gets a resync event."),
+        ("LIST_CACHE_TODOS", "100000", "PostgreSQL only: how many todos this process keeps for GET /api/todos/, served only once PostgreSQL has confirmed them current (docs/list-cache.md); 0 reads every list from the database."),
         ("MAX_HEADER_SIZE", "16384", "Largest request head (request line and headers) in bytes; larger ones, or heads of more than 200 header fields, get 431 headers_too_large."),
         ("ALLOWED_HOSTS", "(none)", "Comma-separated host names this server answers for (api.example.com; .example.com for the domain and its subdomains; * for any); other Host headers get 400 bad_host. Unset: no check. Set it in production."),
         ("PUBLIC_SUFFIX_LIST", PublicSuffixList.debianPath, "The Public Suffix List file the deploy check (todolist-server check) reads to tell sites apart."),
@@ -151,6 +154,7 @@ public struct AppSettings: Sendable {
         settings.streamsPerUser = try reader.integer("STREAMS_PER_USER", default: 10, in: 1...10_000)
         settings.streamsMax = try reader.integer("STREAMS_MAX", default: 10_000, in: 1...1_000_000)
         settings.eventsKeptPerUser = try reader.integer("EVENTS_KEPT_PER_USER", default: 200, in: 1...100_000)
+        settings.listCacheTodos = try reader.integer("LIST_CACHE_TODOS", default: 100_000, in: 0...10_000_000)
         settings.publicSuffixListPath = try reader.string("PUBLIC_SUFFIX_LIST", default: PublicSuffixList.debianPath)
         try settings.validate()
         return settings

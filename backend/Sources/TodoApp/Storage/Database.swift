@@ -22,19 +22,24 @@ public final class Database: Sendable {
     public let kind: Kind
     let engine: any DatabaseEngine
     let logger: Logger
+    /// On PostgreSQL, the sessions and lists `GET /api/todos/` may be served from (`ListCache`).
+    let listCache: ListCache?
 
-    init(kind: Kind, engine: any DatabaseEngine, logger: Logger) {
+    init(kind: Kind, engine: any DatabaseEngine, logger: Logger, listCache: ListCache? = nil) {
         self.kind = kind
         self.engine = engine
         self.logger = logger
+        self.listCache = listCache
     }
 
     /// Opens the database named by `url`. SQLite's folder is created if missing;
     /// PostgreSQL connections are made lazily by the pool, which must then run as one of
     /// `services`.
-    /// - Parameter queryTimeout: PostgreSQL only: how long work on a leased connection may take.
+    /// - Parameters:
+    ///   - queryTimeout: PostgreSQL only: how long work on a leased connection may take.
+    ///   - listCacheTodos: PostgreSQL only: how many todos `ListCache` keeps; 0: no cache.
     public static func open(
-        url: String, poolSize: Int, queryTimeout: Duration = .seconds(3), logger: Logger
+        url: String, poolSize: Int, queryTimeout: Duration = .seconds(3), listCacheTodos: Int = 0, logger: Logger
     ) async throws -> Database {
         switch try DatabaseLocation(url: url) {
         case .sqlite(let path):
@@ -43,13 +48,17 @@ public final class Database: Sendable {
         case .postgres(let location):
             let engine = try PostgresEngine(
                 location: location, poolSize: poolSize, logger: logger, queryTimeout: queryTimeout)
-            return Database(kind: .postgres, engine: engine, logger: logger)
+            let cache = listCacheTodos > 0 ? ListCache(capacity: listCacheTodos) : nil
+            return Database(kind: .postgres, engine: engine, logger: logger, listCache: cache)
         }
     }
 
     /// What the application must run alongside the HTTP server for queries to be answered
     /// (PostgreSQL's connection pool; nothing for SQLite).
-    public var services: [any Service] { engine.services }
+    public var services: [any Service] {
+        guard let listCache, let engine = engine as? PostgresEngine else { return engine.services }
+        return engine.services + [ListCacheListener(engine: engine, cache: listCache, logger: logger)]
+    }
 
     /// Runs one statement committed on its own; its rows, decoded. A read-only one runs on
     /// one of SQLite's WAL readers.

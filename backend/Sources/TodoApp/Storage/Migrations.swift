@@ -268,6 +268,66 @@ struct Migrator {
             // reads sessions and log-in failures by their own time columns' indexes.
             ["CREATE INDEX api_tokens_expires_at ON api_tokens (expires_at)"]
         },
+        Migration(version: 8, name: "list cache notifications on PostgreSQL") { kind in
+            // Every change to what `ListCache` keeps (a session, a todo, a user) announces
+            // the user's id on `todolist_cache` from its own transaction, whoever makes it:
+            // this server, another instance, a command, plain SQL. PostgreSQL delivers a
+            // transaction's notifications when it commits, once per distinct payload, and
+            // a TRUNCATE drops everything ("*").
+            guard kind == .postgres else { return [] }
+            let channel = ListCache.channel
+            return [
+                """
+                CREATE FUNCTION todolist_cache_user_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP <> 'INSERT' THEN PERFORM pg_notify('\(channel)', OLD.user_id::text); END IF;
+                    IF TG_OP <> 'DELETE' THEN PERFORM pg_notify('\(channel)', NEW.user_id::text); END IF;
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE FUNCTION todolist_cache_user_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM pg_notify('\(channel)', OLD.id::text);
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE FUNCTION todolist_cache_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM pg_notify('\(channel)', '\(ListCache.everyone)');
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER todolist_cache_sessions AFTER UPDATE OR DELETE ON sessions
+                FOR EACH ROW EXECUTE FUNCTION todolist_cache_user_changed()
+                """,
+                """
+                CREATE TRIGGER todolist_cache_todos AFTER INSERT OR UPDATE OR DELETE ON todos
+                FOR EACH ROW EXECUTE FUNCTION todolist_cache_user_changed()
+                """,
+                """
+                CREATE TRIGGER todolist_cache_users AFTER UPDATE OR DELETE ON users
+                FOR EACH ROW EXECUTE FUNCTION todolist_cache_user_row_changed()
+                """,
+                """
+                CREATE TRIGGER todolist_cache_truncate AFTER TRUNCATE ON sessions
+                FOR EACH STATEMENT EXECUTE FUNCTION todolist_cache_truncated()
+                """,
+                """
+                CREATE TRIGGER todolist_cache_truncate AFTER TRUNCATE ON todos
+                FOR EACH STATEMENT EXECUTE FUNCTION todolist_cache_truncated()
+                """,
+                """
+                CREATE TRIGGER todolist_cache_truncate AFTER TRUNCATE ON users
+                FOR EACH STATEMENT EXECUTE FUNCTION todolist_cache_truncated()
+                """,
+            ]
+        },
     ]
 
     /// An integer key the database assigns: AUTOINCREMENT keeps SQLite from reusing the

@@ -142,12 +142,28 @@ struct SessionStore: Sendable {
 
     /// As `load`, with the user's todos (those in `completed`'s state, or all) read by the
     /// same statement: `GET /api/todos/` with a session cookie costs one round trip, not two.
+    /// On PostgreSQL both may come from the database's `ListCache` once its barrier has
+    /// passed, or are read whole and kept there; otherwise they are read as asked.
     func loadWithTodos(
         token: String, completed: Bool?, seenFrom client: () -> SessionClient = { .unknown }
     ) async throws -> (Loaded, [Todo])? {
         guard Self.isWellFormed(token) else { return nil }
         let idHash = Self.hash(token)
         let now = Clock.milliseconds()
+        if let cache = database.listCache, await cache.synchronize() {
+            if let (found, todos) = cache.entry(idHash: idHash, now: now) {
+                let loaded = try await loaded(found, idHash: idHash, now: now, seenFrom: client)
+                return (loaded, todos.filter { completed == nil || $0.completed == completed })
+            }
+            if let ticket = cache.ticket() {
+                let rows = try await database.fetch(LoadSessionWithTodos(idHash: idHash, now: now))
+                guard let found = rows.first?.session else { return nil }
+                let todos = rows.flatMap(\.todos)
+                cache.keep(ticket, idHash: idHash, session: found, todos: todos)
+                let loaded = try await loaded(found, idHash: idHash, now: now, seenFrom: client)
+                return (loaded, todos.filter { completed == nil || $0.completed == completed })
+            }
+        }
         let rows: [SessionWithTodosRow]
         if let completed {
             rows = try await database.fetch(LoadSessionWithTodosInState(idHash: idHash, now: now, completed: completed))
