@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from accounts import PASSWORD, signed_up, unique_name
 from api import ApiClient
@@ -25,6 +26,13 @@ def pair(servers, db):
     name = unique_name("cache")
     client = signed_up(a.url, name)
     return a, b, client, name
+
+
+def sql_on(server, request):
+    """Runs plain SQL on the server's database, as an operator would."""
+    cluster = request.getfixturevalue("postgres_cluster")
+    database = server.database_url.rsplit("/", 1)[1]
+    return lambda statement: cluster.psql(statement, database)
 
 
 def titles(response) -> list[str]:
@@ -83,7 +91,8 @@ def test_changes_on_one_instance_are_read_at_once_on_the_other(pair):
             assert f"renamed {round_}" not in titles(on(client, a.url).get("/api/todos/"))
         for index in range(3):
             on(client, b.url).post("/api/todos/", json={"title": f"bulk {index}"})
-        assert on(client, a.url).get("/api/todos/").json()["todos"] == on(client, b.url).get("/api/todos/").json()["todos"]
+        listed_on_a = on(client, a.url).get("/api/todos/").json()["todos"]
+        assert listed_on_a == on(client, b.url).get("/api/todos/").json()["todos"]
         assert on(client, b.url).patch("/api/todos/", json={"completed": True}).status_code == 200
         assert titles(on(client, a.url).get("/api/todos/?completed=false")) == []
         assert on(client, b.url).delete("/api/todos/?completed=true").status_code == 200
@@ -112,37 +121,69 @@ def test_a_session_ended_on_another_instance_is_refused_at_once(pair):
     assert laptop.get("/api/todos/").status_code == 401
 
 
+def test_a_bearer_tokens_list_follows_changes_and_revocation_on_another_instance(pair, request):
+    a, b, client, name = pair
+    sql = sql_on(a, request)
+
+    def listed(token: str, base_url: str = a.url) -> requests.Response:
+        return requests.get(base_url + "/api/todos/", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    created = client.post("/api/auth/tokens/", json={"name": "script", "abilities": ["todos:read", "todos:write"]})
+    token, token_id = created.json()["token"], created.json()["id"]
+    writer = client.post("/api/auth/tokens/", json={"name": "writer", "abilities": ["todos:write"]}).json()["token"]
+    for index in range(3):
+        assert titles(listed(token)) == [f"todo {n}" for n in range(index)]
+        on(client, b.url).post("/api/todos/", json={"title": f"todo {index}"})
+        assert titles(listed(token)) == [f"todo {n}" for n in range(index + 1)]
+    # A token that may not read gets 403 wherever its user's list is kept, and keeps nothing.
+    assert listed(writer).status_code == 403
+    assert titles(listed(token)) == ["todo 0", "todo 1", "todo 2"]
+    # Abilities narrowed in SQL, then the token revoked on B: refused on A at once.
+    sql(f"UPDATE api_tokens SET abilities = 'todos:write' WHERE id = {token_id}")
+    assert listed(token).status_code == 403
+    sql(f"UPDATE api_tokens SET abilities = 'todos:read todos:write' WHERE id = {token_id}")
+    assert titles(listed(token)) == ["todo 0", "todo 1", "todo 2"]
+    assert on(client, b.url).delete(f"/api/auth/tokens/{token_id}/").status_code == 204
+    assert listed(token).status_code == 401
+    # The account deleted on B: every token of its user is refused on A.
+    other = on(client, b.url).post("/api/auth/tokens/", json={"name": "other", "abilities": ["todos:read"]}).json()
+    assert titles(listed(other["token"])) == ["todo 0", "todo 1", "todo 2"]
+    deleted = on(client, b.url).delete("/api/auth/me/", json={"password": PASSWORD})
+    assert deleted.status_code == 204, deleted.text
+    assert listed(other["token"]).status_code == 401
+
+
 def test_plain_sql_changes_are_read_at_once(pair, request):
     a, _, client, name = pair
-    cluster = request.getfixturevalue("postgres_cluster")
-    database = a.database_url.rsplit("/", 1)[1]
+    sql = sql_on(a, request)
     on(client, a.url)
     client.post("/api/todos/", json={"title": "before"})
     assert titles(client.get("/api/todos/")) == ["before"]
-    cluster.psql("UPDATE todos SET title = 'changed in SQL'", database)
+    sql("UPDATE todos SET title = 'changed in SQL'")
     assert titles(client.get("/api/todos/")) == ["changed in SQL"]
-    cluster.psql("TRUNCATE todos", database)
+    sql("TRUNCATE todos")
     assert titles(client.get("/api/todos/")) == []
     client.post("/api/todos/", json={"title": "again"})
     assert titles(client.get("/api/todos/")) == ["again"]
-    cluster.psql(f"UPDATE users SET username = 'renamed_{name}' WHERE username = '{name}'", database)
+    sql(f"UPDATE users SET username = 'renamed_{name}' WHERE username = '{name}'")
     assert client.get("/api/auth/me/").json()["user"]["username"] == f"renamed_{name}"
     assert titles(client.get("/api/todos/")) == ["again"]
-    cluster.psql("DELETE FROM sessions", database)
+    sql("DELETE FROM sessions")
     assert client.get("/api/todos/").status_code == 401
 
 
 def test_with_the_listener_away_lists_come_from_the_database(pair, request):
     a, _, client, _ = pair
-    cluster = request.getfixturevalue("postgres_cluster")
+    sql = sql_on(a, request)
     database = a.database_url.rsplit("/", 1)[1]
     on(client, a.url)
     client.post("/api/todos/", json={"title": "kept"})
     assert titles(client.get("/api/todos/")) == ["kept"]
     # Every connection of the database is cut (the listener's too); a change made before any
     # reconnection is read, whether the list is then served by the database or the cache.
-    cluster.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'")
-    cluster.psql("UPDATE todos SET title = 'changed while away'", database)
+    sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND pid <> pg_backend_pid()")
+    sql("UPDATE todos SET title = 'changed while away'")
     deadline = time.monotonic() + 10
     while True:
         response = client.get("/api/todos/")
@@ -150,9 +191,9 @@ def test_with_the_listener_away_lists_come_from_the_database(pair, request):
             break
         time.sleep(0.1)
     assert titles(response) == ["changed while away"]
-    cluster.psql("UPDATE todos SET title = 'changed once back'", database)
+    sql("UPDATE todos SET title = 'changed once back'")
     assert titles(client.get("/api/todos/")) == ["changed once back"]
-    cluster.psql("DELETE FROM sessions", database)
+    sql("DELETE FROM sessions")
     assert client.get("/api/todos/").status_code == 401
 
 

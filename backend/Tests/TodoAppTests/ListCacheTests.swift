@@ -59,7 +59,7 @@ import Testing
         #expect(cache.entry(idHash: "b", now: 0) != nil)
         cache.notified(ListCache.everyone)
         #expect(cache.entry(idHash: "b", now: 0) == nil)
-        #expect(cache.keptCounts == (0, 0))
+        #expect(cache.keptCounts.credentials == 0 && cache.keptCounts.todos == 0)
     }
 
     @Test func aReadOvertakenByANotificationForItsUserIsNotKept() throws {
@@ -108,6 +108,23 @@ import Testing
         let ticket = try #require(cache.ticket())
         cache.keep(ticket, idHash: "big", session: Self.session(user: 9), todos: Self.todos(11, user: 9))
         #expect(cache.entry(idHash: "big", now: 0) == nil)
+    }
+
+    @Test func aTokenIsServedWhileLiveAndDroppedWithItsUser() throws {
+        let cache = Self.listening()
+        let ticket = try #require(cache.ticket())
+        func token(expiresAt: Int64?) -> LoadToken.Row {
+            LoadToken.Row(id: 7, userID: 1, username: "user1", abilities: "todos:read", lastUsedAt: 0, expiresAt: expiresAt)
+        }
+        cache.keep(ticket, tokenHash: "forever", token: token(expiresAt: nil), todos: Self.todos(2, user: 1))
+        cache.keep(ticket, tokenHash: "soon", token: token(expiresAt: 100), todos: Self.todos(2, user: 1))
+        #expect(cache.entry(tokenHash: "forever", now: 1_000_000)?.todos == Self.todos(2, user: 1))
+        #expect(cache.entry(tokenHash: "soon", now: 99) != nil)
+        #expect(cache.entry(tokenHash: "soon", now: 100) == nil)
+        // A token's hash is not a session's.
+        #expect(cache.entry(idHash: "forever", now: 0) == nil)
+        cache.notified("1")
+        #expect(cache.entry(tokenHash: "forever", now: 0) == nil)
     }
 
     @Test func withoutAListenerNoBarrierPasses() async {

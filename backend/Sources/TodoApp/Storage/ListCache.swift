@@ -4,15 +4,16 @@ import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 
-/// On PostgreSQL, the sessions and todo lists `GET /api/todos/` reads, kept in this process
-/// and served only when provably current (docs/list-cache.md).
+/// On PostgreSQL, the sessions, bearer tokens and todo lists `GET /api/todos/` reads, kept in
+/// this process and served only when provably current (docs/list-cache.md).
 ///
 /// Promised: a list served from here reflects every change committed before the request
 /// arrived, on any instance, by any client of the database (another server, the
-/// `todolist-server` commands, plain SQL); an ended session is never served. How:
-/// - Triggers on `sessions`, `todos` and `users` (migration 8) `NOTIFY todolist_cache` with
-///   the user's id in the changing transaction, so PostgreSQL delivers it once the change
-///   commits, to every listener, in commit order.
+/// `todolist-server` commands, plain SQL); an ended session or a revoked token is never
+/// served. How:
+/// - Triggers on `sessions`, `api_tokens`, `todos` and `users` (migration 8) `NOTIFY
+///   todolist_cache` with the user's id in the changing transaction, so PostgreSQL delivers
+///   it once the change commits, to every listener, in commit order.
 /// - This process's listener (`ListCacheListener`) drops the user's entries when the
 ///   notification arrives, on the connection's event loop, before anything that arrives after it.
 /// - Before a request reads an entry it waits for a *barrier*: a `SELECT 1` sent on the
@@ -50,9 +51,35 @@ final class ListCache: Sendable {
         fileprivate let notifications: UInt64
     }
 
+    /// What a request presents, by its hash: a session cookie or a bearer token.
+    private enum Key: Hashable {
+        case session(String)
+        case token(String)
+    }
+
+    private enum Credential {
+        case session(LoadSession.Row)
+        case token(LoadToken.Row)
+
+        var userID: Int64 {
+            switch self {
+            case .session(let row): row.userID
+            case .token(let row): row.userID
+            }
+        }
+
+        /// Whether the database's condition (`liveSessionCondition`, `liveTokenCondition`) holds at `now`.
+        func isLive(at now: Int64) -> Bool {
+            switch self {
+            case .session(let row): row.expiresAt > now
+            case .token(let row): row.expiresAt.map { $0 > now } ?? true
+            }
+        }
+    }
+
     private struct Entry {
-        let session: LoadSession.Row
-        var age: UInt64
+        let credential: Credential
+        let age: UInt64
     }
 
     private struct State {
@@ -65,22 +92,22 @@ final class ListCache: Sendable {
         var notifiedAt: [Int64: UInt64] = [:]
         /// Tickets from before this count are void (`notifiedAt` was pruned or all dropped).
         var validFrom: UInt64 = 0
-        var sessions: [String: Entry] = [:]
-        var sessionsByUser: [Int64: Set<String>] = [:]
+        var credentials: [Key: Entry] = [:]
+        var credentialsByUser: [Int64: Set<Key>] = [:]
         var lists: [Int64: [Todo]] = [:]
         var todoCount = 0
         var stores: UInt64 = 0
 
         mutating func drop(userID: Int64) {
-            if let hashes = sessionsByUser.removeValue(forKey: userID) {
-                for hash in hashes { sessions[hash] = nil }
+            if let keys = credentialsByUser.removeValue(forKey: userID) {
+                for key in keys { credentials[key] = nil }
             }
             if let list = lists.removeValue(forKey: userID) { todoCount -= list.count }
         }
 
         mutating func dropAll() {
-            sessions = [:]
-            sessionsByUser = [:]
+            credentials = [:]
+            credentialsByUser = [:]
             lists = [:]
             todoCount = 0
             notifiedAt = [:]
@@ -123,11 +150,27 @@ final class ListCache: Sendable {
 
     /// The session named by `idHash`, live at `now`, and all its user's todos, if kept.
     func entry(idHash: String, now: Int64) -> (session: LoadSession.Row, todos: [Todo])? {
+        guard let (credential, todos) = entry(.session(idHash), now: now), case .session(let row) = credential else {
+            return nil
+        }
+        return (row, todos)
+    }
+
+    /// The token whose hash is `tokenHash`, live at `now`, and all its user's todos, if kept
+    /// (only tokens that may read them are).
+    func entry(tokenHash: String, now: Int64) -> (token: LoadToken.Row, todos: [Todo])? {
+        guard let (credential, todos) = entry(.token(tokenHash), now: now), case .token(let row) = credential else {
+            return nil
+        }
+        return (row, todos)
+    }
+
+    private func entry(_ key: Key, now: Int64) -> (Credential, [Todo])? {
         state.withLockedValue { state in
-            guard state.isListening, let entry = state.sessions[idHash], entry.session.expiresAt > now,
-                let todos = state.lists[entry.session.userID]
+            guard state.isListening, let entry = state.credentials[key], entry.credential.isLive(at: now),
+                let todos = state.lists[entry.credential.userID]
             else { return nil }
-            return (entry.session, todos)
+            return (entry.credential, todos)
         }
     }
 
@@ -141,31 +184,42 @@ final class ListCache: Sendable {
     /// Keeps a session and its user's whole list, read after `ticket` was taken, unless a
     /// notification for the user (or for everyone) has arrived since, or listening restarted.
     func keep(_ ticket: Ticket, idHash: String, session: LoadSession.Row, todos: [Todo]) {
+        keep(ticket, .session(idHash), .session(session), todos: todos)
+    }
+
+    /// As `keep(_:idHash:session:todos:)`, for a bearer token that may read the todos.
+    func keep(_ ticket: Ticket, tokenHash: String, token: LoadToken.Row, todos: [Todo]) {
+        keep(ticket, .token(tokenHash), .token(token), todos: todos)
+    }
+
+    private func keep(_ ticket: Ticket, _ key: Key, _ credential: Credential, todos: [Todo]) {
         guard todos.count <= capacity else { return }
         state.withLockedValue { state in
-            let userID = session.userID
+            let userID = credential.userID
             guard state.isListening, ticket.epoch == state.epoch, ticket.notifications >= state.validFrom,
                 state.notifiedAt[userID, default: 0] <= ticket.notifications
             else { return }
-            // The user's other kept sessions stay: no notification for the user has come
+            // The user's other kept credentials stay: no notification for the user has come
             // since the ticket, so they are as current as this one.
             state.stores += 1
-            state.sessions[idHash] = Entry(session: session, age: state.stores)
-            state.sessionsByUser[userID, default: []].insert(idHash)
+            state.credentials[key] = Entry(credential: credential, age: state.stores)
+            state.credentialsByUser[userID, default: []].insert(key)
             state.todoCount += todos.count - (state.lists.updateValue(todos, forKey: userID)?.count ?? 0)
-            if state.todoCount > capacity || state.sessions.count > capacity {
+            if state.todoCount > capacity || state.credentials.count > capacity {
                 evictOldest(&state, keeping: userID)
             }
         }
     }
 
-    /// Drops the oldest half of the sessions' users, `keeping` the one just stored.
+    /// Drops the users of the older half of the kept credentials, `keeping` the one just stored.
     private func evictOldest(_ state: inout State, keeping: Int64) {
-        let ages = state.sessions.values.filter { $0.session.userID != keeping }.map(\.age).sorted()
+        let others = state.credentials.values.filter { $0.credential.userID != keeping }
+        let ages = others.map(\.age).sorted()
         guard !ages.isEmpty else { return }
         let cut = ages[ages.count / 2]
-        let old = Set(state.sessions.values.filter { $0.age <= cut && $0.session.userID != keeping }.map(\.session.userID))
-        for userID in old { state.drop(userID: userID) }
+        for userID in Set(others.filter { $0.age <= cut }.map(\.credential.userID)) {
+            state.drop(userID: userID)
+        }
     }
 
     // MARK: The listener's side (on the listening connection's event loop)
@@ -199,13 +253,11 @@ final class ListCache: Sendable {
     }
 
     /// Listening stopped (or is about to): nothing is served or kept, waiting barriers fail.
-    func stoppedListening() {
-        state.withLockedValue { state in
-            state.isListening = false
-            state.epoch += 1
-            state.dropAll()
-        }
-        let waiting = barriers.withLockedValue { barriers -> [CheckedContinuation<Bool, Never>] in
+    /// With `connection`, only if the cache still listens on it: a late failure of a
+    /// connection it has given up on changes nothing.
+    func stoppedListening(on connection: PostgresConnection? = nil) {
+        let waiting = barriers.withLockedValue { barriers -> [CheckedContinuation<Bool, Never>]? in
+            if let connection, barriers.connection !== connection { return nil }
             barriers.connection = nil
             barriers.inFlight = false
             defer {
@@ -214,12 +266,18 @@ final class ListCache: Sendable {
             }
             return barriers.current + barriers.next
         }
+        guard let waiting else { return }
+        state.withLockedValue { state in
+            state.isListening = false
+            state.epoch += 1
+            state.dropAll()
+        }
         for continuation in waiting { continuation.resume(returning: false) }
     }
 
     /// Kept counts, for tests and diagnostics.
-    var keptCounts: (sessions: Int, todos: Int) {
-        state.withLockedValue { ($0.sessions.count, $0.todoCount) }
+    var keptCounts: (credentials: Int, todos: Int) {
+        state.withLockedValue { ($0.credentials.count, $0.todoCount) }
     }
 
     private func sendBarrier(on connection: PostgresConnection, round: Int) {
@@ -227,15 +285,15 @@ final class ListCache: Sendable {
             // Unanswered: the connection is presumed dead (PostgresNIO never answers a query
             // written to a connection that closed meanwhile); closing it restarts listening.
             guard self.barriers.withLockedValue({ $0.round == round && $0.inFlight }) else { return }
-            self.stoppedListening()
+            self.stoppedListening(on: connection)
             connection.close().whenComplete { _ in }
         }
         connection.query("SELECT 1", logger: ListCacheListener.quietLogger).whenComplete { result in
             timer.cancel()
             guard case .success = result else {
                 // The connection failed: whoever waits reads the database, and closing the
-                // connection restarts listening.
-                self.stoppedListening()
+                // connection restarts listening (unless that has already happened).
+                self.stoppedListening(on: connection)
                 connection.close().whenComplete { _ in }
                 return
             }

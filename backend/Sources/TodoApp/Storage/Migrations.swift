@@ -269,7 +269,7 @@ struct Migrator {
             ["CREATE INDEX api_tokens_expires_at ON api_tokens (expires_at)"]
         },
         Migration(version: 8, name: "list cache notifications on PostgreSQL") { kind in
-            // Every change to what `ListCache` keeps (a session, a todo, a user) announces
+            // Every change to what `ListCache` keeps (a session, a token, a todo, a user) announces
             // the user's id on `todolist_cache` from its own transaction, whoever makes it:
             // this server, another instance, a command, plain SQL. PostgreSQL delivers a
             // transaction's notifications when it commits, once per distinct payload, and
@@ -311,6 +311,10 @@ struct Migrator {
                 FOR EACH ROW EXECUTE FUNCTION todolist_cache_user_changed()
                 """,
                 """
+                CREATE TRIGGER todolist_cache_api_tokens AFTER UPDATE OR DELETE ON api_tokens
+                FOR EACH ROW EXECUTE FUNCTION todolist_cache_user_changed()
+                """,
+                """
                 CREATE TRIGGER todolist_cache_users AFTER UPDATE OR DELETE ON users
                 FOR EACH ROW EXECUTE FUNCTION todolist_cache_user_row_changed()
                 """,
@@ -320,6 +324,10 @@ struct Migrator {
                 """,
                 """
                 CREATE TRIGGER todolist_cache_truncate AFTER TRUNCATE ON todos
+                FOR EACH STATEMENT EXECUTE FUNCTION todolist_cache_truncated()
+                """,
+                """
+                CREATE TRIGGER todolist_cache_truncate AFTER TRUNCATE ON api_tokens
                 FOR EACH STATEMENT EXECUTE FUNCTION todolist_cache_truncated()
                 """,
                 """

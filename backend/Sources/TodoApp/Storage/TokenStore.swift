@@ -92,6 +92,24 @@ struct TokenStore: Sendable {
         guard AccessToken.isWellFormed(token) else { return nil }
         let now = Clock.milliseconds()
         let tokenHash = AccessToken.hash(token)
+        if let cache = database.listCache, await cache.synchronize() {
+            if let (found, todos) = cache.entry(tokenHash: tokenHash, now: now) {
+                let authenticated = try await authenticated(found, now: now)
+                return (authenticated, todos.filter { completed == nil || $0.completed == completed })
+            }
+            if let ticket = cache.ticket() {
+                let rows = try await database.fetch(LoadTokenWithTodos(tokenHash: tokenHash, now: now))
+                guard let found = rows.first?.token else { return nil }
+                let todos = rows.flatMap(\.todos)
+                // A token that may not read todos read none: that is not its user's list.
+                if Self.decode(found.abilities).contains(.todosRead) {
+                    cache.keep(ticket, tokenHash: tokenHash, token: found, todos: todos)
+                }
+                let authenticated = try await authenticated(found, now: now)
+                guard authenticated.abilities.contains(.todosRead) else { return (authenticated, []) }
+                return (authenticated, todos.filter { completed == nil || $0.completed == completed })
+            }
+        }
         let rows: [TokenWithTodosRow]
         if let completed {
             rows = try await database.fetch(LoadTokenWithTodosInState(tokenHash: tokenHash, now: now, completed: completed))
@@ -139,12 +157,14 @@ struct LoadToken: StoreQuery {
         let abilities: String
         /// 0 when never used.
         let lastUsedAt: Int64
+        /// `nil` for a token that does not expire.
+        let expiresAt: Int64?
     }
 
     /// The token's columns, in the order `decode` reads them.
     static let columns = """
         api_tokens.id, api_tokens.user_id, users.username, api_tokens.abilities, \
-        api_tokens.last_used_at
+        api_tokens.last_used_at, api_tokens.expires_at
         """
     /// How many `columns` there are (plain names, no comma inside one): what a reader skips to pass them.
     static let columnCount = columns.split(separator: ",").count
@@ -162,7 +182,8 @@ struct LoadToken: StoreQuery {
 
     static func decode<Columns: ColumnReader>(_ columns: inout Columns) throws -> Row {
         Row(id: try columns.integer(), userID: try columns.integer(), username: try columns.text(),
-            abilities: try columns.text(), lastUsedAt: try columns.optionalInteger() ?? 0)
+            abilities: try columns.text(), lastUsedAt: try columns.optionalInteger() ?? 0,
+            expiresAt: try columns.optionalInteger())
     }
 }
 
