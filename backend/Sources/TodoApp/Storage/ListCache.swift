@@ -125,8 +125,31 @@ final class ListCache: Sendable {
 
     // MARK: Requests
 
+    /// What a request reads its list from: the entry kept for its credential, or the
+    /// database, with a ticket when the result may be kept.
+    enum Lookup<Row> {
+        case kept(Row, [Todo])
+        /// Read the credential and its user's whole list, and `keep` them with the ticket;
+        /// without one (the cache not listening), read as asked and keep nothing.
+        case read(Ticket?)
+    }
+
+    /// The session named by `idHash` and its user's todos, as kept once a barrier has passed.
+    func lookUp(idHash: String, now: Int64) async -> Lookup<LoadSession.Row> {
+        guard await synchronize() else { return .read(nil) }
+        if let (session, todos) = entry(idHash: idHash, now: now) { return .kept(session, todos) }
+        return .read(ticket())
+    }
+
+    /// As `lookUp(idHash:now:)`, for a bearer token (only tokens that may read the todos are kept).
+    func lookUp(tokenHash: String, now: Int64) async -> Lookup<LoadToken.Row> {
+        guard await synchronize() else { return .read(nil) }
+        if let (token, todos) = entry(tokenHash: tokenHash, now: now) { return .kept(token, todos) }
+        return .read(ticket())
+    }
+
     /// Waits for a barrier sent after this call; true when it was answered on the listening
-    /// connection, so entries may be read and tickets taken until the caller's next await.
+    /// connection, so entries may be read and tickets taken.
     func synchronize() async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let send = barriers.withLockedValue { barriers -> (PostgresConnection, Int)? in
@@ -365,6 +388,7 @@ struct ListCacheListener: Service {
         let listener = connection.addListener(channel: ListCache.channel) { _, notification in
             cache.notified(notification.payload)
         }
+        var failure: (any Error)?
         do {
             _ = try await connection.query("LISTEN \(unescaped: ListCache.channel)", logger: Self.quietLogger).get()
             cache.startedListening(on: connection)
@@ -373,15 +397,13 @@ struct ListCacheListener: Service {
             } onCancel: {
                 connection.close().whenComplete { _ in }
             }
-            if !Task.isCancelled {
-                logger.warning("list cache: listener lost; lists are read from the database until it is back")
-            }
         } catch {
-            if !Task.isCancelled {
-                logger.warning(
-                    "list cache: listener lost; lists are read from the database until it is back",
-                    metadata: ["error": .string(LoggedError.describe(error))])
-            }
+            failure = error
+        }
+        if !Task.isCancelled {
+            logger.warning(
+                "list cache: listener lost; lists are read from the database until it is back",
+                metadata: failure.map { ["error": .string(LoggedError.describe($0))] } ?? [:])
         }
         cache.stoppedListening()
         listener.stop()

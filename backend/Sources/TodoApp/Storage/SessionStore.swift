@@ -150,29 +150,28 @@ struct SessionStore: Sendable {
         guard Self.isWellFormed(token) else { return nil }
         let idHash = Self.hash(token)
         let now = Clock.milliseconds()
-        if let cache = database.listCache, await cache.synchronize() {
-            if let (found, todos) = cache.entry(idHash: idHash, now: now) {
-                let loaded = try await loaded(found, idHash: idHash, now: now, seenFrom: client)
-                return (loaded, todos.filter { completed == nil || $0.completed == completed })
-            }
-            if let ticket = cache.ticket() {
-                let rows = try await database.fetch(LoadSessionWithTodos(idHash: idHash, now: now))
-                guard let found = rows.first?.session else { return nil }
-                let todos = rows.flatMap(\.todos)
-                cache.keep(ticket, idHash: idHash, session: found, todos: todos)
-                let loaded = try await loaded(found, idHash: idHash, now: now, seenFrom: client)
-                return (loaded, todos.filter { completed == nil || $0.completed == completed })
+        var ticket: ListCache.Ticket?
+        if let cache = database.listCache {
+            switch await cache.lookUp(idHash: idHash, now: now) {
+            case .kept(let found, let todos):
+                return (try await loaded(found, idHash: idHash, now: now, seenFrom: client), todos.inState(completed))
+            case .read(let cacheTicket):
+                ticket = cacheTicket
             }
         }
+        // With a ticket the whole list is read, to be kept, and filtered here.
         let rows: [SessionWithTodosRow]
-        if let completed {
+        if let completed, ticket == nil {
             rows = try await database.fetch(LoadSessionWithTodosInState(idHash: idHash, now: now, completed: completed))
         } else {
             rows = try await database.fetch(LoadSessionWithTodos(idHash: idHash, now: now))
         }
         guard let found = rows.first?.session else { return nil }
-        let loaded = try await loaded(found, idHash: idHash, now: now, seenFrom: client)
-        return (loaded, rows.flatMap(\.todos))
+        let todos = rows.flatMap(\.todos)
+        if let ticket {
+            database.listCache?.keep(ticket, idHash: idHash, session: found, todos: todos)
+        }
+        return (try await loaded(found, idHash: idHash, now: now, seenFrom: client), todos.inState(completed))
     }
 
     /// The session `found` names; its expiry pushed out when `refreshInterval` has passed.

@@ -11,6 +11,14 @@ struct Todo: Sendable, Equatable {
     let updatedAt: Int64
 }
 
+extension [Todo] {
+    /// The todos whose `completed` is `state`, in order; all of them when `state` is `nil`.
+    func inState(_ state: Bool?) -> [Todo] {
+        guard let state else { return self }
+        return filter { $0.completed == state }
+    }
+}
+
 extension Todo: JSONRepresentable {
     func write(to json: inout JSONOutput) {
         json.beginObject()

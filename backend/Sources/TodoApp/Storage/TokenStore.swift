@@ -92,34 +92,31 @@ struct TokenStore: Sendable {
         guard AccessToken.isWellFormed(token) else { return nil }
         let now = Clock.milliseconds()
         let tokenHash = AccessToken.hash(token)
-        if let cache = database.listCache, await cache.synchronize() {
-            if let (found, todos) = cache.entry(tokenHash: tokenHash, now: now) {
-                let authenticated = try await authenticated(found, now: now)
-                return (authenticated, todos.filter { completed == nil || $0.completed == completed })
-            }
-            if let ticket = cache.ticket() {
-                let rows = try await database.fetch(LoadTokenWithTodos(tokenHash: tokenHash, now: now))
-                guard let found = rows.first?.token else { return nil }
-                let todos = rows.flatMap(\.todos)
-                // A token that may not read todos read none: that is not its user's list.
-                if Self.decode(found.abilities).contains(.todosRead) {
-                    cache.keep(ticket, tokenHash: tokenHash, token: found, todos: todos)
-                }
-                let authenticated = try await authenticated(found, now: now)
-                guard authenticated.abilities.contains(.todosRead) else { return (authenticated, []) }
-                return (authenticated, todos.filter { completed == nil || $0.completed == completed })
+        var ticket: ListCache.Ticket?
+        if let cache = database.listCache {
+            switch await cache.lookUp(tokenHash: tokenHash, now: now) {
+            case .kept(let found, let todos):
+                return (try await authenticated(found, now: now), todos.inState(completed))
+            case .read(let cacheTicket):
+                ticket = cacheTicket
             }
         }
+        // With a ticket the whole list is read, to be kept, and filtered here.
         let rows: [TokenWithTodosRow]
-        if let completed {
+        if let completed, ticket == nil {
             rows = try await database.fetch(LoadTokenWithTodosInState(tokenHash: tokenHash, now: now, completed: completed))
         } else {
             rows = try await database.fetch(LoadTokenWithTodos(tokenHash: tokenHash, now: now))
         }
         guard let found = rows.first?.token else { return nil }
         let authenticated = try await authenticated(found, now: now)
+        // A token that may not read todos read none: that is not its user's list, nor an answer.
         guard authenticated.abilities.contains(.todosRead) else { return (authenticated, []) }
-        return (authenticated, rows.flatMap(\.todos))
+        let todos = rows.flatMap(\.todos)
+        if let ticket {
+            database.listCache?.keep(ticket, tokenHash: tokenHash, token: found, todos: todos)
+        }
+        return (authenticated, todos.inState(completed))
     }
 
     /// The token `found` names; its last use written when `touchInterval` has passed.
