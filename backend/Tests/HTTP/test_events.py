@@ -599,19 +599,34 @@ def test_a_refused_stream_on_its_own_connection_is_answered_and_the_connection_c
     assert received.startswith(b"HTTP/1.1 401 "), received
 
 
-def test_bytes_that_are_not_http_after_a_streams_request_close_its_connection(sqlite_server):
-    client, _ = new_user(sqlite_server.url)
-    parsed = urlparse(sqlite_server.url)
+def bytes_after_a_streams_request(server, sent: bytes) -> tuple[bytes, float]:
+    """Opens a stream on a raw connection, then sends `sent` on it; (everything received,
+    seconds from the send until the server closed the connection)."""
+    client, _ = new_user(server.url)
+    parsed = urlparse(server.url)
     with socket.create_connection((parsed.hostname, parsed.port), timeout=5) as raw:
         raw.sendall(b"GET /api/events/ HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
                     b"Cookie: sessionid=" + client.cookie("sessionid").encode() + b"\r\n\r\n")
         received = raw.recv(4096)
         assert received.startswith(b"HTTP/1.1 200 "), received
         started = time.monotonic()
-        raw.sendall(b"FOO / HTTP/1.1\r\n\r\n")
+        raw.sendall(sent)
         while chunk := raw.recv(4096):
             received += chunk
-    assert time.monotonic() - started < 2, "the stream's connection stayed open"
+    return received, time.monotonic() - started
+
+
+def test_bytes_that_are_not_http_after_a_streams_request_close_its_connection(sqlite_server):
+    _, elapsed = bytes_after_a_streams_request(sqlite_server, b"FOO / HTTP/1.1\r\n\r\n")
+    assert elapsed < 2, "the stream's connection stayed open"
+
+
+def test_a_further_request_after_a_streams_request_closes_its_connection(sqlite_server):
+    # A stream's client has nothing more to send: nothing after its request would ever be
+    # answered, so a pipelined request ends the stream rather than waiting forever.
+    received, elapsed = bytes_after_a_streams_request(sqlite_server, b"GET /api/ping/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert elapsed < 2, "the stream's connection stayed open"
+    assert received.count(b"HTTP/1.1 ") == 1, received
 
 
 def test_global_cap_answers_503_with_retry_after(servers, streams):

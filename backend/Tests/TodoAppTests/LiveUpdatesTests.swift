@@ -234,7 +234,7 @@ import Testing
 
     @Test func heldMessagesFollowTheOpeningWithoutTheEventsItCarried() throws {
         let channel = try Self.connectedChannel()
-        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"), requestID: nil)
         sink.deliver([.event(Self.event(4)), .event(Self.event(5))])
         sink.deliver([.heartbeat])
         channel.embeddedEventLoop.run()
@@ -253,7 +253,7 @@ import Testing
     /// the stream dropped the earlier event as already sent.
     @Test func deliveriesAreWrittenInTheOrderTheyWereMadeNeverInline() throws {
         let channel = try Self.connectedChannel()
-        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"), requestID: nil)
         sink.start(lastSent: 0, ending: .response)
         sink.deliver([.event(Self.event(1))])
         sink.deliver([.event(Self.event(2)), .event(Self.event(3))])
@@ -264,7 +264,7 @@ import Testing
 
     @Test func anEndWhileHeldSaysWhyAfterTheOpening() throws {
         let channel = try Self.connectedChannel()
-        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"), requestID: nil)
         sink.end(.tooManyStreams)
         sink.start(lastSent: 9, ending: .connection)
         let written = try Self.written(channel)
@@ -276,7 +276,7 @@ import Testing
 
     @Test func aClientThatStopsReadingIsLetGoWithoutAClosedEvent() throws {
         let channel = try Self.connectedChannel()
-        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"), requestID: nil)
         let ended = NIOLockedValueBox(false)
         sink.whenEnded { ended.withLockedValue { $0 = true } }
         sink.start(lastSent: 0, ending: .response)
@@ -297,7 +297,7 @@ import Testing
 
     @Test func theChannelClosingEndsTheStream() throws {
         let channel = try Self.connectedChannel()
-        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"))
+        let sink = EventStreamSink(channel: channel, logger: Logger(label: "test"), requestID: nil)
         sink.start(lastSent: 0, ending: .response)
         let ended = NIOLockedValueBox(false)
         sink.whenEnded { ended.withLockedValue { $0 = true } }

@@ -47,7 +47,10 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
 
     struct Value: ServerChildChannelValue {
         let channel: any Channel
-        let firstRequest: FirstRequest
+        /// What `FirstRequest` decides. Held here rather than by the handler, so that the
+        /// stream's request head goes with the connection task instead of staying in the
+        /// pipeline for as long as the stream is open.
+        let decision: EventLoopFuture<FirstRequest.Decision>
     }
 
     typealias AsyncChannel = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
@@ -78,17 +81,17 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
             try pipeline.addHandler(HTTP1RequestGuard())
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandlers(configuration.additionalChannelHandlers())
-            let firstRequest = FirstRequest(stream: stream, eventLoop: channel.eventLoop)
-            try pipeline.addHandler(firstRequest)
+            let decision = channel.eventLoop.makePromise(of: FirstRequest.Decision.self)
+            try pipeline.addHandler(FirstRequest(stream: stream, decision: decision))
             try pipeline.addHandler(
                 HTTPConnectionStateHandler(
                     idleTimeout: configuration.idleTimeout.map { .nanoseconds($0.nanoseconds) }, logger: logger))
-            return Value(channel: channel, firstRequest: firstRequest)
+            return Value(channel: channel, decision: decision.futureResult)
         }
     }
 
     func handle(value: Value, logger: Logger) async {
-        switch try? await value.firstRequest.decision.get() {
+        switch try? await value.decision.get() {
         case .http(let asyncChannel):
             await handleHTTP(asyncChannel: asyncChannel, logger: logger)
         case .stream(let head):
@@ -102,7 +105,7 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
     /// without waiting for the answer to be written.
     private func answerStream(_ head: HTTPRequest, channel: any Channel, logger: Logger) async {
         var logger = logger
-        logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+        logger[metadataKey: EventStreamSink.requestIDKey] = .stringConvertible(RequestID())
         var response: Response
         do {
             response = try await stream.respond(Request(head: head, body: RequestBody(buffer: ByteBuffer())), channel, logger)
@@ -156,34 +159,36 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
             case closed
         }
 
-        let decision: EventLoopFuture<Decision>
-        private let promise: EventLoopPromise<Decision>
         private let stream: StreamRoute
         // Touched on the event loop only.
-        private var decided = false
-        /// The connection is a stream's: the first request's parts go on (so the
-        /// connection-state handler knows a response is in progress), anything after is dropped.
+        /// Until the decision is made; then dropped (see `Value.decision`).
+        private var decision: EventLoopPromise<Decision>?
+        /// The connection is a stream's: the first request's parts go on, anything after is
+        /// dropped or refused (`stopReadingRequests`).
         private var isStream = false
         private var firstRequestEnded = false
         /// The stream's answer has begun (its head has gone by, on its way out).
         private var headWritten = false
 
-        init(stream: StreamRoute, eventLoop: any EventLoop) {
+        init(stream: StreamRoute, decision: EventLoopPromise<Decision>) {
             self.stream = stream
-            self.promise = eventLoop.makePromise()
-            self.decision = promise.futureResult
+            self.decision = decision
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             if isStream {
                 // The stream's own request, then nothing more: a stream's client sends no
-                // further requests, and none would be answered.
+                // further requests, and none would be answered (a request that came in the
+                // same read as the stream's is dropped here; later bytes close the connection).
                 guard !firstRequestEnded else { return }
-                if case .end = unwrapInboundIn(data) { firstRequestEnded = true }
                 context.fireChannelRead(data)
+                if case .end = unwrapInboundIn(data) {
+                    firstRequestEnded = true
+                    Self.stopReadingRequests(context.pipeline.syncOperations)
+                }
                 return
             }
-            guard !decided, case .head(let head) = unwrapInboundIn(data) else {
+            guard decision != nil, case .head(let head) = unwrapInboundIn(data) else {
                 context.fireChannelRead(data)
                 return
             }
@@ -212,8 +217,9 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
             }
         }
 
-        /// On a stream's connection: bytes that are not HTTP after the stream's request
-        /// close the connection (the stream ends with it); nothing would read past them.
+        /// On a stream's connection: bytes that are not HTTP while the stream's request is
+        /// still being read close the connection (nothing would read past them); after it,
+        /// nothing is parsed (`stopReadingRequests`).
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
             if isStream, error is HTTPParserError {
                 context.close(promise: nil)
@@ -254,15 +260,44 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
 
         /// The first decision is the connection's; later ones (the channel closing after it) do nothing.
         private func decide(_ decision: Decision) {
-            guard !decided else { return }
-            decided = true
-            promise.succeed(decision)
+            self.decision?.succeed(decision)
+            self.decision = nil
+        }
+
+        /// Once the stream's request is read, its connection reads nothing more, and every idle
+        /// stream would pay for the handlers that parse, time and track requests (~3.5 KiB
+        /// with the parser's buffers; docs/performance.md). They go, and a byte the client
+        /// still sends closes the connection unparsed (`StreamInputRefused`). The client
+        /// closing its side, and the server's quiesce event, still reach this handler.
+        private static func stopReadingRequests(_ pipeline: ChannelPipeline.SynchronousOperations) {
+            try? pipeline.addHandler(StreamInputRefused(), position: .first)
+            func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
+                if let context = try? pipeline.context(handlerType: type) {
+                    pipeline.removeHandler(context: context, promise: nil)
+                }
+            }
+            remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
+            remove(RequestDeadlineHandler.self)
+            remove(HTTPConnectionStateHandler.self)
         }
 
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
             if isStream, case .head = unwrapOutboundIn(data) { headWritten = true }
             context.write(data, promise: promise)
         }
+    }
+}
+
+/// First in an event stream's pipeline once its request is read (see
+/// `EventStreamConnection.FirstRequest`). A stream's client has nothing more to send, and
+/// nothing after its request would be answered: a byte from it, a further request or not,
+/// closes the connection unparsed (the stream ends with it). Events (the client closing its
+/// side) pass on.
+final class StreamInputRefused: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.close(promise: nil)
     }
 }
 

@@ -44,7 +44,10 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
 
     private let channel: any Channel
     private let loop: any EventLoop
+    /// The process's logger and the opening request's id, apart: a request's own logger
+    /// holds a copy of its metadata, which every idle stream would keep (~0.4 KiB).
     private let logger: Logger
+    private let requestID: Logger.MetadataValue?
     private let endedPromise: EventLoopPromise<Void>
     // The rest is only touched on `loop` (hence `@unchecked Sendable`).
     private var held: [LiveMessage]? = []
@@ -55,9 +58,11 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
     private var isEnded = false
     private var endCallbacks: [@Sendable () -> Void] = []
 
-    init(channel: any Channel, logger: Logger) {
+    /// `requestID`: the opening request's, named in what the sink logs.
+    init(channel: any Channel, logger: Logger, requestID: Logger.MetadataValue?) {
         self.channel = channel
         self.logger = logger
+        self.requestID = requestID
         self.loop = channel.eventLoop
         self.endedPromise = channel.eventLoop.makePromise()
         self.ended = endedPromise.futureResult
@@ -106,7 +111,7 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
         if held != nil {
             held! += messages
             if held!.count > Self.heldLimit {
-                logger.info("event stream fell behind while opening; closing it")
+                log("event stream fell behind while opening; closing it")
                 finish()
             }
             return
@@ -146,7 +151,7 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
             }
             guard channel.isWritable else {
                 // The client stopped reading (see the type's comment).
-                logger.info("event stream fell behind; closing it")
+                log("event stream fell behind; closing it")
                 channel.flush()
                 finish()
                 return
@@ -173,6 +178,14 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
         guard ending == .connection, channel.isActive else { return }
         EventStreamConnection.endResponse(on: channel)
     }
+
+    private func log(_ message: Logger.Message) {
+        var logger = logger
+        logger[metadataKey: Self.requestIDKey] = requestID
+        logger.info(message)
+    }
+
+    static let requestIDKey = "hb.request.id"
 
     private func onLoop(_ body: @escaping @Sendable () -> Void) {
         if loop.inEventLoop {

@@ -59,7 +59,9 @@ struct EventsController {
 
         // Subscribed before the replay is read, so no event falls between the two; the
         // sink holds live events until the opening is written and skips those it carried.
-        let sink = EventStreamSink(channel: context.channel, logger: context.logger)
+        let sink = EventStreamSink(
+            channel: context.channel, logger: live.logger,
+            requestID: context.logger[metadataKey: EventStreamSink.requestIDKey])
         do {
             try live.hub.open(
                 .init(userID: session.userID, sessionPublicID: session.publicID, expiresAt: session.expiresAt), sink: sink)
