@@ -185,6 +185,8 @@ final class EventStreamSink: LiveStreamSink, @unchecked Sendable {
         logger.info(message)
     }
 
+    /// The metadata key Hummingbird logs a request's id under (and so does a stream's own
+    /// connection, `EventStreamConnection.answerStream`).
     static let requestIDKey = "hb.request.id"
 
     private func onLoop(_ body: @escaping @Sendable () -> Void) {
