@@ -198,9 +198,7 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
                 context.fireChannelRead(data)
                 // Nothing after this request is answered (see `channelRead` and `errorCaught`),
                 // so the guard has done its work, and an idle stream should not hold it.
-                if let guardContext = try? context.pipeline.syncOperations.context(handlerType: HTTP1RequestGuard.self) {
-                    context.pipeline.syncOperations.removeHandler(context: guardContext, promise: nil)
-                }
+                Self.remove(HTTP1RequestGuard.self, from: context.pipeline.syncOperations)
             } else {
                 // As `HTTP1Channel.setup` makes it, here rather than there (see `setup`).
                 do {
@@ -271,14 +269,18 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
         /// closing its side, and the server's quiesce event, still reach this handler.
         private static func stopReadingRequests(_ pipeline: ChannelPipeline.SynchronousOperations) {
             try? pipeline.addHandler(StreamInputRefused(), position: .first)
-            func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
-                if let context = try? pipeline.context(handlerType: type) {
-                    pipeline.removeHandler(context: context, promise: nil)
-                }
+            remove(ByteToMessageHandler<HTTPRequestDecoder>.self, from: pipeline)
+            remove(RequestDeadlineHandler.self, from: pipeline)
+            remove(HTTPConnectionStateHandler.self, from: pipeline)
+        }
+
+        /// Takes the pipeline's handler of this type out, if it has one.
+        private static func remove<Handler: RemovableChannelHandler>(
+            _ type: Handler.Type, from pipeline: ChannelPipeline.SynchronousOperations
+        ) {
+            if let context = try? pipeline.context(handlerType: type) {
+                pipeline.removeHandler(context: context, promise: nil)
             }
-            remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
-            remove(RequestDeadlineHandler.self)
-            remove(HTTPConnectionStateHandler.self)
         }
 
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
