@@ -8,7 +8,9 @@ Last, on a server of its own with the production limits, the flood scenario: 500
 connections pour bogus log-ins and sign-ups (each a request a second) from one address while `GET /api/todos/` is
 measured and a real user logs in from another address every second: the list at a user's pace (`paced`) without
 the flood, then under it, then saturated (32 connections in a closed loop) under it (`measure_flood`;
-`--only-flood` runs just that).
+`--only-flood` runs just that). Beside the paced list, without and under the same flood, its floors
+(recorded): the ceiling server's route at the same pace and, on PostgreSQL, pgbench's `SELECT 1` at the
+list's rate. Every row records the host's CPU steal while it ran (`steal_pct`).
 
 On PostgreSQL two more (issue 13): after the wrk scenarios, with the server stopped, pgbench runs the
 statements the server runs for the list, a create and a PATCH on the same database (bench/pgbench.py),
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import requests
 
@@ -131,6 +134,20 @@ def parse_wrk(output: str) -> dict:
     if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output):
         figures["errors"] = sum(int(n) for n in match.groups())
     return figures
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) clock ticks of every CPU since boot (/proc/stat's first line)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(fields), fields[7]
+
+
+def steal_pct(since: tuple[int, int]) -> float | None:
+    """The share of the CPUs' time since `since` (a `cpu_ticks()`) that the hypervisor gave to
+    other machines: on a shared virtual machine, milliseconds in which nothing here runs, which
+    no server can take out of its tail latency."""
+    total, stolen = cpu_ticks()
+    return 100 * (stolen - since[1]) / (total - since[0]) if total > since[0] else None
 
 
 def rss_mib(pid: int) -> float:
@@ -244,7 +261,7 @@ FLOOD_CONNECTIONS = 500
 FLOOD_PAUSE_MS = 1000
 # One address per flood phase, so that each phase meets the throttles fresh (a phase's 50
 # failed log-ins and 10 sign-ups would otherwise leave the next one nothing but cheap 429s).
-FLOOD_ADDRESSES = ("203.0.113.66", "203.0.113.67")
+FLOOD_ADDRESSES = ("203.0.113.66", "203.0.113.67", "203.0.113.68", "203.0.113.69")
 LEGITIMATE_ADDRESS = "198.51.100.7"
 FLOOD_BCRYPT_COST = 12
 FLOOD_LOGIN_LIMIT_S = 2.0
@@ -268,6 +285,12 @@ FLOOD_SCENARIO = (f"GET /api/todos/ (20 todos) saturated ({FLOOD_SATURATED_CONNE
                   f"under {_FLOOD}")
 FLOOD_SATURATED_LOGIN_SCENARIO = (f"legitimate log-in under {_FLOOD}, list saturated (bcrypt cost "
                                   f"{FLOOD_BCRYPT_COST}; p99 = slowest)")
+# The references beside the paced list, without and under the same flood (recorded, not judged).
+FLOOD_CEILING_BASELINE = f"reference: the ceiling server's GET /api/ping/ {_PACE}, no flood"
+FLOOD_CEILING_SCENARIO = f"reference: the ceiling server's GET /api/ping/ {_PACE}, the todolist server under {_FLOOD}"
+_ROUND_TRIP = f"reference: PostgreSQL's SELECT 1 at the list's measured rate (pgbench, {PACED_CONNECTIONS} clients)"
+FLOOD_ROUND_TRIP_BASELINE = f"{_ROUND_TRIP}, no flood"
+FLOOD_ROUND_TRIP_SCENARIO = f"{_ROUND_TRIP}, the todolist server under {_FLOOD}"
 
 
 def flood_script(headers: dict[str, str], tag: str = "") -> str:
@@ -298,48 +321,93 @@ end
 """
 
 
-def start_list_reads(base: str, script: str, connections: int, duration: int) -> subprocess.Popen:
-    """wrk reading the list in the background (one thread: the flood's wrk needs the other core share)."""
-    return subprocess.Popen(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout=2s", "--latency", "-s",
-         write_script(script), base + "/api/todos/"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+class Reads(NamedTuple):
+    """What a flood phase measures beside the flood."""
+    start: Callable[[int], subprocess.Popen]  # a background process, for a duration in seconds
+    row: Callable[[str], dict]  # the row made of its output
 
 
-def list_row(output: str, scenario: str, connections: int, database: str) -> dict:
-    figures = parse_wrk(output)
-    figures.update(scenario=scenario, connections=connections, database=database, ratio=None,
-                   ok=figures["non_2xx"] == 0 and figures["errors"] == 0 and figures["requests_per_s"] > 0)
-    return figures
+def wrk_reads(url: str, script: str, connections: int, scenario: str, database: str) -> Reads:
+    """wrk reading `url` in the background (one thread: the flood's wrk needs the other core share)."""
+    def start(duration: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout=2s", "--latency", "-s",
+             write_script(script), url],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def row(output: str) -> dict:
+        figures = parse_wrk(output)
+        figures.update(scenario=scenario, connections=connections, database=database, ratio=None,
+                       ok=figures["non_2xx"] == 0 and figures["errors"] == 0 and figures["requests_per_s"] > 0)
+        return figures
+    return Reads(start, row)
 
 
-def measure_flood(base: str, duration: int, database: str) -> list[dict]:
-    """Three phases on one server, each `duration` seconds: the list at a user's pace alone
-    (the baseline); the same paced list under the flood while a real user logs in every
-    second (the scenario of issue 10); the list saturated under the flood, with the log-ins
-    again (recorded: what the flood adds when the list alone already takes both cores).
-    Five rows, in that order."""
+def round_trip_reads(url: str, rate: int, scenario: str) -> Reads:
+    """pgbench's `SELECT 1` on the server's database at `rate` a second (pgbench.start_round_trips)."""
+    folder = Path(tempfile.mkdtemp(prefix="todolist-pgbench-"))
+
+    def row(output: str) -> dict:
+        figures = pgbench.round_trip_figures(output, folder)
+        figures.update(scenario=scenario, connections=PACED_CONNECTIONS, database="postgres", ratio=None, non_2xx=0,
+                       ok=figures["errors"] == 0 and figures["requests_per_s"] > 0)
+        return figures
+    return Reads(lambda duration: pgbench.start_round_trips(url, rate, PACED_CONNECTIONS, duration, folder), row)
+
+
+def measure_reads(reads: Reads, duration: int) -> dict:
+    """`reads` alone, for `duration` seconds: its row, with the host's steal meanwhile."""
+    before = cpu_ticks()
+    output, _ = reads.start(duration).communicate(timeout=duration + 60)
+    return {**reads.row(output), "steal_pct": steal_pct(before)}
+
+
+def measure_flood(base: str, duration: int, database: str, ceiling: str | None = None,
+                  database_url: str | None = None) -> list[dict]:
+    """On one server, each phase `duration` seconds: the list at a user's pace alone (the
+    baseline); the same paced list under the flood while a real user logs in every second
+    (the scenario of issue 10); the list saturated under the flood, with the log-ins again
+    (recorded: what the flood adds when the list alone already takes both cores). Beside the
+    list, without and under the same flood, the references (recorded, not judged): the
+    ceiling server's route at the same pace (`ceiling`, its URL: no HTTP request here is
+    faster), and on PostgreSQL pgbench's `SELECT 1` at the list's rate (`database_url`: no
+    request that waits for a round trip to PostgreSQL is faster)."""
     reader = Account(base, "flood-reader")
     for index in range(20):
         reader.post("/api/todos/", {"title": f"Todo number {index}"})
     user = Account(base, "flood-user")
     list_script = lua_script("GET", reader.headers(), None)
-    baseline = start_list_reads(base, paced(list_script), PACED_CONNECTIONS, duration)
-    output, _ = baseline.communicate(timeout=duration + 60)
-    rows = [list_row(output, FLOOD_PACED_BASELINE, PACED_CONNECTIONS, database)]
-    rows += flood_phase(base, duration, database, FLOOD_ADDRESSES[0], user,
-                        (paced(list_script), PACED_CONNECTIONS, FLOOD_PACED_SCENARIO), FLOOD_LOGIN_SCENARIO)
-    time.sleep(2)  # the first flood's admitted computations (at most HASHING_QUEUE_PER_ADDRESS) finish
-    rows += flood_phase(base, duration, database, FLOOD_ADDRESSES[1], user,
-                        (list_script, FLOOD_SATURATED_CONNECTIONS, FLOOD_SCENARIO), FLOOD_SATURATED_LOGIN_SCENARIO)
+    references = []
+    if ceiling:
+        references.append((FLOOD_CEILING_BASELINE, FLOOD_CEILING_SCENARIO,
+                           lambda scenario: wrk_reads(ceiling, paced(lua_script("GET", {}, None)), PACED_CONNECTIONS,
+                                                      scenario, database)))
+    rows = [measure_reads(wrk_reads(base + "/api/todos/", paced(list_script), PACED_CONNECTIONS,
+                                    FLOOD_PACED_BASELINE, database), duration)]
+    if database_url:
+        rate = max(1, round(rows[0]["requests_per_s"]))  # the list's own pace, as measured
+        references.append((FLOOD_ROUND_TRIP_BASELINE, FLOOD_ROUND_TRIP_SCENARIO,
+                           lambda scenario: round_trip_reads(database_url, rate, scenario)))
+    rows += [measure_reads(reads(baseline), duration) for baseline, _, reads in references]
+    addresses = iter(FLOOD_ADDRESSES)
+    rows += flood_phase(base, duration, next(addresses), user,
+                        wrk_reads(base + "/api/todos/", paced(list_script), PACED_CONNECTIONS, FLOOD_PACED_SCENARIO,
+                                  database), FLOOD_LOGIN_SCENARIO, database)
+    for _, scenario, reads in references:
+        time.sleep(2)  # the last flood's admitted computations (at most HASHING_QUEUE_PER_ADDRESS) finish
+        rows += flood_phase(base, duration, next(addresses), user, reads(scenario), None, database)
+    time.sleep(2)
+    rows += flood_phase(base, duration, next(addresses), user,
+                        wrk_reads(base + "/api/todos/", list_script, FLOOD_SATURATED_CONNECTIONS, FLOOD_SCENARIO,
+                                  database), FLOOD_SATURATED_LOGIN_SCENARIO, database)
     return rows
 
 
-def flood_phase(base: str, duration: int, database: str, address: str, user: "Account",
-                reads: tuple[str, int, str], login_scenario: str) -> list[dict]:
-    """The flood from `address`, the list read by `reads` (script, connections, scenario) and
-    timed legitimate log-ins, all at once; two rows: the list's and the log-ins'."""
-    read_script, read_connections, read_scenario = reads
+def flood_phase(base: str, duration: int, address: str, user: "Account", reads: Reads,
+                login_scenario: str | None, database: str) -> list[dict]:
+    """The flood from `address`, `reads` and timed legitimate log-ins, all at once: the row
+    of `reads` (with the host's steal and the flood's answers), and the log-ins' row when
+    `login_scenario` names it."""
     anonymous = requests.Session()
     token = anonymous.get(base + "/api/csrf/").json()["csrfToken"]
     flood_headers = {"Origin": ORIGIN, "Cookie": f"csrftoken={anonymous.cookies['csrftoken']}",
@@ -350,7 +418,8 @@ def flood_phase(base: str, duration: int, database: str, address: str, user: "Ac
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         time.sleep(1)  # the flood's connections open and its queue fills
-        reads_process = start_list_reads(base, read_script, read_connections, duration)
+        before = cpu_ticks()
+        reads_process = reads.start(duration)
         login_times, login_failures = [], []
         deadline = time.monotonic() + duration - 1
         while time.monotonic() < deadline:
@@ -365,45 +434,63 @@ def flood_phase(base: str, duration: int, database: str, address: str, user: "Ac
                 login_failures.append(response.status_code)
             time.sleep(1)
         read_output, _ = reads_process.communicate(timeout=duration + 60)
+        stolen = steal_pct(before)
     finally:
         flood_output, _ = flood.communicate(timeout=duration + 90)
     statuses = {int(s): int(n) for s, n in re.findall(r"^status (\d+) (\d+)$", flood_output, re.M)}
-    read_figures = list_row(read_output, read_scenario, read_connections, database)
-    read_figures.update(flood_statuses=statuses, flood_raw=flood_output,
+    read_figures = reads.row(read_output)
+    read_figures.update(flood_statuses=statuses, flood_raw=flood_output, steal_pct=stolen,
                         ok=read_figures["ok"] and sum(statuses.values()) >= FLOOD_CONNECTIONS
                         and not set(statuses) - {201, 400, 429, 503})
+    print(f"  {database:8} flood from {address} answers by status: {dict(sorted(statuses.items()))}", flush=True)
+    if login_scenario is None:
+        return [read_figures]
     worst = max(login_times) if login_times else None
     login_row = {"scenario": login_scenario, "connections": 1, "database": database, "ratio": None,
                  "requests_per_s": len(login_times) / duration, "p50_ms": median_ms(login_times),
                  "p99_ms": worst * 1000 if worst is not None else None, "non_2xx": len(login_failures),
-                 "errors": 0, "raw": f"log-in times (s): {login_times}",
+                 "errors": 0, "raw": f"log-in times (s): {login_times}", "steal_pct": stolen,
                  "ok": bool(login_times) and not login_failures}
-    print(f"  {database:8} flood from {address} answers by status: {dict(sorted(statuses.items()))}", flush=True)
     return [read_figures, login_row]
 
 
-def run_flood(cluster, database: str, workdir: Path, duration: int, env: dict[str, str]) -> list[dict]:
-    """The flood scenario on a fresh database and a server of its own with `env`; rows printed."""
+def run_flood(cluster, database: str, workdir: Path, duration: int, env: dict[str, str],
+              ceiling: str | None = None) -> list[dict]:
+    """The flood scenario on a fresh database and a server of its own with `env`, beside the
+    `ceiling` binary when given; rows printed."""
     if database == "postgres":
         url = cluster.create_database()
     else:
         (workdir / "sqlite-flood").mkdir(exist_ok=True)
         url = sqlite_url(workdir / "sqlite-flood")
+    ceiling_process = None
     server = ServerProcess(url, env=env).start()
     try:
-        rows = measure_flood(server.url, duration, database)
+        ceiling_url = None
+        if ceiling:
+            port = free_port()
+            ceiling_process = subprocess.Popen([ceiling, str(port)], stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            ceiling_url = f"http://127.0.0.1:{port}/api/ping/"
+        rows = measure_flood(server.url, duration, database, ceiling_url,
+                             url if database == "postgres" else None)
     finally:
         server.cleanup()
+        if ceiling_process:
+            ceiling_process.terminate()
+            ceiling_process.wait()
     for figures in rows:
         print(f"  {database:8} {figures['scenario']:42} {figures['requests_per_s']:>10.1f} req/s"
               f"  p50 {fmt(figures['p50_ms'])} ms  p99/max {fmt(figures['p99_ms'])} ms"
-              f"  {'ok' if figures['ok'] else 'FAILED'}", flush=True)
+              f"  steal {fmt(figures.get('steal_pct'), '{:.0f}')} %  {'ok' if figures['ok'] else 'FAILED'}", flush=True)
     return rows
 
 
-def measure_flood_only(databases: list[str], duration: int, env: dict[str, str]) -> int:
-    """`--only-flood`: the flood scenario alone on each database, its verdicts printed, nothing
-    written (for comparing settings: bench.py ... --only-flood --flood-setting HASHING_NICE=10)."""
+def measure_flood_only(databases: list[str], duration: int, env: dict[str, str], ceiling: str | None) -> int:
+    """`--only-flood`: the flood scenario alone on each database (the ceiling's reference
+    too unless `--ceiling -`), its verdicts printed, nothing written (for comparing
+    settings: bench.py ... --only-flood --flood-setting HASHING_NICE=10)."""
     changed = {name: value for name, value in env.items() if FLOOD_ENV.get(name) != value}
     print(f"flood scenario, settings beyond the production ones: {changed or 'none'}", flush=True)
     rows: list[dict] = []
@@ -413,13 +500,14 @@ def measure_flood_only(databases: list[str], duration: int, env: dict[str, str])
         for database in databases:
             if database == "postgres":
                 cluster = PostgresCluster().start()
-            rows += run_flood(cluster, database, workdir, duration, env)
+            rows += run_flood(cluster, database, workdir, duration, env, ceiling)
     finally:
         if cluster:
             cluster.cleanup()
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(SCRIPT_DIR, ignore_errors=True)
     verdicts = flood_verdicts(rows)
+    print(flood_floors_markdown(rows))
     for verdict in verdicts:
         print(f"  {verdict['target']}: {fmt(verdict['value'])} {'met' if verdict['met'] else 'NOT met'}")
     return 0 if all(v["met"] for v in verdicts) and all(r["ok"] for r in rows) else 1
@@ -439,6 +527,40 @@ def flood_verdicts(rows: list[dict]) -> list[dict]:
                              "value": row["p99_ms"],
                              "met": row["ok"] and (row["p99_ms"] or 1e9) <= FLOOD_LOGIN_LIMIT_S * 1000})
     return verdicts
+
+
+# The paced list beside its floors, without and under the flood: (what, no flood, under the flood).
+FLOOD_FLOORS = (
+    ("GET /api/todos/ through the todolist server (the target)", FLOOD_PACED_BASELINE, FLOOD_PACED_SCENARIO),
+    ("GET /api/ping/ on the ceiling server, a bare Hummingbird route", FLOOD_CEILING_BASELINE, FLOOD_CEILING_SCENARIO),
+    ("SELECT 1 on PostgreSQL with pgbench, the list cache's barrier alone", FLOOD_ROUND_TRIP_BASELINE,
+     FLOOD_ROUND_TRIP_SCENARIO),
+)
+
+
+def flood_floors_markdown(rows: list[dict]) -> str:
+    """The flood scenario's paced list beside what nothing on this box can beat under the same load."""
+    by_name = {(row["database"], row["scenario"]): row for row in rows}
+    lines = []
+    for database in dict.fromkeys(row["database"] for row in rows if row["scenario"] == FLOOD_PACED_SCENARIO):
+        for what, baseline, scenario in FLOOD_FLOORS:
+            before, under = by_name.get((database, baseline)), by_name.get((database, scenario))
+            if before and under:
+                lines.append(f"| {database} | {what} | {fmt(before['p50_ms'])} / {fmt(before['p99_ms'])} | "
+                             f"{fmt(before.get('steal_pct'), '{:.0f}')} | {fmt(under['p50_ms'])} / "
+                             f"{fmt(under['p99_ms'])} | {fmt(under.get('steal_pct'), '{:.0f}')} |")
+    if not lines:
+        return ""
+    return "\n".join([
+        f"The flood scenario's paced list beside its floors: the same pace ({PACED_CONNECTIONS} connections, "
+        f"{PACED_INTERVAL_MS} ms apart; pgbench at the list's measured rate) on the same box, without and under "
+        "the same flood (each phase with a flood of its own from a fresh address, and the log-ins). No request "
+        "through the todolist server is faster than the ceiling server's bare route; on PostgreSQL no list is "
+        "faster than PostgreSQL's own round trip, which the list cache waits for (a barrier) so that a list "
+        "reflects every change committed before it was asked for, on any instance. Host steal: the share of the "
+        "CPUs' time the hypervisor gave to other machines during the phase.", "",
+        "| database | request | no flood: p50 / p99 ms | steal % | under the flood: p50 / p99 ms | steal % |",
+        "|---|---|---:|---:|---:|---:|", *lines]) + "\n"
 
 
 def median_ms(values: list[float]) -> float | None:
@@ -464,8 +586,9 @@ atexit.register(shutil.rmtree, SCRIPT_DIR, True)
 def measure(name, url, script, connections, duration, warmup) -> dict:
     timeout = LOGIN_TIMEOUT_S if name.startswith("POST /api/auth/login/") else 2
     run_wrk(url, script, connections, warmup, timeout)
+    before = cpu_ticks()
     figures = run_wrk(url, script, connections, duration, timeout)
-    figures.update(scenario=name, connections=connections,
+    figures.update(scenario=name, connections=connections, steal_pct=steal_pct(before),
                    ok=figures["non_2xx"] == 0 and figures["errors"] == 0 and figures["requests_per_s"] > 0)
     return figures
 
@@ -549,7 +672,8 @@ def main() -> int:
         return measure_live_only(args)
     flood_env = {**FLOOD_ENV, **dict(setting.split("=", 1) for setting in args.flood_setting)}
     if args.only_flood:
-        return measure_flood_only(args.databases.split(","), args.duration, flood_env)
+        return measure_flood_only(args.databases.split(","), args.duration, flood_env,
+                                  None if args.ceiling == "-" else args.ceiling)
     if "postgres" in args.databases.split(","):
         try:
             pgbench.check_copies()  # before minutes of measuring, not after
@@ -620,7 +744,7 @@ def main() -> int:
                                             cpu_groups={"postgres": lambda: instances.tree_cpu(postmaster)})
                 except Exception as error:  # recorded as FAILED; the other scenarios still run
                     rows.append(failed_row("pgbench: the PostgreSQL reference", error))
-            rows += run_flood(cluster, database, workdir, args.duration, flood_env)
+            rows += run_flood(cluster, database, workdir, args.duration, flood_env, args.ceiling)
         if cluster and args.instances:
             try:
                 instance_rows = instances.measure(cluster, [int(n) for n in args.instances.split(",")],
@@ -640,6 +764,7 @@ def main() -> int:
     rows += live_rows
     verdicts = check_targets(rows, rss, pairs) + postgres_reference_verdicts(rows) + live_verdicts(live_rows, memory)
     sections = [section for section in (bearer_pairs_markdown(pairs), postgres_reference_markdown(rows),
+                                        flood_floors_markdown(rows),
                                         instances.markdown(instance_rows) if instance_rows else "") if section]
     write_results(rows, rss, ceiling_rss, verdicts, sections)
     return 0 if all(v["met"] for v in verdicts) and all(r["ok"] for r in rows) else 1
@@ -842,14 +967,15 @@ def write_results(rows, rss, ceiling_rss, verdicts, sections=()) -> None:
     lines = [
         f"Benchmark {stamp}, commit {commit}, wrk -t2, {os.cpu_count()} cores shared by wrk and the server.",
         "",
-        "| database | scenario | conns | req/s | p50 ms | p99 ms | non-2xx | errors | ratio to ceiling |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| database | scenario | conns | req/s | p50 ms | p99 ms | non-2xx | errors | ratio to ceiling | host steal % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         status = "" if row["ok"] else " **FAILED**"
         lines.append(f"| {row['database']} | {row['scenario']}{status} | {row['connections']} | "
                      f"{row['requests_per_s']:.0f} | {fmt(row['p50_ms'])} | {fmt(row['p99_ms'])} | "
-                     f"{row['non_2xx']} | {row['errors']} | {fmt(row['ratio'])} |")
+                     f"{row['non_2xx']} | {row['errors']} | {fmt(row['ratio'])} | "
+                     f"{fmt(row.get('steal_pct'), '{:.0f}')} |")
     for row in rows:
         if "flood_statuses" in row:
             answers = ", ".join(f"{count} × {status}" for status, count in sorted(row["flood_statuses"].items()))

@@ -369,6 +369,35 @@ def run_pgbench(database: Database, scripts: list[str], variables: dict[str, str
     return figures
 
 
+def start_round_trips(url: str, rate: int, clients: int, duration: int, folder: Path) -> subprocess.Popen:
+    """pgbench sending `SELECT 1` (the extended protocol, as PostgresNIO sends the list cache's
+    barrier) over `clients` connections at `rate` transactions a second (Poisson arrivals,
+    `-R`), every transaction logged in `folder`: PostgreSQL's own round trip, the least any
+    request that waits for one can take."""
+    database = Database(url)
+    script = folder / "round-trip.sql"
+    script.write_text("SELECT 1;\n")
+    return subprocess.Popen(
+        [str(PGBENCH), "-n", "-M", "extended", "-c", str(clients), "-j", "1", "-R", str(rate), "-T", str(duration),
+         "-h", database.host, "-p", str(database.port), "-U", database.user, "-l",
+         f"--log-prefix={folder / 'transactions'}", "-f", str(script), database.name],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def round_trip_figures(output: str, folder: Path) -> dict:
+    """The figures of a `start_round_trips` run from its output and logs (then removed). A
+    transaction's logged time is from its actual start, so the schedule lag of `-R` is not in it."""
+    latencies = logged_latencies_ms(folder.glob("transactions.*"))
+    shutil.rmtree(folder, ignore_errors=True)
+    figures = {"requests_per_s": 0.0, "errors": 0, "raw": output}
+    if match := re.search(r"^tps = ([\d.]+)", output, re.M):
+        figures["requests_per_s"] = float(match.group(1))
+    if match := re.search(r"number of failed transactions: (\d+)", output):
+        figures["errors"] = int(match.group(1))
+    figures["p50_ms"], figures["p99_ms"] = percentile(latencies, 50), percentile(latencies, 99)
+    return figures
+
+
 def logged_latencies_ms(logs) -> list[float]:
     """Latencies of the transactions in pgbench's per-transaction logs (one file per thread;
     each line `client_id transaction_no time script_no time_epoch time_us`, `time` the
