@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import datetime
 import json
 import os
@@ -148,6 +149,20 @@ def steal_pct(since: tuple[int, int]) -> float | None:
     no server can take out of its tail latency."""
     total, stolen = cpu_ticks()
     return 100 * (stolen - since[1]) / (total - since[0]) if total > since[0] else None
+
+
+@contextlib.contextmanager
+def ceiling_server(binary: str):
+    """The ceiling server on a free loopback port while the block runs: its process and the URL
+    of its route."""
+    port = free_port()
+    process = subprocess.Popen([binary, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        yield process, f"http://127.0.0.1:{port}/api/ping/"
+    finally:
+        process.terminate()
+        process.wait()
 
 
 def rss_mib(pid: int) -> float:
@@ -463,23 +478,13 @@ def run_flood(cluster, database: str, workdir: Path, duration: int, env: dict[st
     else:
         (workdir / "sqlite-flood").mkdir(exist_ok=True)
         url = sqlite_url(workdir / "sqlite-flood")
-    ceiling_process = None
     server = ServerProcess(url, env=env).start()
     try:
-        ceiling_url = None
-        if ceiling:
-            port = free_port()
-            ceiling_process = subprocess.Popen([ceiling, str(port)], stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
-            ceiling_url = f"http://127.0.0.1:{port}/api/ping/"
-        rows = measure_flood(server.url, duration, database, ceiling_url,
-                             url if database == "postgres" else None)
+        with ceiling_server(ceiling) if ceiling else contextlib.nullcontext((None, None)) as (_, ceiling_url):
+            rows = measure_flood(server.url, duration, database, ceiling_url,
+                                 url if database == "postgres" else None)
     finally:
         server.cleanup()
-        if ceiling_process:
-            ceiling_process.terminate()
-            ceiling_process.wait()
     for figures in rows:
         print(f"  {database:8} {figures['scenario']:42} {figures['requests_per_s']:>10.1f} req/s"
               f"  p50 {fmt(figures['p50_ms'])} ms  p99/max {fmt(figures['p99_ms'])} ms"
@@ -667,7 +672,6 @@ def main() -> int:
     rows: list[dict] = []
     ceiling_rps: dict[int, float] = {}
 
-    port = free_port()
     if args.live_only:
         return measure_live_only(args)
     flood_env = {**FLOOD_ENV, **dict(setting.split("=", 1) for setting in args.flood_setting)}
@@ -680,19 +684,14 @@ def main() -> int:
         except pgbench.StatementDrift as error:
             print(error, file=sys.stderr)
             return 2
-    ceiling = subprocess.Popen([args.ceiling, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)
+    with ceiling_server(args.ceiling) as (ceiling, ceiling_url):
         for count in connections:
-            figures = measure("ceiling: GET /api/ping/", f"http://127.0.0.1:{port}/api/ping/",
+            figures = measure("ceiling: GET /api/ping/", ceiling_url,
                               lua_script("GET", {}, None), count, args.duration, args.warmup)
             figures.update(database="-", ratio=1.0)
             ceiling_rps[count] = figures["requests_per_s"]
             rows.append(figures)
         ceiling_rss = rss_mib(ceiling.pid)
-    finally:
-        ceiling.terminate()
-        ceiling.wait()
 
     cluster = None
     rss: dict[str, float] = {}

@@ -19,33 +19,26 @@ beside its floors").
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "backend" / "Tests" / "HTTP"))
 sys.path.insert(0, str(REPO / "bench"))
-from servers import PostgresCluster, ServerProcess, free_port, sqlite_url  # noqa: E402
+from servers import PostgresCluster, ServerProcess, sqlite_url  # noqa: E402
 import bench  # noqa: E402
-
-
-def cpu_ms(pid: int) -> float:
-    """utime + stime of every thread of `pid`, in milliseconds (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+import instances  # noqa: E402  (process_cpu)
 
 
 def measure(name: str, pid: int, url: str, script: str, duration: int) -> None:
     bench.run_wrk(url, bench.paced(script), bench.PACED_CONNECTIONS, 2)
-    before, ticks = cpu_ms(pid), bench.cpu_ticks()
+    before, ticks = instances.process_cpu(pid), bench.cpu_ticks()
     figures = bench.run_wrk(url, bench.paced(script), bench.PACED_CONNECTIONS, duration)
-    used, stolen = cpu_ms(pid) - before, bench.steal_pct(ticks)
+    used, stolen = instances.process_cpu(pid) - before, bench.steal_pct(ticks)
     requests = figures["requests_per_s"] * duration
     print(f"| {name} | {figures['requests_per_s']:.0f} | {bench.fmt(figures['p50_ms'])} | {bench.fmt(figures['p99_ms'])} | "
-          f"{used * 1000 / requests if requests else 0:.0f} | {bench.fmt(stolen, '{:.0f}')} |", flush=True)
+          f"{used * 1e6 / requests if requests else 0:.0f} | {bench.fmt(stolen, '{:.0f}')} |", flush=True)
 
 
 def main() -> int:
@@ -59,36 +52,33 @@ def main() -> int:
     os.environ["TODOLIST_SERVER_BIN"] = str(Path(args.server).resolve())
     cluster = PostgresCluster().start() if args.database == "postgres" else None
     workdir = tempfile.mkdtemp(prefix="todolist-paced-cost-")
-    port = free_port()
-    ceiling = subprocess.Popen([args.ceiling, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = None
     try:
         url = cluster.create_database() if cluster else sqlite_url(Path(workdir))
         server = ServerProcess(url, env=bench.FLOOD_ENV).start()
-        time.sleep(0.5)
         reader = bench.Account(server.url, "paced-reader")
         for index in range(20):
             reader.post("/api/todos/", {"title": f"Todo number {index}"})
-        cases = [
-            ("ceiling: GET /api/ping/", ceiling.pid, f"http://127.0.0.1:{port}/api/ping/", bench.lua_script("GET", {}, None)),
-            ("GET /api/ping/, anonymous", server.process.pid, server.url + "/api/ping/",
-             bench.lua_script("GET", {"Origin": bench.ORIGIN}, None)),
-            ("GET /api/ping/, a session", server.process.pid, server.url + "/api/ping/",
-             bench.lua_script("GET", reader.headers(), None)),
-            ("GET /api/todos/ (20 todos)", server.process.pid, server.url + "/api/todos/",
-             bench.lua_script("GET", reader.headers(), None)),
-        ]
-        print(f"{args.database}, {bench.PACED_CONNECTIONS} connections, {bench.PACED_INTERVAL_MS} ms between requests\n")
-        print("| request | req/s | p50 ms | p99 ms | server CPU µs/request | host steal % |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for _ in range(args.rounds):
-            for case in cases:
-                measure(*case, args.duration)
+        with bench.ceiling_server(args.ceiling) as (ceiling, ceiling_url):
+            cases = [
+                ("ceiling: GET /api/ping/", ceiling.pid, ceiling_url, bench.lua_script("GET", {}, None)),
+                ("GET /api/ping/, anonymous", server.process.pid, server.url + "/api/ping/",
+                 bench.lua_script("GET", {"Origin": bench.ORIGIN}, None)),
+                ("GET /api/ping/, a session", server.process.pid, server.url + "/api/ping/",
+                 bench.lua_script("GET", reader.headers(), None)),
+                ("GET /api/todos/ (20 todos)", server.process.pid, server.url + "/api/todos/",
+                 bench.lua_script("GET", reader.headers(), None)),
+            ]
+            print(f"{args.database}, {bench.PACED_CONNECTIONS} connections, {bench.PACED_INTERVAL_MS} ms "
+                  "between requests\n")
+            print("| request | req/s | p50 ms | p99 ms | server CPU µs/request | host steal % |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for _ in range(args.rounds):
+                for case in cases:
+                    measure(*case, args.duration)
     finally:
         if server:
             server.cleanup()
-        ceiling.terminate()
-        ceiling.wait()
         if cluster:
             cluster.cleanup()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -351,18 +351,7 @@ def run_pgbench(database: Database, scripts: list[str], variables: dict[str, str
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
-    figures = {"tps": 0.0, "transactions": 0, "failed": None, "latency_ms": None, "raw": output,
-               "exit": process.returncode}
-    if match := re.search(r"^tps = ([\d.]+)", output, re.M):
-        figures["tps"] = float(match.group(1))
-    if match := re.search(r"number of transactions actually processed: (\d+)", output):
-        figures["transactions"] = int(match.group(1))
-    if match := re.search(r"number of failed transactions: (\d+)", output):
-        figures["failed"] = int(match.group(1))
-    if match := re.search(r"^latency average = ([\d.]+) ms", output, re.M):
-        figures["latency_ms"] = float(match.group(1))
-    figures["p50_ms"], figures["p99_ms"] = percentile(latencies, 50), percentile(latencies, 99)
-    figures["logged"] = len(latencies)
+    figures = {**summary_figures(output, latencies), "exit": process.returncode}
     if cpu_groups is not None:
         figures["cpu_s"] = {name: after[name] - before[name] for name in cpu_groups}
         figures["cpu_s"]["pgbench"] = usage.ru_utime + usage.ru_stime
@@ -387,14 +376,25 @@ def start_round_trips(url: str, rate: int, clients: int, duration: int, folder: 
 def round_trip_figures(output: str, folder: Path) -> dict:
     """The figures of a `start_round_trips` run from its output and logs (then removed). A
     transaction's logged time is from its actual start, so the schedule lag of `-R` is not in it."""
-    latencies = logged_latencies_ms(folder.glob("transactions.*"))
+    summary = summary_figures(output, logged_latencies_ms(folder.glob("transactions.*")))
     shutil.rmtree(folder, ignore_errors=True)
-    figures = {"requests_per_s": 0.0, "errors": 0, "raw": output}
+    return {"requests_per_s": summary["tps"], "errors": summary["failed"] or 0, "raw": output,
+            "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"]}
+
+
+def summary_figures(output: str, latencies: list[float]) -> dict:
+    """pgbench's summary (transactions a second and in all, failures, average latency) from
+    its output, and the p50 and p99 of its logged transactions' `latencies`."""
+    figures = {"tps": 0.0, "transactions": 0, "failed": None, "latency_ms": None, "raw": output,
+               "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99), "logged": len(latencies)}
     if match := re.search(r"^tps = ([\d.]+)", output, re.M):
-        figures["requests_per_s"] = float(match.group(1))
+        figures["tps"] = float(match.group(1))
+    if match := re.search(r"number of transactions actually processed: (\d+)", output):
+        figures["transactions"] = int(match.group(1))
     if match := re.search(r"number of failed transactions: (\d+)", output):
-        figures["errors"] = int(match.group(1))
-    figures["p50_ms"], figures["p99_ms"] = percentile(latencies, 50), percentile(latencies, 99)
+        figures["failed"] = int(match.group(1))
+    if match := re.search(r"^latency average = ([\d.]+) ms", output, re.M):
+        figures["latency_ms"] = float(match.group(1))
     return figures
 
 
