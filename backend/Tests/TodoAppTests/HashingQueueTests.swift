@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import TodoApp
@@ -6,28 +7,65 @@ import Testing
 import Glibc
 #endif
 
-/// `HASHING_NICE`: the computing threads run at the configured scheduling priority, and
-/// the event loops' threads (everything else) keep theirs.
+/// The computing threads' priority: bcrypt runs at idle priority, and a computation idle
+/// priority cannot finish in time (a machine busy with requests) is taken over by a thread
+/// at `HASHING_NICE`; the event loops' threads (everything else) keep their priority.
 @Suite struct HashingQueueTests {
-    @Test func computationsRunAtTheConfiguredNiceValue() async throws {
+    @Test func computationsRunAtIdlePriority() async throws {
         #if os(Linux)
-        let queue = HashingQueue(limit: 4, perAddress: 4, threads: 1, nice: 7, secondsPerComputation: 0.01)
-        let seen = try await queue.withPlace(for: "192.0.2.1") { place in
-            try await place.run { Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)) }
+        let queue = HashingQueue(limit: 4, perAddress: 4, threads: 1, secondsPerComputation: 0.01)
+        let policy = try await queue.withPlace(for: "192.0.2.1") { place in
+            try await place.run { sched_getscheduler(0) }
         }
-        #expect(seen == 7)
-        let callers = Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))
-        #expect(callers == 0)
+        #expect(policy == HashingQueue.schedIdle)
+        #expect(sched_getscheduler(0) == SCHED_OTHER)
         #endif
     }
 
-    @Test func theDefaultLeavesThePriorityAlone() async throws {
+    @Test func aComputationIdlePriorityCannotRunIsTakenOverAtTheConfiguredNiceValue() async throws {
         #if os(Linux)
-        let queue = HashingQueue(limit: 4, perAddress: 4, threads: 1, secondsPerComputation: 0.01)
+        let queue = HashingQueue(
+            limit: 4, perAddress: 4, threads: 1, nice: 7, secondsPerComputation: 0.01, rescueAfter: .milliseconds(100))
+        // The first copy stalls on the idle-priority thread, as it would on a machine whose
+        // cores are all taken by requests, until the test ends.
+        let copies = NIOLockedValueBox(0)
+        let stall = ConditionLock(value: false)
         let seen = try await queue.withPlace(for: "192.0.2.1") { place in
-            try await place.run { Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)) }
+            try await place.run { () -> (copy: Int, policy: Int32, nice: Int) in
+                let copy = copies.withLockedValue { copies in
+                    copies += 1
+                    return copies
+                }
+                if copy == 1 {
+                    stall.lock(whenValue: true)
+                    stall.unlock()
+                }
+                return (copy, sched_getscheduler(0), Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)))
+            }
         }
-        #expect(seen == 0)
+        stall.lock()
+        stall.unlock(withValue: true)
+        #expect(seen.copy == 2)
+        #expect(seen.policy == SCHED_OTHER)
+        #expect(seen.nice == 7)
+        #expect(Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)) == 0)
         #endif
+    }
+
+    @Test func aComputationFinishedAtIdlePriorityIsNotRunAgain() async throws {
+        let queue = HashingQueue(
+            limit: 4, perAddress: 4, threads: 1, secondsPerComputation: 0.01, rescueAfter: .milliseconds(50))
+        let copies = NIOLockedValueBox(0)
+        let answer = try await queue.withPlace(for: "192.0.2.1") { place in
+            try await place.run {
+                copies.withLockedValue { copies in
+                    copies += 1
+                    return copies
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))  // past rescueAfter: the takeover was called off
+        #expect(answer == 1)
+        #expect(copies.withLockedValue { $0 } == 1)
     }
 }

@@ -20,17 +20,31 @@ import Glibc
 /// waits for the computations running now and one turn per other waiting address,
 /// however many one address has queued; the per-address share keeps one address from
 /// taking every place.
+///
+/// The computing threads run at idle priority (Linux's `SCHED_IDLE`): the kernel gives them
+/// only what no other thread wants, and counts a core that runs nothing else as idle, so an
+/// event loop that wakes up takes that core at once instead of queueing behind another
+/// loop on the other one. A log-in flood's bcrypt work then costs the rest of the server
+/// almost nothing (docs/performance.md, "bcrypt at idle priority"). So that a machine busy
+/// with requests cannot starve log-ins, a computation that idle priority has not finished
+/// within `rescueAfter` is run again by a thread of normal priority (`nice`); the first
+/// result is the answer, and a copy not yet started is skipped.
 final class HashingQueue: Sendable {
     let limit: Int
     let perAddress: Int
     let threads: Int
-    /// The scheduling priority (nice, 0–19) of the computing threads: above 0, a core they
-    /// share with event loops goes to the event loops first, so bcrypt work delays other
-    /// requests less, and takes longer itself when the machine is busy.
+    /// The scheduling priority (nice, 0–19) of the thread that takes over computations idle
+    /// priority has not finished in time.
     let nice: Int32
+    /// How long a computation may take at idle priority before the normal-priority thread
+    /// runs it too.
+    let rescueAfter: Duration
     /// What `Retry-After` says when full: seconds for a full queue to drain.
     let retryAfterSeconds: Int
+    /// The computing threads, at idle priority.
     private let pool: NIOThreadPool
+    /// One thread at `nice`, for computations idle priority has not finished in time.
+    private let rescuePool: NIOThreadPool
     private let admitted = NIOLockedValueBox(Admitted())
     private let turns = NIOLockedValueBox(Turns())
 
@@ -47,30 +61,51 @@ final class HashingQueue: Sendable {
         var line: [String] = []
     }
 
-    /// - Parameter secondsPerComputation: how long one bcrypt computation takes here, to
-    ///   tell refused clients when to come back.
-    init(limit: Int, perAddress: Int, threads: Int, nice: Int = 0, secondsPerComputation: Double) {
+    /// - Parameters:
+    ///   - secondsPerComputation: how long one bcrypt computation takes here (on an idle
+    ///     core), to tell refused clients when to come back.
+    ///   - rescueAfter: by default `rescueFactor` computations' time.
+    init(
+        limit: Int, perAddress: Int, threads: Int, nice: Int = 0, secondsPerComputation: Double,
+        rescueAfter: Duration? = nil
+    ) {
         self.limit = limit
         self.perAddress = min(perAddress, limit)
         self.threads = threads
         self.nice = Int32(nice)
+        self.rescueAfter = rescueAfter ?? .seconds(secondsPerComputation * Self.rescueFactor)
         let drain = Double(limit) * secondsPerComputation / Double(threads)
         self.retryAfterSeconds = max(1, Int(drain.rounded(.up)))
         self.pool = NIOThreadPool(numberOfThreads: threads)
+        self.rescuePool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        rescuePool.start()
     }
 
     deinit {
         pool.shutdownGracefully { _ in }
+        rescuePool.shutdownGracefully { _ in }
     }
 
-    /// The default thread count: every core but one, which stays with the event loops.
-    static var defaultThreads: Int { max(1, System.coreCount - 1) }
+    /// The default thread count: every core where the threads run at idle priority (they
+    /// take no core another thread wants); elsewhere every core but one, which stays with
+    /// the event loops.
+    static var defaultThreads: Int {
+        #if os(Linux)
+        System.coreCount
+        #else
+        max(1, System.coreCount - 1)
+        #endif
+    }
 
-    /// The default nice value of the computing threads: 0, the event loops' own. Measured
-    /// under a log-in flood (docs/performance.md), 5 cut the list's p99 about threefold but
-    /// more than doubled a legitimate log-in's wait, past the 2 s the flood scenario allows.
+    /// The default nice value of the thread that takes over: 0, the event loops' own, since
+    /// it runs only when the machine is too busy for idle priority to get anywhere.
     static let defaultNice = 0
+
+    /// How many computations' time one may take at idle priority before it is taken over.
+    /// Under the flood scenario's load, idle priority gets about 60 % of each core, so a
+    /// computation takes about 1.7 times its time on an idle core.
+    static let rescueFactor = 3.0
 
     /// Holds a place in the queue while `body` runs; the computations `body` starts
     /// through the place run on the pool, one after the other.
@@ -90,21 +125,96 @@ final class HashingQueue: Sendable {
         fileprivate let queue: HashingQueue
         fileprivate let address: String
 
-        /// Waits for this address's turn, then runs `work` on the pool.
+        /// Waits for this address's turn, then runs `work` at idle priority, or at normal
+        /// priority if idle priority has not finished it within `rescueAfter`.
+        /// - Throws: when the queue's threads have stopped.
         func run<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async throws -> Result {
             await queue.takeTurn(address)
             defer { queue.endTurn() }
-            let nice = queue.nice
-            return try await queue.pool.runIfActive {
-                HashingQueue.lowerCurrentThreadPriority(to: nice)
-                return work()
-            }
+            return try await queue.compute(work)
         }
     }
 
+    /// Runs `work` on the idle-priority pool and, once `rescueAfter` has passed without a
+    /// result, on the rescue thread too; answers with the first result. Whichever copy has
+    /// not started when the other finishes is skipped; one that has started runs to its end
+    /// (a bcrypt computation cannot be interrupted) and its result is dropped.
+    private func compute<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async throws -> Result {
+        let nice = self.nice
+        return try await withCheckedThrowingContinuation { continuation in
+            let answer = FirstAnswer(continuation)
+            pool.submit { state in
+                guard case .active = state else { return answer.fail(NIOThreadPoolError.ThreadPoolInactive()) }
+                guard answer.isPending else { return }
+                HashingQueue.enterIdlePriority()
+                answer.give(work())
+            }
+            let rescue = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(rescueAfter)) {
+                [rescuePool] in
+                rescuePool.submit { state in
+                    guard case .active = state, answer.isPending else { return }
+                    HashingQueue.lowerCurrentThreadPriority(to: nice)
+                    answer.give(work())
+                }
+            }
+            answer.whenGiven { rescue.cancel() }
+        }
+    }
+
+    /// The answer to one computation: the first result given, or failure; later ones are dropped.
+    private final class FirstAnswer<Result: Sendable>: Sendable {
+        private struct State {
+            var continuation: CheckedContinuation<Result, any Error>?
+            var onAnswer: (@Sendable () -> Void)?
+        }
+        private let state: NIOLockedValueBox<State>
+
+        init(_ continuation: CheckedContinuation<Result, any Error>) {
+            state = NIOLockedValueBox(State(continuation: continuation))
+        }
+
+        var isPending: Bool { state.withLockedValue { $0.continuation != nil } }
+
+        func give(_ result: Result) { settle(.success(result)) }
+
+        func fail(_ error: any Error) { settle(.failure(error)) }
+
+        /// Runs `body` once the answer is given (at once if it already is).
+        func whenGiven(_ body: @escaping @Sendable () -> Void) {
+            let now = state.withLockedValue { state in
+                guard state.continuation != nil else { return true }
+                state.onAnswer = body
+                return false
+            }
+            if now { body() }
+        }
+
+        private func settle(_ result: Swift.Result<Result, any Error>) {
+            let taken = state.withLockedValue { state in
+                defer { (state.continuation, state.onAnswer) = (nil, nil) }
+                return (state.continuation, state.onAnswer)
+            }
+            taken.0?.resume(with: result)
+            if taken.0 != nil { taken.1?() }
+        }
+    }
+
+    /// Puts the calling thread at idle priority (`SCHED_IDLE`, which any thread may enter):
+    /// on Linux the policy is per thread, and pid 0 names the calling thread; elsewhere this
+    /// does nothing. Called before each computation: a system call, against a computation
+    /// of tens to hundreds of milliseconds.
+    private static func enterIdlePriority() {
+        #if os(Linux)
+        var parameters = sched_param(sched_priority: 0)
+        _ = sched_setscheduler(0, schedIdle, &parameters)
+        #endif
+    }
+
+    /// `SCHED_IDLE` from <sched.h>, which Swift's Glibc module does not export.
+    static let schedIdle: Int32 = 5
+
     /// Sets the calling thread's nice value: on Linux nice is per thread, and `who` 0 names
-    /// the calling thread (see setpriority(2), "Bugs"); elsewhere this does nothing. Only the pool's own threads call it, before each computation: a
-    /// system call, against a computation of tens to hundreds of milliseconds.
+    /// the calling thread (see setpriority(2), "Bugs"); elsewhere this does nothing.
     private static func lowerCurrentThreadPriority(to nice: Int32) {
         #if os(Linux)
         guard nice > 0 else { return }
