@@ -69,3 +69,42 @@ import Glibc
         #expect(copies.withLockedValue { $0 } == 1)
     }
 }
+
+/// Turns: when a thread frees up, the address holding the fewest computations goes next.
+@Suite struct HashingQueueTurnTests {
+    @Test func anAddressWithOneComputationGoesBeforeOneWithMore() async throws {
+        let queue = HashingQueue(
+            limit: 8, perAddress: 4, threads: 1, secondsPerComputation: 0.01, rescueAfter: .seconds(600))
+        let order = NIOLockedValueBox<[String]>([])
+        let hold = ConditionLock(value: false)
+        let holding = NIOLockedValueBox(false)
+        @Sendable func compute(_ name: String, address: String, holds: Bool = false) async throws {
+            try await queue.withPlace(for: address) { place in
+                try await place.run {
+                    if holds {
+                        holding.withLockedValue { $0 = true }
+                        hold.lock(whenValue: true)
+                        hold.unlock()
+                    }
+                    order.withLockedValue { $0.append(name) }
+                }
+            }
+        }
+        // A flooding address takes the one thread and queues two more; then another address comes.
+        let first = Task { try await compute("flood 1", address: "203.0.113.66", holds: true) }
+        while !holding.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        let more = [
+            Task { try await compute("flood 2", address: "203.0.113.66") },
+            Task { try await compute("flood 3", address: "203.0.113.66") },
+        ]
+        while queue.waitingNow < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        let user = Task { try await compute("user", address: "198.51.100.7") }
+        while queue.waitingNow < 3 { try await Task.sleep(for: .milliseconds(5)) }
+        hold.lock()
+        hold.unlock(withValue: true)
+        try await first.value
+        try await user.value
+        for task in more { try await task.value }
+        #expect(order.withLockedValue { $0 } == ["flood 1", "user", "flood 2", "flood 3"])
+    }
+}

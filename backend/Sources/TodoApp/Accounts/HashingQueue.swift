@@ -16,10 +16,10 @@ import Glibc
 /// (the throttle's database writes included), so refusing it costs nothing. Admitted
 /// computations run on a thread pool of their own (so a flood never delays other blocking
 /// work on NIO's shared pool), taking turns across client addresses: when a thread frees
-/// up, the next address in line goes, not the next computation. So a client's log-in
-/// waits for the computations running now and one turn per other waiting address,
-/// however many one address has queued; the per-address share keeps one address from
-/// taking every place.
+/// up, the address holding the fewest computations (running and waiting) goes next, the
+/// longest in line among equals. So a client's log-in waits only for the computations
+/// running now, however many one address has queued; the per-address share keeps one
+/// address from taking every place.
 ///
 /// The computing threads run at idle priority (Linux's `SCHED_IDLE`): the kernel gives them
 /// only what no other thread wants, and counts a core that runs nothing else as idle, so an
@@ -56,9 +56,43 @@ final class HashingQueue: Sendable {
     /// Who computes next: at most `threads` running, the rest waiting by address.
     private struct Turns {
         var running = 0
+        var runningByAddress: [String: Int] = [:]
         var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
-        /// Addresses with computations waiting, in the order they are served next.
+        /// Addresses with computations waiting, longest waiting first; an address served
+        /// goes to the back if it has more.
         var line: [String] = []
+
+        /// How many computations `address` holds, running and waiting.
+        func held(by address: String) -> Int {
+            runningByAddress[address, default: 0] + (waiting[address]?.count ?? 0)
+        }
+
+        mutating func start(_ address: String) {
+            running += 1
+            runningByAddress[address, default: 0] += 1
+        }
+
+        mutating func end(_ address: String) {
+            running -= 1
+            let remaining = runningByAddress[address, default: 1] - 1
+            runningByAddress[address] = remaining > 0 ? remaining : nil
+        }
+
+        /// Takes the next waiting computation out of the line: the first address in line
+        /// among those holding the fewest.
+        mutating func takeNext() -> (address: String, continuation: CheckedContinuation<Void, Never>)? {
+            guard let index = line.indices.min(by: { held(by: line[$0]) < held(by: line[$1]) }) else { return nil }
+            let address = line.remove(at: index)
+            var queued = waiting[address, default: []]
+            let continuation = queued.removeFirst()
+            if queued.isEmpty {
+                waiting[address] = nil
+            } else {
+                waiting[address] = queued
+                line.append(address)
+            }
+            return (address, continuation)
+        }
     }
 
     /// - Parameters:
@@ -130,7 +164,7 @@ final class HashingQueue: Sendable {
         /// - Throws: when the queue's threads have stopped.
         func run<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async throws -> Result {
             await queue.takeTurn(address)
-            defer { queue.endTurn() }
+            defer { queue.endTurn(address) }
             return try await queue.compute(work)
         }
     }
@@ -226,7 +260,7 @@ final class HashingQueue: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = turns.withLockedValue { turns in
                 if turns.running < threads {
-                    turns.running += 1
+                    turns.start(address)
                     return true
                 }
                 if turns.waiting[address] == nil {
@@ -241,26 +275,19 @@ final class HashingQueue: Sendable {
         }
     }
 
-    /// Hands the thread to the first waiting address, which then goes to the back of the line.
-    private func endTurn() {
+    /// Hands `address`'s thread to the next waiting computation (`Turns.takeNext`).
+    private func endTurn(_ address: String) {
         let next = turns.withLockedValue { turns -> CheckedContinuation<Void, Never>? in
-            guard !turns.line.isEmpty else {
-                turns.running -= 1
-                return nil
-            }
-            let address = turns.line.removeFirst()
-            var waiting = turns.waiting[address, default: []]
-            let continuation = waiting.removeFirst()
-            if waiting.isEmpty {
-                turns.waiting[address] = nil
-            } else {
-                turns.waiting[address] = waiting
-                turns.line.append(address)
-            }
-            return continuation
+            turns.end(address)
+            guard let next = turns.takeNext() else { return nil }
+            turns.start(next.address)
+            return next.continuation
         }
         next?.resume()
     }
+
+    /// How many computations wait for a thread now.
+    var waitingNow: Int { turns.withLockedValue { $0.waiting.values.reduce(0) { $0 + $1.count } } }
 
     private func admit(_ address: String) throws(JSONError) {
         let admittedNow = admitted.withLockedValue { admitted in
