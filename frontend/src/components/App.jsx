@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'react';
 
-import { navigate, useHashPath } from '../hooks/useHashPath.js';
+import { navigate, useHashLocation } from '../hooks/useHashPath.js';
 import { useSession } from '../hooks/useSession.js';
 import { matchRoute, PRIVATE_ROUTES } from '../routes.js';
 import { AccountPage } from './AccountPage.jsx';
@@ -15,13 +15,15 @@ import { TodoApp } from './TodoApp.jsx';
 
 /** Routing and the session: the only state that spans pages lives here. */
 export function App({ api }) {
-  const path = useHashPath();
+  const { path, visit } = useHashLocation();
   const route = matchRoute(path);
   const session = useSession(api);
   const { status, user } = session;
   // The list the user asked for before being sent to log in, to return to afterwards.
   const returnTo = useRef('/');
 
+  // Runs again on every hash change (`visit`), even one back to the path shown: a redirect
+  // that another navigation undid before the app saw it is made again.
   useEffect(() => {
     if (status !== 'ready') return;
     if (PRIVATE_ROUTES.has(route.name) && !user) {
@@ -31,7 +33,7 @@ export function App({ api }) {
       navigate(returnTo.current, { replace: true });
       returnTo.current = '/';
     }
-  }, [status, user, route.name, path]);
+  }, [status, user, route.name, path, visit]);
 
   const sessionNotice = session.notice && (
     <Notice

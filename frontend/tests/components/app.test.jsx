@@ -71,6 +71,29 @@ describe('App: routing and session', () => {
     assert.equal(win.location.hash, '#/login');
   });
 
+  it('still sends a logged-out user to the log-in form when another navigation to the list lands right after the redirect', async () => {
+    // In a browser both land before either hashchange event is handled, so the app sees the
+    // list's path, which it already shows, and nothing else (e2e: a page.goto after log-out).
+    const api = fakeApi();
+    api.auth.me = async () => ({ id: 3, username: 'grace' });
+    win.location.hash = '#/';
+    const renderer = await render(<App api={api} />);
+    const replace = win.location.replace;
+    let raced = false;
+    win.location.replace = (next) => {
+      win.location.replace = replace;
+      raced = true;
+      replace(next);
+      win.location.hash = '#/';
+    };
+
+    await fire(byTestId(renderer, 'logout')[0], 'onClick');
+    assert.ok(raced, 'the redirect ran and the navigation raced it');
+    assert.equal(byTestId(renderer, 'current-user').length, 0);
+    assert.equal(win.location.hash, '#/login');
+    assert.equal(byTestId(renderer, 'login-form').length, 1);
+  });
+
   it("follows a log-in made in another tab as another user, instead of showing that user's todos under this one", async () => {
     FakeEventSource.reset();
     globalThis.EventSource = FakeEventSource;
