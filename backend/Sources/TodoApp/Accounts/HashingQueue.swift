@@ -55,12 +55,14 @@ final class HashingQueue: Sendable {
 
     /// Who computes next: at most `threads` running, the rest waiting by address.
     private struct Turns {
-        var running = 0
         var runningByAddress: [String: Int] = [:]
         var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
         /// Addresses with computations waiting, longest waiting first; an address served
         /// goes to the back if it has more.
         var line: [String] = []
+
+        /// How many computations run now (at most `threads` entries to add up).
+        var running: Int { runningByAddress.values.reduce(0, +) }
 
         /// How many computations `address` holds, running and waiting.
         func held(by address: String) -> Int {
@@ -68,12 +70,10 @@ final class HashingQueue: Sendable {
         }
 
         mutating func start(_ address: String) {
-            running += 1
             runningByAddress[address, default: 0] += 1
         }
 
         mutating func end(_ address: String) {
-            running -= 1
             let remaining = runningByAddress[address, default: 1] - 1
             runningByAddress[address] = remaining > 0 ? remaining : nil
         }
