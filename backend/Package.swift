@@ -38,11 +38,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // SQLite's process-wide settings, which only C can make (`sqlite3_config` is variadic).
+        .target(
+            name: "CSQLiteSettings",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
         // The todolist application: settings, storage, accounts, routes.
         .target(
             name: "TodoApp",
             dependencies: [
                 "CrossOriginSecurity",
+                "CSQLiteSettings",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

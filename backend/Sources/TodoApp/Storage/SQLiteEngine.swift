@@ -1,3 +1,4 @@
+import CSQLiteSettings
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -50,6 +51,12 @@ final class SQLiteEngine: DatabaseEngine {
     /// never waits for a reader.
     static let maximumReaderCount = max(4, ProcessInfo.processInfo.activeProcessorCount)
 
+    /// SQLite's settings for the whole process, made once, before the first connection opens
+    /// (every connection of the process opens through `open`): without memory statistics,
+    /// the event loops reading at once no longer take turns on one mutex for each of
+    /// SQLite's allocations (docs/performance.md). SQLite's result code.
+    static let processSettings: Int32 = todolist_sqlite_disable_memory_statistics()
+
     private init(writer: DatabaseQueue, readers: ReaderList, logger: Logger) {
         self.writer = writer
         self.readers = readers
@@ -57,6 +64,9 @@ final class SQLiteEngine: DatabaseEngine {
     }
 
     static func open(path: String, logger: Logger) async throws -> SQLiteEngine {
+        if processSettings != SQLITE_OK {
+            logger.debug("SQLite's memory statistics stay on: it was in use before the first database was opened")
+        }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var configuration = Configuration()
