@@ -152,11 +152,13 @@ def steal_pct(since: tuple[int, int]) -> float | None:
 
 
 @contextlib.contextmanager
-def ceiling_server(binary: str):
+def ceiling_server(binary: str, database_url: str | None = None):
     """The ceiling server on a free loopback port while the block runs: its process and the URL
-    of its route."""
+    of its route (with `database_url`, a PostgreSQL one, it also serves `/api/round-trip/`: the
+    same route after one `SELECT 1` there)."""
     port = free_port()
-    process = subprocess.Popen([binary, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([binary, str(port)] + ([database_url] if database_url else []),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
         yield process, f"http://127.0.0.1:{port}/api/ping/"
@@ -303,6 +305,9 @@ FLOOD_SATURATED_LOGIN_SCENARIO = (f"legitimate log-in under {_FLOOD}, list satur
 # The references beside the paced list, without and under the same flood (recorded, not judged).
 FLOOD_CEILING_BASELINE = f"reference: the ceiling server's GET /api/ping/ {_PACE}, no flood"
 FLOOD_CEILING_SCENARIO = f"reference: the ceiling server's GET /api/ping/ {_PACE}, the todolist server under {_FLOOD}"
+_CEILING_ROUND_TRIP = f"reference: the ceiling server's GET /api/round-trip/ (one SELECT 1, then the answer) {_PACE}"
+FLOOD_CEILING_ROUND_TRIP_BASELINE = f"{_CEILING_ROUND_TRIP}, no flood"
+FLOOD_CEILING_ROUND_TRIP_SCENARIO = f"{_CEILING_ROUND_TRIP}, the todolist server under {_FLOOD}"
 _ROUND_TRIP = f"reference: PostgreSQL's SELECT 1 at the list's measured rate (pgbench, {PACED_CONNECTIONS} clients)"
 FLOOD_ROUND_TRIP_BASELINE = f"{_ROUND_TRIP}, no flood"
 FLOOD_ROUND_TRIP_SCENARIO = f"{_ROUND_TRIP}, the todolist server under {_FLOOD}"
@@ -385,8 +390,9 @@ def measure_flood(base: str, duration: int, database: str, ceiling: str | None =
     (recorded: what the flood adds when the list alone already takes both cores). Beside the
     list, without and under the same flood, the references (recorded, not judged): the
     ceiling server's route at the same pace (`ceiling`, its URL: no HTTP request here is
-    faster), and on PostgreSQL pgbench's `SELECT 1` at the list's rate (`database_url`: no
-    request that waits for a round trip to PostgreSQL is faster)."""
+    faster), and on PostgreSQL (`database_url`) the ceiling's route after one `SELECT 1` (no
+    request that must ask PostgreSQL anything after it arrives is faster) and pgbench's
+    `SELECT 1` alone at the list's rate (the round trip without any HTTP)."""
     reader = Account(base, "flood-reader")
     for index in range(20):
         reader.post("/api/todos/", {"title": f"Todo number {index}"})
@@ -397,6 +403,11 @@ def measure_flood(base: str, duration: int, database: str, ceiling: str | None =
         references.append((FLOOD_CEILING_BASELINE, FLOOD_CEILING_SCENARIO,
                            lambda scenario: wrk_reads(ceiling, paced(lua_script("GET", {}, None)), PACED_CONNECTIONS,
                                                       scenario, database)))
+        if database_url:
+            round_trip = ceiling.replace("/api/ping/", "/api/round-trip/")
+            references.append((FLOOD_CEILING_ROUND_TRIP_BASELINE, FLOOD_CEILING_ROUND_TRIP_SCENARIO,
+                               lambda scenario: wrk_reads(round_trip, paced(lua_script("GET", {}, None)),
+                                                          PACED_CONNECTIONS, scenario, database)))
     rows = [measure_reads(wrk_reads(base + "/api/todos/", paced(list_script), PACED_CONNECTIONS,
                                     FLOOD_PACED_BASELINE, database), duration)]
     if database_url:
@@ -480,7 +491,8 @@ def run_flood(cluster, database: str, workdir: Path, duration: int, env: dict[st
         url = sqlite_url(workdir / "sqlite-flood")
     server = ServerProcess(url, env=env).start()
     try:
-        with ceiling_server(ceiling) if ceiling else contextlib.nullcontext((None, None)) as (_, ceiling_url):
+        with (ceiling_server(ceiling, url if database == "postgres" else None) if ceiling
+              else contextlib.nullcontext((None, None))) as (_, ceiling_url):
             rows = measure_flood(server.url, duration, database, ceiling_url,
                                  url if database == "postgres" else None)
     finally:
@@ -538,6 +550,8 @@ def flood_verdicts(rows: list[dict]) -> list[dict]:
 FLOOD_FLOORS = (
     ("GET /api/todos/ through the todolist server (the target)", FLOOD_PACED_BASELINE, FLOOD_PACED_SCENARIO),
     ("GET /api/ping/ on the ceiling server, a bare Hummingbird route", FLOOD_CEILING_BASELINE, FLOOD_CEILING_SCENARIO),
+    ("GET /api/round-trip/ on the ceiling server, the bare route after one SELECT 1",
+     FLOOD_CEILING_ROUND_TRIP_BASELINE, FLOOD_CEILING_ROUND_TRIP_SCENARIO),
     ("SELECT 1 on PostgreSQL with pgbench, the list cache's barrier alone", FLOOD_ROUND_TRIP_BASELINE,
      FLOOD_ROUND_TRIP_SCENARIO),
 )
