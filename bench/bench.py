@@ -278,7 +278,7 @@ FLOOD_CONNECTIONS = 500
 FLOOD_PAUSE_MS = 1000
 # One address per flood phase, so that each phase meets the throttles fresh (a phase's 50
 # failed log-ins and 10 sign-ups would otherwise leave the next one nothing but cheap 429s).
-FLOOD_ADDRESSES = ("203.0.113.66", "203.0.113.67", "203.0.113.68", "203.0.113.69")
+FLOOD_ADDRESSES = tuple(f"203.0.113.{host}" for host in range(66, 72))
 LEGITIMATE_ADDRESS = "198.51.100.7"
 FLOOD_BCRYPT_COST = 12
 FLOOD_LOGIN_LIMIT_S = 2.0
