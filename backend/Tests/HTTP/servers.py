@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,10 +24,51 @@ DEFAULT_BINARY = REPO / "backend" / ".build" / "debug" / "todolist-server"
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
+_ports_handed_out: set[int] = set()
+_ports_lock = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port free now and never handed out before by this process. The kernel
+    repeats ports it gave for a closed socket, so two servers of one stack could get the same
+    port: the second one's failure to listen would then be hidden by the first one's answers."""
+    with _ports_lock:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            if port not in _ports_handed_out:
+                _ports_handed_out.add(port)
+                return port
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a TCP socket listening on `port` (Linux /proc). An answer on
+    the port proves less: it may come from another process that holds the port."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{inode}]")
+    if not inodes:
+        return False
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except (FileNotFoundError, PermissionError):
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(descriptor) in inodes:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def server_binary() -> Path:
@@ -75,11 +117,13 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.logs()}")
-            try:
-                requests.get(self.url + "/api/ping/", timeout=1)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
+            if listens_on(self.process.pid, self.port):
+                try:
+                    requests.get(self.url + "/api/ping/", timeout=1)
+                    return self
+                except requests.ConnectionError:
+                    pass
+            time.sleep(0.05)
         raise RuntimeError(f"server did not answer within {timeout}s:\n{self.logs()}")
 
     def stop(self) -> int | None:
