@@ -55,7 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "backend" / "Tests" / "HTTP"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from servers import PostgresCluster, ServerProcess, sqlite_url  # noqa: E402
+from servers import LOG_FLUSH_SECONDS, PostgresCluster, ServerProcess, sqlite_url  # noqa: E402
 
 import bench  # noqa: E402  (bench/bench.py: wrk scripts, Account, parse_wrk)
 import seed  # noqa: E402
@@ -179,6 +179,7 @@ def status_kib(pid: int, field: str) -> int:
 def list_statuses(server: ServerProcess) -> dict[str, int]:
     """How many `GET /api/todos/` answers of each status the server logged since the last call
     (wrk counts non-2xx answers but does not say which)."""
+    time.sleep(4 * LOG_FLUSH_SECONDS)  # the last answers' access lines reach the log
     counts: dict[str, int] = {}
     for status in re.findall(r"http\.method=GET http\.path=/api/todos/ http\.status=(\d+)", server.new_log_lines()):
         counts[status] = counts.get(status, 0) + 1

@@ -245,7 +245,8 @@ def test_a_page_on_another_origin_cannot_open_a_stream_with_the_users_cookies(de
     assert result["opened"] is False and result["messages"] == [], result
     assert result["state"] == 2, result  # CLOSED: an HTTP error, so the browser does not even retry
     # The API refused it before any stream started (CORS alone would only have hidden the answer).
-    refusals = [line for line in stack.backend.new_log_lines().splitlines() if "http.path=/api/events/" in line]
+    refusals = [line for line in stack.backend.new_log_lines(until="http.path=/api/events/").splitlines()
+                if "http.path=/api/events/" in line]
     assert refusals and all("http.status=403" in line for line in refusals), refusals
     expect_live(page)  # The user's own stream is untouched.
 

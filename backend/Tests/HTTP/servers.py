@@ -21,6 +21,8 @@ import requests
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_BINARY = REPO / "backend" / ".build" / "debug" / "todolist-server"
+# The longest an access-log line waits in the server before it is written (`LogOutput`).
+LOG_FLUSH_SECONDS = 0.05
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
@@ -142,10 +144,18 @@ class ServerProcess:
         except FileNotFoundError:
             return ""
 
-    def new_log_lines(self) -> str:
-        """Log written since the last call: what one test caused."""
-        text = self.logs()
-        fresh, self._log_offset = text[self._log_offset:], len(text)
+    def new_log_lines(self, until: str | None = None, timeout: float = 5.0) -> str:
+        """Log written since the last call: what one test caused. Warnings and errors are in
+        the log before the answer that follows them; a request's access line (info) within the
+        server's flush interval (`LOG_FLUSH_SECONDS`): with `until`, waits up to `timeout` for it to appear."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.logs()
+            fresh = text[self._log_offset:]
+            if until is None or until in fresh or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        self._log_offset = len(text)
         return fresh
 
     def cleanup(self) -> None:

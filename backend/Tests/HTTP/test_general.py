@@ -96,7 +96,7 @@ def test_request_id_is_returned_and_logged(sqlite_server, sqlite_client):
     sqlite_server.new_log_lines()
     response = sqlite_client.get("/api/ping/")
     request_id = response.headers["X-Request-Id"]
-    log = sqlite_server.new_log_lines()
+    log = sqlite_server.new_log_lines(until=request_id)
     assert request_id in log and "GET" in log and "/api/ping/" in log and "200" in log
 
 
@@ -137,3 +137,12 @@ def test_sigterm_stops_gracefully(servers, db):
     # On PostgreSQL the live updates' listener is connected by now; it closes its connection too.
     time.sleep(1.0)
     assert server.stop() == 0, server.logs()
+
+
+def test_the_last_requests_are_in_the_log_after_a_graceful_stop(servers):
+    """Access lines wait a moment to be written together; stopping writes what waits."""
+    server = servers.start()
+    request_ids = [requests.get(server.url + "/api/ping/").headers["X-Request-Id"] for _ in range(5)]
+    assert server.stop() == 0, server.logs()
+    log = server.logs()
+    assert all(request_id in log for request_id in request_ids), log[-2000:]

@@ -50,8 +50,8 @@ struct LogLineHandlerTests {
     /// A pipe (or a socket, as systemd's journal gives) nobody reads: writing never waits.
     /// Every line is either delivered, whole and in order, or counted in a line saying how
     /// many were dropped, which follows the lines before it once the reader reads.
-    @Test(arguments: ["pipe", "socket"])
-    func aFullOutputQueuesThenDropsAndCountsWithoutWaiting(kind: String) throws {
+    @Test(arguments: ["pipe", "socket"], [LogOutput.Timing.now, .soon])
+    func aFullOutputQueuesThenDropsAndCountsWithoutWaiting(kind: String, timing: LogOutput.Timing) throws {
         var descriptors: [Int32] = [0, 0]
         if kind == "pipe" {
             #expect(pipe(&descriptors) == 0)
@@ -65,7 +65,7 @@ struct LogLineHandlerTests {
         defer { if kind == "socket" { close(descriptors[1]) } }
         let total = 100_000  // 1.2 MB: more than a pipe or a socket buffer holds, and the backlog
         for index in 0..<total {
-            output.write(Array("line \(index)\n".utf8))  // returns: the test would hang here otherwise
+            output.write(Array("line \(index)\n".utf8), timing: timing)  // returns: the test would hang here otherwise
         }
 
         var received: [UInt8] = []
@@ -101,5 +101,77 @@ struct LogLineHandlerTests {
         #expect(delivered.first == 0)
         #expect(!dropped.isEmpty)
         #expect(delivered.count + dropped.reduce(0, +) == total)
+    }
+
+    /// Reads what a non-blocking pipe holds now.
+    static func available(_ descriptor: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var text: [UInt8] = []
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            guard count > 0 else { break }
+            text += buffer[..<count]
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    static func nonBlockingPipe() -> [Int32] {
+        var descriptors: [Int32] = [0, 0]
+        #expect(pipe(&descriptors) == 0)
+        _ = fcntl(descriptors[0], F_SETFL, fcntl(descriptors[0], F_GETFL) | O_NONBLOCK)
+        return descriptors
+    }
+
+    /// The access log's lines wait to be written together; a warning takes them out with it,
+    /// in order, at once; `flush()` (at exit) writes what waits.
+    @Test func soonLinesWaitAndANowLineWritesThemBeforeItself() throws {
+        let descriptors = Self.nonBlockingPipe()
+        defer { close(descriptors[0]) }
+        let output = LogOutput(descriptor: descriptors[1], flushInterval: .seconds(60))
+        close(descriptors[1])  // the output has a description of its own
+        defer { output.close() }
+
+        output.write(Array("one\n".utf8), timing: .soon)
+        output.write(Array("two\n".utf8), timing: .soon)
+        usleep(100_000)
+        #expect(Self.available(descriptors[0]) == "")
+        output.write(Array("three\n".utf8), timing: .now)
+        #expect(Self.available(descriptors[0]) == "one\ntwo\nthree\n")
+
+        output.write(Array("four\n".utf8), timing: .soon)
+        output.flush()
+        #expect(Self.available(descriptors[0]) == "four\n")
+    }
+
+    /// A `.soon` line is written by itself once the interval has passed, with those gathered meanwhile.
+    @Test func soonLinesAreWrittenAfterTheInterval() throws {
+        let descriptors = Self.nonBlockingPipe()
+        defer { close(descriptors[0]) }
+        let output = LogOutput(descriptor: descriptors[1], flushInterval: .milliseconds(50))
+        close(descriptors[1])
+        defer { output.close() }
+
+        var received = ""
+        for round in 0..<3 {
+            for index in 0..<100 { output.write(Array("\(round).\(index)\n".utf8), timing: .soon) }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while received.split(separator: "\n").count < 100 * (round + 1) && ContinuousClock.now < deadline {
+                usleep(5_000)
+                received += Self.available(descriptors[0])
+            }
+        }
+        let expected = (0..<3).flatMap { round in (0..<100).map { "\(round).\($0)" } }
+        #expect(received.split(separator: "\n").map(String.init) == expected)
+    }
+
+    /// What an output holds at exit is written: the server's last requests stay in its log.
+    @Test func closingWritesWhatWaits() throws {
+        let descriptors = Self.nonBlockingPipe()
+        defer { close(descriptors[0]) }
+        let output = LogOutput(descriptor: descriptors[1], flushInterval: .seconds(60))
+        close(descriptors[1])
+        output.write(Array("last\n".utf8), timing: .soon)
+        output.close()
+        #expect(Self.available(descriptors[0]) == "last\n")
     }
 }

@@ -10,8 +10,8 @@ import Logging
 /// `GET /api/ping/`): the local-time conversion (which also stats `/etc/localtime`
 /// each time), merging metadata dictionaries, and a lock around `fputs` plus `fflush`.
 /// Timestamps are UTC with milliseconds, the line is built in one buffer and handed to
-/// `LogOutput` whole, which writes it with one `write(2)` (kept whole by the kernel for
-/// lines under `PIPE_BUF`) and never waits for the output's reader.
+/// `LogOutput` whole, which writes it in one `write(2)` with the lines of the next few
+/// milliseconds (at once from `notice` up) and never waits for the output's reader.
 public struct LogLineHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:] {
@@ -58,7 +58,9 @@ public struct LogLineHandler: LogHandler {
                 Self.render(merged, into: &line)
             }
         }
-        output.write(line)
+        // Warnings and errors at once (a crash or an exit may follow); the rest, every
+        // request's access line among them, with the lines of the next few milliseconds.
+        output.write(line, timing: event.level >= .notice ? .now : .soon)
     }
 
     /// The one shape of a line, stamped now:

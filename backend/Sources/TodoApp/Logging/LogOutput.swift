@@ -2,18 +2,24 @@ import Foundation
 import Logging
 
 /// Where log lines go (standard output, by default), written so that the thread that logs
-/// (an event loop, for every request) never waits for the process that reads them.
+/// (an event loop, for every request) never waits for the process that reads them, and
+/// rarely makes a system call for them.
 ///
-/// A pipe or a terminal whose reader falls behind (a stopped `| tee`, a log shipper that
-/// stalls, a terminal on hold) fills up, and a blocking `write(2)` then holds the event
-/// loop, and every request on it, until the reader catches up. So:
-/// - a line is written at once, without blocking, when nothing is waiting: the usual case,
-///   one `write(2)` per line, in the order lines are logged on each thread;
-/// - when the output is full, the line waits in a backlog of at most `backlogLimit` bytes
-///   that a thread of its own writes as the reader makes room; lines logged meanwhile
-///   queue behind it, so their order is kept;
-/// - past the backlog lines are dropped and counted, and a line saying how many follows
-///   the backlog once it is written.
+/// Lines come in two timings:
+/// - `.soon` (the access log's, every request's): the line joins a buffer that a thread of
+///   its own writes at most `flushInterval` later, with the lines gathered meanwhile, in one
+///   `write(2)`. Writing each request's line at once cost the event loop about a tenth of a
+///   request's time (docs/performance.md); a batch costs one call for many lines.
+/// - `.now` (warnings and errors): the line is written at once, after whatever is buffered,
+///   in one `write(2)` from the calling thread, so that it is out before anything that
+///   follows it (a crash, an exit) can lose it.
+///
+/// Lines keep the order in which they were handed over. When the output is full (a reader
+/// that falls behind: a stopped `| tee`, a log shipper that stalls, a terminal on hold),
+/// lines wait in the buffer, at most `backlogLimit` bytes, which the writer thread writes
+/// as the reader makes room; past that, lines are dropped and counted, and a line saying
+/// how many follows once the buffer is written. `flush()` (called at exit) writes what
+/// waits, giving a full output a moment.
 ///
 /// A pipe or a terminal is opened again, non-blocking, through `/proc/self/fd` (a
 /// description of its own: the flag does not reach the parent's; a terminal so opened never
@@ -21,27 +27,47 @@ import Logging
 /// journal) is written with `MSG_DONTWAIT`. A regular file is written as it is: writing it
 /// does not wait for a reader.
 final class LogOutput: @unchecked Sendable {
-    static let standardOutput = LogOutput(descriptor: STDOUT_FILENO)
+    /// Standard output; what it holds at exit is written then (`atexit`).
+    static let standardOutput: LogOutput = {
+        let output = LogOutput(descriptor: STDOUT_FILENO)
+        atexit { LogOutput.standardOutput.flush() }
+        return output
+    }()
+
+    /// When a line is written.
+    enum Timing {
+        /// At once, after what is buffered.
+        case now
+        /// With the lines gathered over at most `flushInterval`.
+        case soon
+    }
 
     /// The most bytes kept for a reader that has fallen behind.
     let backlogLimit: Int
+    /// The longest a `.soon` line waits before it is written (when the output has room).
+    let flushInterval: Duration
 
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private let isSocket: Bool
 
-    // Guarded by `condition` (a lock and the writer thread's wake-up). `@unchecked Sendable`
-    // rests on this: every mutable field below is read and written only under it.
+    // Guarded by `condition` (a lock and the wake-up of the threads that wait on it).
+    // `@unchecked Sendable` rests on this: every mutable field below is read and written
+    // only under it.
     private let condition = NSCondition()
+    /// Lines handed over and not yet written, in order.
     private var backlog: [UInt8] = []
     private var dropped = 0
-    /// The writer thread holds lines taken from the backlog (later lines must wait for them).
+    /// A thread is writing bytes taken from the backlog: later lines must wait for them.
     private var writing = false
+    /// A `.now` line waits in the backlog: the writer thread writes without gathering.
+    private var urgent = false
     private var writerStarted = false
     private var closed = false
 
-    init(descriptor: Int32, backlogLimit: Int = 256 * 1024) {
+    init(descriptor: Int32, backlogLimit: Int = 256 * 1024, flushInterval: Duration = .milliseconds(50)) {
         self.backlogLimit = backlogLimit
+        self.flushInterval = flushInterval
         var status = stat()
         let kind = fstat(descriptor, &status) == 0 ? status.st_mode & S_IFMT : 0
         if kind == S_IFSOCK {
@@ -56,29 +82,84 @@ final class LogOutput: @unchecked Sendable {
         }
     }
 
-    /// Writes `line` (one whole line, newline included), or queues it, or drops it; never waits.
-    func write(_ line: [UInt8]) {
+    /// Hands over `line` (one whole line, newline included), to be written `timing`, or
+    /// queued behind a full output, or dropped; never waits for the output.
+    func write(_ line: [UInt8], timing: Timing) {
         condition.lock()
-        let queued = closed || writing || !backlog.isEmpty || dropped > 0
-        if queued { enqueue(line[...]) }
+        guard !closed else { return condition.unlock() }
+        guard timing == .now, !writing, dropped == 0 else {
+            enqueue(line[...])
+            if timing == .now {
+                urgent = true
+                condition.broadcast()  // the writer thread may be gathering
+            }
+            condition.unlock()
+            return
+        }
+        // Written by this thread, after what is buffered.
+        var chunk = backlog
+        chunk += line
+        backlog = []
+        urgent = false
+        writing = true
         condition.unlock()
-        if queued { return }
-        let written = line.withUnsafeBytes { writeSome($0) }
-        guard let written, written < line.count else { return }  // all written, or an error: lost
+
+        let written = chunk.withUnsafeBytes { writeSome($0) } ?? chunk.count  // an error: lost
+
         condition.lock()
-        enqueue(line[written...])
+        writing = false
+        if written < chunk.count && !closed {
+            // The rest goes first: lines handed over meanwhile came after it.
+            backlog = Array(chunk[written...]) + backlog
+            urgent = true
+            startWriterIfNeeded()
+        }
+        condition.broadcast()
         condition.unlock()
     }
 
-    /// Stops writing; what waits is dropped. The descriptor opened for this output is closed
-    /// by the writer thread once it stops, if it was started (so that it never writes to a
-    /// number reused meanwhile), or at once.
+    /// Writes what waits, now, from the calling thread: waits for the output at most
+    /// `patience` in all, then leaves the rest to the writer thread.
+    func flush(patience: Duration = .seconds(1)) {
+        let deadline = ContinuousClock.now + patience
+        condition.lock()
+        while writing && !closed && ContinuousClock.now < deadline {
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
+        }
+        guard !closed, !writing, !backlog.isEmpty || dropped > 0 else { return condition.unlock() }
+        var chunk = backlog
+        if dropped > 0 {
+            chunk += Self.droppedNotice(dropped)
+            dropped = 0
+        }
+        backlog = []
+        urgent = false
+        writing = true
+        condition.unlock()
+
+        let written = writeAll(chunk, until: deadline)
+
+        condition.lock()
+        writing = false
+        if written < chunk.count && !closed {
+            backlog = Array(chunk[written...]) + backlog
+            urgent = true
+            startWriterIfNeeded()
+        }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Writes what waits (`flush()`), then stops writing. The descriptor opened for this
+    /// output is closed by the writer thread once it stops, if it was started (so that it
+    /// never writes to a number reused meanwhile), or at once.
     func close() {
+        flush()
         condition.lock()
         closed = true
         backlog = []
         let writerCloses = writerStarted
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
         if !writerCloses { closeOwnedDescriptor() }
     }
@@ -89,57 +170,80 @@ final class LogOutput: @unchecked Sendable {
 
     /// Under `condition`.
     private func enqueue(_ bytes: ArraySlice<UInt8>) {
-        guard !closed else { return }
         guard backlog.count + bytes.count <= backlogLimit else {
             dropped += 1
             return
         }
+        let wasEmpty = backlog.isEmpty
         backlog.append(contentsOf: bytes)
-        if !writerStarted {
-            writerStarted = true
-            let thread = Thread { [self] in drainForever() }
-            thread.name = "log-output"
-            thread.start()
-        }
-        condition.signal()
+        startWriterIfNeeded()
+        // The writer thread sleeps while nothing waits; once woken it gathers by itself.
+        if wasEmpty { condition.broadcast() }
     }
 
-    /// The writer thread: writes the backlog as the reader makes room, then says what was dropped.
+    /// Under `condition`.
+    private func startWriterIfNeeded() {
+        guard !writerStarted else { return }
+        writerStarted = true
+        let thread = Thread { [self] in drainForever() }
+        thread.name = "log-output"
+        thread.start()
+    }
+
+    /// The writer thread: once lines wait, gathers for `flushInterval` (unless a `.now` line
+    /// waits), then writes them as the reader makes room, then says what was dropped.
     private func drainForever() {
+        condition.lock()
         while true {
-            condition.lock()
-            while backlog.isEmpty && dropped == 0 && !closed { condition.wait() }
-            if closed {
-                condition.unlock()
-                closeOwnedDescriptor()
-                return
+            while (backlog.isEmpty && dropped == 0 || writing) && !closed { condition.wait() }
+            if !urgent && !closed {
+                let deadline = Date(timeIntervalSinceNow: Self.seconds(flushInterval))
+                while !urgent && !closed && condition.wait(until: deadline) {}
             }
+            if closed { break }
+            // Meanwhile another thread may have written the backlog, or be writing it.
+            guard !writing, !backlog.isEmpty || dropped > 0 else { continue }
             var chunk = backlog
             backlog = []
             if dropped > 0 {
                 chunk += Self.droppedNotice(dropped)
                 dropped = 0
             }
+            urgent = false
             writing = true
             condition.unlock()
 
-            var offset = 0
-            while offset < chunk.count {
-                guard let written = chunk[offset...].withUnsafeBytes({ writeSome($0) }) else { break }
-                offset += written
-                if offset < chunk.count {
-                    waitUntilWritable()
-                    condition.lock()
-                    let stop = closed
-                    condition.unlock()
-                    if stop { break }
-                }
-            }
+            _ = writeAll(chunk, until: nil)
 
             condition.lock()
             writing = false
-            condition.unlock()
+            condition.broadcast()
         }
+        condition.unlock()
+        closeOwnedDescriptor()
+    }
+
+    /// Writes `bytes`, waiting for room in the output until `deadline` (or until closed);
+    /// returns how many were written (all of them when the output has gone: they are lost).
+    private func writeAll(_ bytes: [UInt8], until deadline: ContinuousClock.Instant?) -> Int {
+        var offset = 0
+        while offset < bytes.count {
+            guard let written = bytes[offset...].withUnsafeBytes({ writeSome($0) }) else { return bytes.count }
+            offset += written
+            guard offset < bytes.count else { break }
+            if let deadline, ContinuousClock.now >= deadline { break }
+            waitUntilWritable()
+            condition.lock()
+            let stop = closed
+            condition.unlock()
+            if stop { break }
+        }
+        return offset
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
     }
 
     /// Bytes written (0 when the output is full), or `nil` on an error other than a full
