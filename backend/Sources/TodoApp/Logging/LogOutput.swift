@@ -8,8 +8,8 @@ import Logging
 /// Lines come in two timings:
 /// - `.soon` (the access log's, every request's): the line joins a buffer that a thread of
 ///   its own writes at most `flushInterval` later, with the lines gathered meanwhile, in one
-///   `write(2)`. Writing each request's line at once cost the event loop about a tenth of a
-///   request's time (docs/performance.md); a batch costs one call for many lines.
+///   `write(2)`. So an event loop makes no system call for its requests' lines, and the
+///   reader (a pipe's, the journal's) is woken once per batch rather than once per request.
 /// - `.now` (warnings and errors): the line is written at once, after whatever is buffered,
 ///   in one `write(2)` from the calling thread, so that it is out before anything that
 ///   follows it (a crash, an exit) can lose it.
