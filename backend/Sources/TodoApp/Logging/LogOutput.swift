@@ -97,25 +97,10 @@ final class LogOutput: @unchecked Sendable {
             return
         }
         // Written by this thread, after what is buffered.
-        var chunk = backlog
-        chunk += line
-        backlog = []
-        urgent = false
-        writing = true
+        let chunk = takeBacklog(then: line)
         condition.unlock()
-
         let written = chunk.withUnsafeBytes { writeSome($0) } ?? chunk.count  // an error: lost
-
-        condition.lock()
-        writing = false
-        if written < chunk.count && !closed {
-            // The rest goes first: lines handed over meanwhile came after it.
-            backlog = Array(chunk[written...]) + backlog
-            urgent = true
-            startWriterIfNeeded()
-        }
-        condition.broadcast()
-        condition.unlock()
+        finishWriting(chunk, written: written)
     }
 
     /// Writes what waits, now, from the calling thread: waits for the output at most
@@ -127,18 +112,30 @@ final class LogOutput: @unchecked Sendable {
             _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
         }
         guard !closed, !writing, !backlog.isEmpty || dropped > 0 else { return condition.unlock() }
+        let chunk = takeBacklog()
+        condition.unlock()
+        finishWriting(chunk, written: writeAll(chunk, until: deadline))
+    }
+
+    /// Under `condition`: what waits (and `line` after it), which the calling thread now
+    /// writes; lines handed over meanwhile wait for it (`writing`).
+    private func takeBacklog(then line: [UInt8] = []) -> [UInt8] {
         var chunk = backlog
+        backlog = []
         if dropped > 0 {
             chunk += Self.droppedNotice(dropped)
             dropped = 0
         }
-        backlog = []
+        chunk += line
         urgent = false
         writing = true
-        condition.unlock()
+        return chunk
+    }
 
-        let written = writeAll(chunk, until: deadline)
-
+    /// After writing `written` bytes of a chunk from `takeBacklog`: what the output had no
+    /// room for goes first in the backlog (lines handed over meanwhile came after it), for
+    /// the writer thread.
+    private func finishWriting(_ chunk: [UInt8], written: Int) {
         condition.lock()
         writing = false
         if written < chunk.count && !closed {
@@ -203,21 +200,11 @@ final class LogOutput: @unchecked Sendable {
             if closed { break }
             // Meanwhile another thread may have written the backlog, or be writing it.
             guard !writing, !backlog.isEmpty || dropped > 0 else { continue }
-            var chunk = backlog
-            backlog = []
-            if dropped > 0 {
-                chunk += Self.droppedNotice(dropped)
-                dropped = 0
-            }
-            urgent = false
-            writing = true
+            let chunk = takeBacklog()
             condition.unlock()
-
-            _ = writeAll(chunk, until: nil)
-
+            // Waits for room as long as it takes (or until closed): all of it is written.
+            finishWriting(chunk, written: writeAll(chunk, until: nil))
             condition.lock()
-            writing = false
-            condition.broadcast()
         }
         condition.unlock()
         closeOwnedDescriptor()
