@@ -25,7 +25,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "backend" / "Tests" / "HTTP"))
 
-from servers import ServerProcess, free_port, listens_on, sqlite_url  # noqa: E402
+from servers import ServerProcess, free_port, sqlite_url, wait_until_listening  # noqa: E402
 
 DIST = REPO / "frontend" / "dist"
 NGINX_TEMPLATE = REPO / "deploy" / "nginx" / "todolist.conf"
@@ -65,12 +65,8 @@ class FrontendServer:
             ["node", str(REPO / "frontend" / "scripts" / "static-server.mjs"), str(self.dist),
              "--port", str(self.port), "--host", host],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while not listens_on(self.process.pid, self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the static server is not listening on port {self.port}:\n"
-                                   + self.log_path.read_text(errors="replace"))
-            time.sleep(0.05)
+        wait_until_listening(self.process, self.port, time.monotonic() + 20,
+                             lambda: "the static server's log:\n" + self.log_path.read_text(errors="replace"))
         wait_for(f"http://127.0.0.1:{self.port}/")
         return self
 

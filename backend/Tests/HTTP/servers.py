@@ -73,6 +73,17 @@ def listens_on(pid: int, port: int) -> bool:
     return False
 
 
+def wait_until_listening(process: subprocess.Popen, port: int, deadline: float, logs) -> None:
+    """Waits until `process` itself listens on `port` (`listens_on`), until the monotonic
+    `deadline`; raises RuntimeError, with `logs()`, if it exits or the deadline passes."""
+    while not listens_on(process.pid, port):
+        if process.poll() is not None:
+            raise RuntimeError(f"not listening on port {port}: exited with {process.returncode}:\n{logs()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not listening on port {port} in time:\n{logs()}")
+        time.sleep(0.05)
+
+
 def server_binary() -> Path:
     binary = Path(os.environ.get("TODOLIST_SERVER_BIN", DEFAULT_BINARY))
     if not binary.exists():
@@ -116,16 +127,15 @@ class ServerProcess:
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
+        wait_until_listening(self.process, self.port, deadline, self.logs)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.logs()}")
-            if listens_on(self.process.pid, self.port):
-                try:
-                    requests.get(self.url + "/api/ping/", timeout=1)
-                    return self
-                except requests.ConnectionError:
-                    pass
-            time.sleep(0.05)
+            try:
+                requests.get(self.url + "/api/ping/", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
         raise RuntimeError(f"server did not answer within {timeout}s:\n{self.logs()}")
 
     def stop(self) -> int | None:

@@ -20,10 +20,9 @@ struct PasswordHasher: Sendable {
         let started = ContinuousClock.now
         self.decoyHash = Bcrypt.hash(SessionStore.makeToken(), cost: cost)
         let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         self.queue = HashingQueue(
             limit: queueLimit, perAddress: queuePerAddress, threads: threads, nice: nice,
-            secondsPerComputation: seconds)
+            secondsPerComputation: elapsed.seconds)
     }
 
     /// Holds a place in the hashing queue while `body` runs (see `HashingQueue.withPlace`).

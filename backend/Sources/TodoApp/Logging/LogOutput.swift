@@ -108,9 +108,9 @@ final class LogOutput: @unchecked Sendable {
     func flush(patience: Duration = .seconds(1)) {
         let deadline = ContinuousClock.now + patience
         condition.lock()
-        while writing && !closed && ContinuousClock.now < deadline {
-            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
-        }
+        // Whoever writes broadcasts when done (`finishWriting`).
+        let waitingEnds = Date(timeIntervalSinceNow: patience.seconds)
+        while writing && !closed && condition.wait(until: waitingEnds) {}
         guard !closed, !writing, !backlog.isEmpty || dropped > 0 else { return condition.unlock() }
         let chunk = takeBacklog()
         condition.unlock()
@@ -194,7 +194,7 @@ final class LogOutput: @unchecked Sendable {
         while true {
             while (backlog.isEmpty && dropped == 0 || writing) && !closed { condition.wait() }
             if !urgent && !closed {
-                let deadline = Date(timeIntervalSinceNow: Self.seconds(flushInterval))
+                let deadline = Date(timeIntervalSinceNow: flushInterval.seconds)
                 while !urgent && !closed && condition.wait(until: deadline) {}
             }
             if closed { break }
@@ -226,11 +226,6 @@ final class LogOutput: @unchecked Sendable {
             if stop { break }
         }
         return offset
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 
     /// Bytes written (0 when the output is full), or `nil` on an error other than a full
