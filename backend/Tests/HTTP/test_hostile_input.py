@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+import requests
 
 from accounts import signed_up
 from api import FRONTEND_ORIGIN, assert_error
@@ -79,6 +80,54 @@ def test_oversized_body_to_a_protected_route_logged_out_is_401_first(sqlite_clie
     """Order of checks: authentication (401) before body checks (413)."""
     response = sqlite_client.post("/api/todos/", data=big_json(), headers={"Content-Type": "application/json"})
     assert_error(response, 401, "not_authenticated")
+
+
+# A body that fails each of the body's checks, in the order they are made.
+BAD_BODIES = {"size": ("application/json", big_json()), "media_type": ("text/plain", b"x"),
+              "syntax": ("application/json", b"{")}
+BODY_REFUSALS = {"size": (413, "payload_too_large"), "media_type": (415, "unsupported_media_type"),
+                 "syntax": (400, "invalid_json")}
+UNKNOWN_TOKEN = "tdl_" + "A" * 43
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("kind", list(BAD_BODIES))
+@pytest.mark.parametrize("path, headers, status, code", [
+    ("/api/todos/", {"Cookie": "sessionid=" + "a" * 43}, 401, "not_authenticated"),
+    ("/api/todos/", {"Authorization": "Bearer " + UNKNOWN_TOKEN}, 401, "invalid_token"),
+    ("/api/todos/?completed=true", {"Cookie": "sessionid=" + "a" * 43}, 401, "not_authenticated"),
+    ("/api/auth/me/", {"Authorization": "Bearer " + UNKNOWN_TOKEN}, 401, "invalid_token"),
+    ("/api/events/", {}, 401, "not_authenticated"),
+    ("/api/events/", {"Cookie": "sessionid=" + "a" * 43}, 401, "not_authenticated"),
+    ("/api/events/", {"Origin": "http://evil.example"}, 403, "origin_not_allowed"),
+])
+def test_a_get_with_a_body_is_refused_for_its_credentials_before_its_body(sqlite_server, path, headers, status, code,
+                                                                          kind, chunked):
+    """Order of checks: authentication (401) and the stream's origin (403) before body checks
+    (413, 415, 400), on every route, whatever credential is presented and however the body is
+    framed. Each request is the first on its connection."""
+    content_type, body = BAD_BODIES[kind]
+    response = requests.get(sqlite_server.url + path, data=chunks(body) if chunked else body,
+                            headers={"Content-Type": content_type, **headers}, timeout=10, stream=True)
+    with response:
+        assert_error(response, status, code)
+
+
+@pytest.mark.parametrize("reused", [False, True])
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("kind", list(BAD_BODIES))
+def test_a_stream_request_with_a_body_gets_the_body_checks_of_every_route(sqlite_client, kind, chunked, reused):
+    """`GET /api/events/` checks a body as every route does, whether it is the first request on
+    its connection (served without Hummingbird's connection task) or not."""
+    owner = signed_up(sqlite_client.base_url)
+    content_type, body = BAD_BODIES[kind]
+    session = owner.http if reused else requests.Session()
+    if not reused:
+        session.cookies.update(owner.http.cookies)
+    response = session.get(sqlite_client.base_url + "/api/events/", data=chunks(body) if chunked else body,
+                           headers={"Content-Type": content_type, "Accept": "text/event-stream"}, timeout=10, stream=True)
+    with response:
+        assert_error(response, *BODY_REFUSALS[kind])
 
 
 # --- Strict JSON ---------------------------------------------------------------------------

@@ -55,7 +55,7 @@ enum Authentication {
         return session
     }
 
-    @Sendable static func sessionPrecheck(_ context: AppRequestContext) throws {
+    @Sendable static func sessionPrecheck(_: Request, _ context: AppRequestContext) throws {
         _ = try requireSession(context)
     }
 

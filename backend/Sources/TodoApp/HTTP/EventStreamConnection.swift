@@ -18,8 +18,10 @@ import NIOHTTPTypesHTTP1
 /// ~10 KiB for an idle stream, half of what it cost (docs/performance.md, "Memory per idle
 /// stream"). Here the first request of every connection is looked at by `FirstRequest`:
 /// - any other request: it steps aside and the connection is Hummingbird's, as before;
-/// - `GET` of the stream's path: the connection task runs the application's responder for
-///   it (every middleware, the route), writes the answer itself and ends. An answer other
+/// - `GET` of the stream's path without a body: the connection task runs the application's
+///   responder for it (every middleware, the route), writes the answer itself and ends. (A
+///   `GET` with a body, which no stream's client sends, is Hummingbird's like any other
+///   request, so its body is read and checked as on every route.) An answer other
 ///   than the stream (401, 403, 503) closes the connection after it; the stream's route
 ///   hands the connection to its `EventStreamSink`, which writes events on the channel's
 ///   event loop and ends the response and the connection when the stream ends.
@@ -192,7 +194,7 @@ struct EventStreamConnection: ServerChildChannel, HTTPChannelHandler {
                 context.fireChannelRead(data)
                 return
             }
-            if stream.matches(head) {
+            if stream.matches(head), !JSONBody.announcesBody(head.headerFields) {
                 isStream = true
                 decide(.stream(head))
                 context.fireChannelRead(data)

@@ -25,11 +25,9 @@ enum JSONBody {
     /// (`Content-Length`, refused before reading) or not (chunked, refused at the byte
     /// past the limit). Returns whether the request has a body (it may still be empty).
     static func collect(_ request: inout Request) async throws -> Bool {
-        let length = request.headers[.contentLength]
-        // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112
-        // §6.3): nothing to wait for, which spares most GETs a trip through the stream.
-        if length == nil && request.headers[.transferEncoding] == nil || length == "0" { return false }
-        if let length = length.flatMap(Int.init), length > maxSize {
+        // Nothing to wait for without a body, which spares most GETs a trip through the stream.
+        guard announcesBody(request.headers) else { return false }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxSize {
             throw APIErrors.payloadTooLarge
         }
         do {
@@ -38,6 +36,13 @@ enum JSONBody {
             throw APIErrors.payloadTooLarge
         }
         return true
+    }
+
+    /// Whether a request's head says a body follows: without `Content-Length` or
+    /// `Transfer-Encoding` a request has none (RFC 9112 §6.3), nor with `Content-Length: 0`.
+    static func announcesBody(_ headers: HTTPFields) -> Bool {
+        let length = headers[.contentLength]
+        return !(length == nil && headers[.transferEncoding] == nil || length == "0")
     }
 
     /// The body as any JSON value, or `nil` when there is no body at all. Routes get

@@ -18,8 +18,9 @@ import Hummingbird
 final class RouteTable {
     typealias Context = AppRequestContext
     typealias Handler = @Sendable (Request, Context) async throws -> Response
-    /// Checks made before the body is read; each throws the error to answer with.
-    typealias Precheck = @Sendable (Context) throws -> Void
+    /// Checks made before the body is read (the request's head and the context the
+    /// middleware made); each throws the error to answer with.
+    typealias Precheck = @Sendable (Request, Context) throws -> Void
 
     let router: Router<Context>
     private var methodsByPath: [(path: String, methods: [HTTPRequest.Method])] = []
@@ -46,7 +47,7 @@ final class RouteTable {
         _ path: String, _ method: HTTPRequest.Method, precheck: Precheck?, readsBody: Bool, use handler: @escaping Handler
     ) {
         router.on(RouterPath(path), method: method) { request, context in
-            try precheck?(context)
+            try precheck?(request, context)
             var request = request
             if try await JSONBody.collect(&request), !readsBody {
                 _ = try await JSONBody.value(from: request, context: context)

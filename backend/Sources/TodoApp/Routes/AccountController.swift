@@ -24,7 +24,7 @@ struct AccountController {
 
     /// A path that can never name a session is 404 for everyone (routing comes before
     /// authentication); then the session check.
-    @Sendable static func sessionPathAndSession(_ context: AppRequestContext) throws {
+    @Sendable static func sessionPathAndSession(_: Request, _ context: AppRequestContext) throws {
         _ = try sessionID(context)
         _ = try Authentication.requireSession(context)
     }

@@ -43,7 +43,8 @@ struct AuthController {
         routes.on("/api/auth/signup/", .post, readsBody: true, use: signUp)
         routes.on("/api/auth/login/", .post, readsBody: true, use: logIn)
         routes.on("/api/auth/logout/", .post, use: logOut)
-        routes.on("/api/auth/me/", .get, use: me)
+        // A bad bearer token is refused (401) before a body's checks, as on every route.
+        routes.on("/api/auth/me/", .get, precheck: { _, context in _ = try Authentication.currentUser(context) }, use: me)
     }
 
     @Sendable func signUp(_ request: Request, context: AppRequestContext) async throws -> Response {

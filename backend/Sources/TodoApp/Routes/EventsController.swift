@@ -19,7 +19,23 @@ struct EventsController {
     let csrf: CSRFProtection
 
     func register(in routes: RouteTable) {
-        routes.on("/api/events/", .get, use: stream)
+        routes.on("/api/events/", .get, precheck: refusal, use: stream)
+    }
+
+    /// The refusals that come before a body is read, as for every route (a GET may carry
+    /// one): a simple GET needs no preflight, so a page on any origin could open the stream
+    /// with the user's cookies; CORS would only hide the answer, the stream would still run.
+    /// So a foreign page is refused first (403), then a request without a session (401, or
+    /// 403 `session_required` for a bearer token).
+    @Sendable func refusal(_ request: Request, context: AppRequestContext) throws {
+        if csrf.isFromForeignPage(request, isSecure: context.isSecureRequest) {
+            throw Self.foreignOrigin
+        }
+        _ = try Self.session(context)
+    }
+
+    static func session(_ context: AppRequestContext) throws -> AuthenticatedSession {
+        try Authentication.requireSession(context, to: "receive live updates")
     }
 
     static let foreignOrigin = JSONError(
@@ -44,13 +60,7 @@ struct EventsController {
     }()
 
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
-        // A simple GET needs no preflight, so a page on any origin could open the stream
-        // with the user's cookies; CORS would only hide the answer, the stream would still
-        // run. The origin is therefore refused here, before anything else.
-        if csrf.isFromForeignPage(request, isSecure: context.isSecureRequest) {
-            throw Self.foreignOrigin
-        }
-        let session = try Authentication.requireSession(context, to: "receive live updates")
+        let session = try Self.session(context)  // `refusal` has let only a session through
         if request.method == .head {
             // The stream's headers, and nothing opened: HEAD has no body to stream into.
             return Response(status: .ok, headers: Self.streamHeaders)

@@ -25,13 +25,13 @@ struct TodoController {
     /// 401 (or a bearer token's 400, 401, 403) before the body is read. Reads need a
     /// token's `todos:read`, changes its `todos:write`.
     static func loggedIn(_ ability: Authentication.Ability) -> RouteTable.Precheck {
-        { context in _ = try requireUser(context, ability) }
+        { _, context in _ = try requireUser(context, ability) }
     }
 
     /// As `loggedIn`, but a session cookie or bearer token whose lookup was deferred to the
     /// route (`DeferredSession`, `DeferredToken`) passes: the route answers for it itself.
     static func loggedInOrDeferred(_ ability: Authentication.Ability) -> RouteTable.Precheck {
-        { context in
+        { _, context in
             if case .deferred? = context.bearer { return }
             if context.bearer == nil, context.deferredSession != nil { return }
             _ = try requireUser(context, ability)
@@ -41,7 +41,7 @@ struct TodoController {
     /// A path that can never name a todo is 404 for everyone, logged in or not (routing
     /// comes before authentication); then authentication.
     static func todoPathAndLoggedIn(_ ability: Authentication.Ability) -> RouteTable.Precheck {
-        { context in
+        { _, context in
             _ = try todoID(context)
             _ = try requireUser(context, ability)
         }

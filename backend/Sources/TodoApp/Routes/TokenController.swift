@@ -21,7 +21,7 @@ struct TokenController {
     }
 
     /// A path that can never name a token is 404 for everyone; then the session check.
-    @Sendable static func tokenPathAndSession(_ context: AppRequestContext) throws {
+    @Sendable static func tokenPathAndSession(_: Request, _ context: AppRequestContext) throws {
         _ = try tokenID(context)
         _ = try Authentication.requireSession(context)
     }
