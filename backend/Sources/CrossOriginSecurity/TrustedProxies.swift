@@ -9,7 +9,7 @@ public struct TrustedProxies: Sendable, Equatable {
     public let addresses: Set<String>
 
     public init(_ addresses: some Sequence<String>) {
-        self.addresses = Set(addresses.map { $0.lowercased() })
+        self.addresses = Set(addresses.map { Self.address($0[...]) ?? $0.lowercased() })
     }
 
     public static let none = TrustedProxies([])
@@ -31,17 +31,58 @@ public struct TrustedProxies: Sendable, Equatable {
     }
 
     /// The client's address: the peer itself, or behind trusted proxies the right-most
-    /// `X-Forwarded-For` entry that is not itself a trusted proxy.
+    /// `X-Forwarded-For` entry that is not itself a trusted proxy, as an address in one
+    /// spelling (`address(_:)`), so that the throttles count one client once. An entry
+    /// that is no address ends the walk: what lies left of it cannot be told from what
+    /// the client wrote, so the client is known only as the peer.
     public func clientAddress(_ request: Request, peer: String?) -> String? {
         guard trusts(peer) else { return peer }
         let chain = request.headers[values: .xForwardedFor]
             .flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
-        for hop in chain.reversed() where !trusts(hop) {
-            return hop
+        var leftmost = peer
+        for entry in chain.reversed() {
+            guard let hop = Self.address(entry[...]) else { return peer }
+            if !trusts(hop) { return hop }
+            leftmost = hop
         }
-        return chain.first ?? peer
+        return leftmost
+    }
+
+    /// An IP address as a proxy may write it, in the one spelling it is kept and counted
+    /// by: IPv4 dotted, IPv6 as `inet_ntop` writes it (lower case, zeros compressed), the
+    /// port some proxies add left out (`203.0.113.7:41234`, `[2001:db8::1]:443`). `nil`
+    /// when the text is no IP address.
+    public static func address(_ text: Substring) -> String? {
+        var host = text
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let rest = host[host.index(after: close)...]
+            guard rest.isEmpty || isPort(rest.dropFirst()) && rest.hasPrefix(":") else { return nil }
+            host = host[host.index(after: host.startIndex)..<close]
+            return canonical(host, family: AF_INET6)
+        }
+        if let colon = host.firstIndex(of: ":"), host.lastIndex(of: ":") == colon {
+            guard isPort(host[host.index(after: colon)...]) else { return nil }
+            host = host[..<colon]
+            return canonical(host, family: AF_INET)
+        }
+        return canonical(host, family: AF_INET) ?? canonical(host, family: AF_INET6)
+    }
+
+    private static func isPort(_ text: Substring) -> Bool {
+        !text.isEmpty && text.count <= 5 && text.allSatisfy(\.isASCII) && text.allSatisfy(\.isNumber)
+    }
+
+    /// The address `inet_pton` reads in `text`, written back by `inet_ntop`.
+    private static func canonical(_ text: Substring, family: Int32) -> String? {
+        var bytes = in6_addr()  // room for either family
+        let parsed = String(text).withCString { inet_pton(family, $0, &bytes) }
+        guard parsed == 1 else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(family, &bytes, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -97,6 +97,22 @@ def test_the_address_comes_from_a_trusted_proxy_only(servers, db):
     assert current_session(owner)["address"] == "203.0.113.9"
 
 
+@pytest.mark.parametrize("forwarded, address", [
+    ("203.0.113.9:41234", "203.0.113.9"),  # some proxies add the client's port
+    ("[2001:DB8:0::9]:443", "2001:db8::9"),
+    ("2001:db8:0:0:0:0:0:9", "2001:db8::9"),
+    ("<script>alert(1)</script>", "127.0.0.1"),  # not an address: the proxy is all that is known
+    ("garbage, 203.0.113.9", "203.0.113.9"),
+    ("203.0.113.9, garbage", "127.0.0.1"),
+])
+def test_a_forwarded_address_is_kept_as_an_address(servers, db, forwarded, address):
+    server = servers.start(db, TRUSTED_PROXIES="127.0.0.1")
+    owner = ApiClient(server.url)
+    owner.http.headers["X-Forwarded-For"] = forwarded
+    assert owner.signup(unique_name(), PASSWORD).status_code == 201
+    assert current_session(owner)["address"] == address
+
+
 def test_last_seen_is_written_at_most_once_a_minute(client):
     owner = signed_up(client.base_url)
     first = current_session(owner)

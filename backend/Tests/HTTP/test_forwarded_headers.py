@@ -29,6 +29,16 @@ def test_client_prefixes_of_x_forwarded_for_do_not_escape_throttling(proxied):
     assert_error(failed_login(proxied, "198.51.100.7, 198.51.100.8"), 400, "invalid_credentials")
 
 
+@pytest.mark.parametrize("spellings", [
+    ["198.51.100.9:1111", "198.51.100.9:2222", "198.51.100.9", "198.51.100.9:3333"],
+    ["[2001:db8::9]:443", "2001:DB8:0::9", "2001:db8::9", "2001:db8:0:0:0:0:0:9"],
+])
+def test_spellings_of_one_forwarded_address_share_its_throttle(proxied, spellings):
+    for forwarded in spellings[:3]:
+        assert_error(failed_login(proxied, forwarded), 400, "invalid_credentials")
+    assert_error(failed_login(proxied, spellings[3]), 429, "throttled")
+
+
 def test_x_forwarded_proto_prefix_does_not_turn_off_the_https_referer_check(servers):
     server = servers.start(TRUSTED_PROXIES="127.0.0.1", FRONTEND_ORIGINS="https://app.example.com")
     first = requests.get(server.url + "/api/csrf/")
