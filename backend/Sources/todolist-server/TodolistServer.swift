@@ -143,10 +143,14 @@ struct CreateUser: AsyncParsableCommand {
     }
 }
 
-/// Runs `operation`; a failure prints one line naming what failed and exits 1.
+/// Runs `operation`; a failure prints one line naming what failed and exits 1, or exits 2
+/// as `loadSettings` does when it is a setting found invalid only where it is used (a
+/// `FRONTEND_ORIGINS` wildcard over a public suffix).
 func failingClearly<Result>(_ what: String, _ operation: () async throws -> Result) async throws -> Result {
     do {
         return try await operation()
+    } catch let error as AppSettings.InvalidSetting {
+        exitForInvalidSetting(error)
     } catch {
         fail("\(what): \(LoggedError.describe(error))")
     }
@@ -162,9 +166,14 @@ func loadSettings() throws -> AppSettings {
     do {
         return try AppSettings.fromEnvironment()
     } catch {
-        FileHandle.standardError.write(Data("todolist-server: \(error.description)\n".utf8))
-        throw ExitCode(2)
+        exitForInvalidSetting(error)
     }
+}
+
+/// One line naming the bad setting, then exit 2 (README: "Settings").
+func exitForInvalidSetting(_ error: AppSettings.InvalidSetting) -> Never {
+    FileHandle.standardError.write(Data("todolist-server: \(error.description)\n".utf8))
+    Foundation.exit(2)
 }
 
 /// Called once per process, by whichever command runs.

@@ -259,6 +259,8 @@ def test_wrong_current_password_is_refused_and_changes_nothing(client):
     ({"currentPassword": PASSWORD, "newPassword": "é" * 37}, 400, "invalid_password"),  # 74 bytes
     ({"currentPassword": PASSWORD, "newPassword": "nul\u0000inside!"}, 400, "invalid_password"),
     ({"currentPassword": PASSWORD}, 400, "invalid_password"),
+    ({}, 400, "invalid_password"),  # the new password is checked first
+    ({"currentPassword": "", "newPassword": "short"}, 400, "invalid_password"),
     ({"newPassword": NEW_PASSWORD}, 400, "invalid_credentials"),
     ({"currentPassword": "", "newPassword": NEW_PASSWORD}, 400, "invalid_credentials"),
     ({"currentPassword": 12345678, "newPassword": NEW_PASSWORD}, 400, "invalid_field"),

@@ -330,6 +330,7 @@ def assert_refused_as_json(response: tuple[int, dict[str, str], bytes], status: 
     assert headers["content-type"].startswith("application/json"), response
     assert headers["connection"] == "close", response
     assert "date" in headers, response
+    assert headers["vary"] == "Origin", response  # API.md: every response has Vary: Origin
     payload = json.loads(body)
     assert payload["error"] == code and payload["detail"], payload
 

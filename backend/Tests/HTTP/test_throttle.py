@@ -156,7 +156,9 @@ def test_a_full_hashing_queue_answers_busy(servers):
     assert counts.get(503, 0) >= 10, counts
     busy = next(r for r in responses if r.status_code == 503)
     assert_error(busy, 503, "busy")
-    assert int(busy.headers["Retry-After"]) >= 1
+    seconds = int(busy.headers["Retry-After"])
+    assert seconds >= 1
+    assert busy.json()["detail"].endswith(f"try again in {seconds} second{'s' if seconds != 1 else ''}."), busy.json()
     assert "Retry-After" in busy.headers.get("Access-Control-Expose-Headers", "")
     # A refused attempt was never verified, so it does not count as a failure: the
     # address is not throttled, and once the queue drains the owner logs in.

@@ -313,7 +313,7 @@ final class HashingQueue: Sendable {
         headers[.retryAfter] = String(retryAfterSeconds)
         return JSONError(
             .serviceUnavailable, code: "busy",
-            detail: "The server is busy checking passwords; try again in \(retryAfterSeconds) seconds.",
+            detail: "The server is busy checking passwords; try again in \(secondsPhrase(retryAfterSeconds)).",
             headers: headers)
     }
 }

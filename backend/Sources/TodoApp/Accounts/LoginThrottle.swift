@@ -87,7 +87,7 @@ struct LoginThrottle: Sendable {
             headers[.retryAfter] = String(seconds)
             throw JSONError(
                 .tooManyRequests, code: "throttled",
-                detail: "Too many \(what); try again in \(seconds) seconds.", headers: headers)
+                detail: "Too many \(what); try again in \(secondsPhrase(seconds)).", headers: headers)
         }
     }
 }

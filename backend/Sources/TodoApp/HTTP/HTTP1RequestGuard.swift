@@ -166,6 +166,9 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         var head = refusal.makeResponse().head
         head.headerFields[.connection] = "close"
         head.headerFields[.cacheControl] = "no-store"
+        // Every response varies by Origin (API.md), these too: they carry no CORS headers,
+        // since no Origin could be read, and must not be cached for a request that has one.
+        head.headerFields[.vary] = "Origin"
         head.headerFields[.date] = HTTPDate.now()
         head.headerFields[.contentLength] = String(body.readableBytes)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(head))), promise: nil)

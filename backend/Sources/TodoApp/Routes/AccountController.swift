@@ -106,10 +106,10 @@ struct AccountController {
         let body = try await JSONBody.object(from: request, context: context)
         let currentPassword = try body.string("currentPassword")
         let newPassword = try body.string("newPassword")
-        guard let currentPassword, !currentPassword.isEmpty else { throw AccountService.wrongPassword }
-        // The new password's rules are checked first: a request that cannot succeed costs
-        // no bcrypt and counts as no failed attempt.
+        // The new password's rules are checked first (docs/openapi.yaml): a request that
+        // cannot succeed costs no bcrypt and counts as no failed attempt.
         try CredentialRules.validatePassword(newPassword ?? "", username: session.username)
+        guard let currentPassword, !currentPassword.isEmpty else { throw AccountService.wrongPassword }
         let issued = try await accounts.changePassword(
             session: session, currentPassword: currentPassword, newPassword: newPassword ?? "",
             clientAddress: context.clientAddress, client: AuthController.client(request, context))
