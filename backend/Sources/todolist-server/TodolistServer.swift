@@ -36,7 +36,7 @@ struct Serve: AsyncParsableCommand {
     var port: Int?
 
     func run() async throws {
-        var settings = try loadSettings()
+        var settings = loadSettings()
         if let host { settings.host = host }
         if let port { settings.port = port }
         let logger = makeLogger(level: settings.logLevel)
@@ -54,7 +54,7 @@ struct Migrate: AsyncParsableCommand {
     )
 
     func run() async throws {
-        let settings = try loadSettings()
+        let settings = loadSettings()
         let logger = makeLogger(level: settings.logLevel)
         let applied = try await failingClearly("migration failed") {
             try await Administration.migrate(settings: settings, logger: logger)
@@ -76,7 +76,7 @@ struct Check: ParsableCommand {
     )
 
     func run() throws {
-        let settings = try loadSettings()
+        let settings = loadSettings()
         let findings = DeployCheck(settings: settings).findings()
         for finding in findings {
             print(finding.description)
@@ -104,7 +104,7 @@ struct CreateUser: AsyncParsableCommand {
     var username: String
 
     func run() async throws {
-        let settings = try loadSettings()
+        let settings = loadSettings()
         let logger = makeLogger(level: settings.logLevel)
         let password = try readPassword()
         let id = try await failingClearly("cannot create the user") {
@@ -162,7 +162,7 @@ func fail(_ message: String) -> Never {
 }
 
 /// Settings or exit 2 with one line naming the bad setting.
-func loadSettings() throws -> AppSettings {
+func loadSettings() -> AppSettings {
     do {
         return try AppSettings.fromEnvironment()
     } catch {
