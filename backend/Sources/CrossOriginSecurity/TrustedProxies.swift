@@ -55,24 +55,11 @@ public struct TrustedProxies: Sendable, Equatable {
     /// port some proxies add left out (`203.0.113.7:41234`, `[2001:db8::1]:443`). `nil`
     /// when the text is no IP address.
     public static func address(_ text: Substring) -> String? {
-        var host = text
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return nil }
-            let rest = host[host.index(after: close)...]
-            guard rest.isEmpty || isPort(rest.dropFirst()) && rest.hasPrefix(":") else { return nil }
-            host = host[host.index(after: host.startIndex)..<close]
-            return canonical(host, family: AF_INET6)
-        }
-        if let colon = host.firstIndex(of: ":"), host.lastIndex(of: ":") == colon {
-            guard isPort(host[host.index(after: colon)...]) else { return nil }
-            host = host[..<colon]
-            return canonical(host, family: AF_INET)
-        }
-        return canonical(host, family: AF_INET) ?? canonical(host, family: AF_INET6)
-    }
-
-    private static func isPort(_ text: Substring) -> Bool {
-        !text.isEmpty && text.count <= 5 && text.allSatisfy(\.isASCII) && text.allSatisfy(\.isNumber)
+        if let bare = canonical(text, family: AF_INET) ?? canonical(text, family: AF_INET6) { return bare }
+        // With a port: split as a `Host` header's value is.
+        guard let host = AllowedHosts.host(ofHostHeader: String(text)) else { return nil }
+        if host.hasPrefix("[") { return canonical(host.dropFirst().dropLast(), family: AF_INET6) }
+        return canonical(host[...], family: AF_INET)
     }
 
     /// The address `inet_pton` reads in `text`, written back by `inet_ntop`.

@@ -41,8 +41,8 @@ enum JSONBody {
     /// Whether a request's head says a body follows: without `Content-Length` or
     /// `Transfer-Encoding` a request has none (RFC 9112 §6.3), nor with `Content-Length: 0`.
     static func announcesBody(_ headers: HTTPFields) -> Bool {
-        let length = headers[.contentLength]
-        return !(length == nil && headers[.transferEncoding] == nil || length == "0")
+        if let length = headers[.contentLength] { return length != "0" }
+        return headers[.transferEncoding] != nil
     }
 
     /// The body as any JSON value, or `nil` when there is no body at all. Routes get
